@@ -1,0 +1,266 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace LiteVL.Model.Config;
+
+/// <summary>How the video encoder handles the CLS token (MODEL.md §3).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ClsMode>))]
+public enum ClsMode
+{
+    /// <summary>Every frame keeps its own CLS token (default; exact BLIP reproduction at import).</summary>
+    [JsonStringEnumMemberName("per_frame")]
+    PerFrame,
+
+    /// <summary>TimeSformer style: one CLS per video, updated with the frame-mean of the spatial attention output.</summary>
+    [JsonStringEnumMemberName("shared")]
+    Shared,
+}
+
+public sealed record VisionConfig
+{
+    public int HiddenSize { get; init; } = 768;
+
+    public int NumLayers { get; init; } = 12;
+
+    public int NumHeads { get; init; } = 12;
+
+    public int IntermediateSize { get; init; } = 3072;
+
+    public int PatchSize { get; init; } = 16;
+
+    /// <summary>S: frames enter the video encoder as S×S RGB.</summary>
+    public int ImageSize { get; init; } = 384;
+
+    public double LayerNormEps { get; init; } = 1e-6;
+
+    [JsonIgnore]
+    public int GridSize => ImageSize / PatchSize;
+
+    /// <summary>N: patches per frame.</summary>
+    [JsonIgnore]
+    public int NumPatches => GridSize * GridSize;
+
+    /// <summary>1 + N: tokens per frame.</summary>
+    [JsonIgnore]
+    public int TokensPerFrame => NumPatches + 1;
+}
+
+public sealed record TextConfig
+{
+    public int HiddenSize { get; init; } = 768;
+
+    public int NumLayers { get; init; } = 12;
+
+    public int NumHeads { get; init; } = 12;
+
+    public int IntermediateSize { get; init; } = 3072;
+
+    public int VocabSize { get; init; } = 30524;
+
+    public int MaxPositionEmbeddings { get; init; } = 512;
+
+    public double LayerNormEps { get; init; } = 1e-12;
+
+    /// <summary>Padding/truncation length of the tokenizer (BLIP retrieval: 35).</summary>
+    public int MaxLength { get; init; } = 35;
+}
+
+/// <summary>Text-dependent pooling (MODEL.md §4).</summary>
+public sealed record TdpConfig
+{
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Softmax temperature τ [ours]: 0.07.</summary>
+    public double Tau { get; init; } = 0.07;
+}
+
+public sealed record PreprocessingConfig
+{
+    public float[] Mean { get; init; } = [0.48145466f, 0.4578275f, 0.40821073f];
+
+    public float[] Std { get; init; } = [0.26862954f, 0.26130258f, 0.27577711f];
+
+    /// <summary>Frames are resized to S×S with this filter before they reach the graph (no crop).</summary>
+    public string Resize { get; init; } = "bicubic";
+}
+
+/// <summary>The <c>config.json</c> of a model directory: architecture, preprocessing and the version string.</summary>
+public sealed record ModelConfig
+{
+    public const string FileName = "config.json";
+    public const int CurrentFormatVersion = 1;
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    public string Format { get; init; } = "litevl";
+
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+
+    /// <summary>Changes whenever weights or graphs change; stored with every indexed vector.</summary>
+    public string Version { get; init; } = "unversioned";
+
+    /// <summary>Preset this model was made from (tiny, blip-base, blip-large) or "custom".</summary>
+    public string Preset { get; init; } = "custom";
+
+    public VisionConfig Vision { get; init; } = new();
+
+    public TextConfig Text { get; init; } = new();
+
+    /// <summary>Width of the shared retrieval space (vision_proj, text_proj).</summary>
+    public int EmbedDim { get; init; } = 256;
+
+    /// <summary>T: frames per segment the graphs are built for.</summary>
+    public int NumFrames { get; init; } = 8;
+
+    /// <summary>Rows of time_embedding and slots of temporal_scaling stored in the weights (≥ NumFrames).</summary>
+    public int MaxFrames { get; init; } = 8;
+
+    public ClsMode ClsMode { get; init; } = ClsMode.PerFrame;
+
+    public TdpConfig Tdp { get; init; } = new();
+
+    public PreprocessingConfig Preprocessing { get; init; } = new();
+
+    /// <summary>Where the weights came from (random seed, imported checkpoint), for people.</summary>
+    public string? Source { get; init; }
+
+    public static ModelConfig Load(string modelDir)
+    {
+        string path = Path.Combine(modelDir, FileName);
+        if (!File.Exists(path))
+        {
+            throw new ModelDirectoryException(
+                $"No {FileName} in '{modelDir}'. A model directory holds config.json, weights.safetensors and vocab.txt; create one with 'litevl model init --preset tiny --out {modelDir}'.");
+        }
+
+        ModelConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(path), JsonOptions);
+        }
+        catch (JsonException e)
+        {
+            throw new ModelDirectoryException($"{path} is not a valid LiteVL config: {e.Message}", e);
+        }
+
+        if (config is null)
+        {
+            throw new ModelDirectoryException($"{path} is empty.");
+        }
+
+        config.Validate(path);
+        return config;
+    }
+
+    public void Save(string modelDir)
+    {
+        Validate(Path.Combine(modelDir, FileName));
+        Directory.CreateDirectory(modelDir);
+        string path = Path.Combine(modelDir, FileName);
+        string tmp = path + ".tmp";
+        File.WriteAllText(tmp, JsonSerializer.Serialize(this, JsonOptions) + "\n");
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>Checks the architecture is buildable; the message says which field to fix.</summary>
+    public void Validate(string where)
+    {
+        var errors = new List<string>();
+        if (Format != "litevl")
+        {
+            errors.Add($"format must be \"litevl\", not \"{Format}\"");
+        }
+
+        if (FormatVersion != CurrentFormatVersion)
+        {
+            errors.Add($"format_version {FormatVersion} is not supported (this build reads {CurrentFormatVersion})");
+        }
+
+        CheckPositive(errors, "vision.hidden_size", Vision.HiddenSize);
+        CheckPositive(errors, "vision.num_layers", Vision.NumLayers);
+        CheckPositive(errors, "vision.num_heads", Vision.NumHeads);
+        CheckPositive(errors, "vision.intermediate_size", Vision.IntermediateSize);
+        CheckPositive(errors, "vision.patch_size", Vision.PatchSize);
+        CheckPositive(errors, "vision.image_size", Vision.ImageSize);
+        CheckPositive(errors, "text.hidden_size", Text.HiddenSize);
+        CheckPositive(errors, "text.num_layers", Text.NumLayers);
+        CheckPositive(errors, "text.num_heads", Text.NumHeads);
+        CheckPositive(errors, "text.intermediate_size", Text.IntermediateSize);
+        CheckPositive(errors, "text.vocab_size", Text.VocabSize);
+        CheckPositive(errors, "embed_dim", EmbedDim);
+        CheckPositive(errors, "num_frames", NumFrames);
+        if (Vision.HiddenSize > 0 && Vision.NumHeads > 0 && Vision.HiddenSize % Vision.NumHeads != 0)
+        {
+            errors.Add($"vision.hidden_size {Vision.HiddenSize} must be divisible by vision.num_heads {Vision.NumHeads}");
+        }
+
+        if (Text.HiddenSize > 0 && Text.NumHeads > 0 && Text.HiddenSize % Text.NumHeads != 0)
+        {
+            errors.Add($"text.hidden_size {Text.HiddenSize} must be divisible by text.num_heads {Text.NumHeads}");
+        }
+
+        if (Vision.PatchSize > 0 && Vision.ImageSize % Vision.PatchSize != 0)
+        {
+            errors.Add($"vision.image_size {Vision.ImageSize} must be a multiple of vision.patch_size {Vision.PatchSize}");
+        }
+
+        if (MaxFrames < NumFrames)
+        {
+            errors.Add($"max_frames {MaxFrames} must be at least num_frames {NumFrames}");
+        }
+
+        if (Text.MaxLength < 2 || Text.MaxLength > Text.MaxPositionEmbeddings)
+        {
+            errors.Add($"text.max_length {Text.MaxLength} must be between 2 and text.max_position_embeddings {Text.MaxPositionEmbeddings}");
+        }
+
+        if (Text.VocabSize < 30524)
+        {
+            errors.Add($"text.vocab_size {Text.VocabSize} is too small for the bert-base-uncased vocabulary plus [DEC] and [ENC] (30524)");
+        }
+
+        if (!(Tdp.Tau > 0) || double.IsInfinity(Tdp.Tau))
+        {
+            errors.Add($"tdp.tau must be a positive number, not {Tdp.Tau}");
+        }
+
+        if (Preprocessing.Mean.Length != 3 || Preprocessing.Std.Length != 3 || Preprocessing.Std.Any(s => !(s > 0)))
+        {
+            errors.Add("preprocessing.mean and preprocessing.std must each have 3 values (RGB), std positive");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ModelDirectoryException($"Invalid model configuration in {where}: " + string.Join("; ", errors) + ".");
+        }
+    }
+
+    private static void CheckPositive(List<string> errors, string name, int value)
+    {
+        if (value <= 0)
+        {
+            errors.Add($"{name} must be positive, not {value}");
+        }
+    }
+}
+
+/// <summary>A model directory is missing a file, or holds one that is not what it should be.</summary>
+public sealed class ModelDirectoryException : Exception
+{
+    public ModelDirectoryException(string message)
+        : base(message)
+    {
+    }
+
+    public ModelDirectoryException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}

@@ -1,0 +1,510 @@
+using LiteVL.Model.Config;
+using LiteVL.Model.Weights;
+using Onnx;
+
+namespace LiteVL.Model.Graphs;
+
+/// <summary>Which attention kernels a graph uses.</summary>
+public enum AttentionKind
+{
+    /// <summary><c>com.microsoft</c> MultiHeadAttention (fast path; ORT does not fuse opset-17 attention itself).</summary>
+    Fused,
+
+    /// <summary>MatMul/Softmax/MatMul from standard ops, the form used to check the fused one.</summary>
+    Plain,
+}
+
+public sealed record GraphBuildOptions(Precision Precision = Precision.Fp32, AttentionKind Attention = AttentionKind.Fused);
+
+/// <summary>
+/// Builds the LiteVL graphs of MODEL.md §5 from weights. Every method reads like the maths it builds:
+/// <c>x = x + TemporalFc(TemporalAttention(LN(x)) * (1 + tanh α))</c> and so on. Shapes in comments:
+/// B batch, T frames, P = 1 + N tokens per frame, D vision width, H text width, E = 256, L text length.
+/// </summary>
+public sealed class LiteVLGraphBuilder
+{
+    public const string VideoEncoderName = "video_encoder";
+    public const string TextEncoderName = "text_encoder";
+    public const string RerankerName = "reranker";
+    public const string ImageEncoderName = "image_encoder";
+
+    /// <summary>Bump when the graphs this class builds change; it is part of the model version string.</summary>
+    public const int BuilderVersion = 1;
+
+    private readonly ModelWeights _w;
+    private readonly ModelConfig _c;
+    private readonly GraphBuildOptions _options;
+    private OnnxGraph _g = null!;
+
+    public LiteVLGraphBuilder(ModelWeights weights, GraphBuildOptions? options = null)
+    {
+        _w = weights;
+        _c = weights.Config;
+        _options = options ?? new GraphBuildOptions();
+    }
+
+    private int T => _c.NumFrames;
+
+    private int P => _c.Vision.TokensPerFrame;
+
+    private int N => _c.Vision.NumPatches;
+
+    private int D => _c.Vision.HiddenSize;
+
+    private int E => _c.EmbedDim;
+
+    // ───────────────────────────── graphs ─────────────────────────────
+
+    /// <summary><c>frames</c> uint8 [B,T,S,S,3] → <c>video_tokens</c> [B,T,P,D], <c>video_embedding</c> [B,E].</summary>
+    public ModelProto VideoEncoder()
+    {
+        _g = new OnnxGraph(VideoEncoderName, _options.Precision);
+        int s = _c.Vision.ImageSize;
+        string frames = _g.Input("frames", OnnxGraph.UInt8, "batch", T, s, s, 3);
+        string pixels = Reshape(frames, -1, s, s, 3);                  // [B·T,S,S,3]
+        string patches = PatchEmbed(Normalize(pixels));               // [B·T,N,D]
+
+        string tokens, embedding;
+        if (_c.ClsMode == ClsMode.PerFrame)
+        {
+            (tokens, embedding) = PerFrameVideoEncoder(patches);
+        }
+        else
+        {
+            (tokens, embedding) = SharedClsVideoEncoder(patches, frames);
+        }
+
+        _g.Output(tokens, "video_tokens", OnnxGraph.Float, "batch", T, P, D);
+        _g.Output(embedding, "video_embedding", OnnxGraph.Float, "batch", E);
+        return Finish(VideoEncoderName);
+    }
+
+    /// <summary>BLIP's image encoder (no temporal branch): <c>frames</c> uint8 [B,S,S,3] → <c>image_tokens</c> [B,P,D], <c>image_embedding</c> [B,E].</summary>
+    public ModelProto ImageEncoder()
+    {
+        _g = new OnnxGraph(ImageEncoderName, _options.Precision);
+        int s = _c.Vision.ImageSize;
+        string frames = _g.Input("frames", OnnxGraph.UInt8, "batch", s, s, 3);
+        string patches = PatchEmbed(Normalize(frames));
+        string x = Add(PrependCls(patches), PositionEmbedding());          // [B,P,D]
+        for (int i = 0; i < _c.Vision.NumLayers; i++)
+        {
+            x = SpatialBlock(x, VisionLayer(i));
+        }
+
+        x = LayerNorm(x, "vision_model.post_layernorm", _c.Vision.LayerNormEps);
+        string embedding = L2Normalize(Linear(Gather(x, 0, axis: 1), "vision_proj"));
+        _g.Output(x, "image_tokens", OnnxGraph.Float, "batch", P, D);
+        _g.Output(embedding, "image_embedding", OnnxGraph.Float, "batch", E);
+        return Finish(ImageEncoderName);
+    }
+
+    /// <summary><c>input_ids</c>, <c>attention_mask</c> int64 [B,L] → <c>text_embedding</c> [B,E] = l2norm(text_proj(h_cls)).</summary>
+    public ModelProto TextEncoder()
+    {
+        _g = new OnnxGraph(TextEncoderName, _options.Precision);
+        string ids = _g.Input("input_ids", OnnxGraph.Int64, "batch", "length");
+        string mask = _g.Input("attention_mask", OnnxGraph.Int64, "batch", "length");
+        string h = Bert(ids, mask, memory: null);
+        string embedding = L2Normalize(Linear(Gather(h, 0, axis: 1), "text_proj"));
+        _g.Output(embedding, "text_embedding", OnnxGraph.Float, "batch", E);
+        return Finish(TextEncoderName);
+    }
+
+    /// <summary>
+    /// Text-dependent pooling then the video-grounded encoder (MODEL.md §4):
+    /// <c>input_ids</c>, <c>attention_mask</c> [K,L], <c>video_tokens</c> [K,T,P,D], <c>text_embedding</c> [K,E]
+    /// → <c>itm_logits</c> [K,2], <c>frame_weights</c> [K,T].
+    /// </summary>
+    public ModelProto Reranker()
+    {
+        _g = new OnnxGraph(RerankerName, _options.Precision);
+        string ids = _g.Input("input_ids", OnnxGraph.Int64, "candidates", "length");
+        string mask = _g.Input("attention_mask", OnnxGraph.Int64, "candidates", "length");
+        string v = ToCompute(_g.Input("video_tokens", OnnxGraph.Float, "candidates", T, P, D));
+        string q = ToCompute(_g.Input("text_embedding", OnnxGraph.Float, "candidates", E));
+
+        var pooled = TextDependentPooling(v, q);
+        string memory = pooled.Memory;
+        string frameWeights = pooled.FrameWeights;
+
+        string h = Bert(ids, mask, memory);
+        string itm = Linear(Gather(h, 0, axis: 1), "itm_head");
+        _g.Output(itm, "itm_logits", OnnxGraph.Float, "candidates", 2);
+        _g.Output(frameWeights, "frame_weights", OnnxGraph.Float, "candidates", T);
+        return Finish(RerankerName);
+    }
+
+    /// <summary>
+    /// Text-dependent pooling alone, for inspection and tests: <c>video_tokens</c> [K,T,P,D], <c>text_embedding</c> [K,E] →
+    /// <c>memory</c> [K,M,D] (M = T·P + T + P, or T·P with TDP off), <c>frame_weights</c> [K,T],
+    /// <c>temporal_weights</c> [K,T,P] (sum to 1 over T) and <c>spatial_weights</c> [K,T,N] (sum to 1 over N).
+    /// </summary>
+    public ModelProto Pooling()
+    {
+        _g = new OnnxGraph("pooling", _options.Precision);
+        string v = ToCompute(_g.Input("video_tokens", OnnxGraph.Float, "candidates", T, P, D));
+        string q = ToCompute(_g.Input("text_embedding", OnnxGraph.Float, "candidates", E));
+        var pooled = TextDependentPooling(v, q);
+        int m = _c.Tdp.Enabled ? (T * P) + T + P : T * P;
+        _g.Output(pooled.Memory, "memory", OnnxGraph.Float, "candidates", m, D);
+        _g.Output(pooled.FrameWeights, "frame_weights", OnnxGraph.Float, "candidates", T);
+        _g.Output(pooled.TemporalWeights, "temporal_weights", OnnxGraph.Float, "candidates", T, P);
+        _g.Output(pooled.SpatialWeights, "spatial_weights", OnnxGraph.Float, "candidates", T, N);
+        return Finish("pooling");
+    }
+
+    // ───────────────────────────── video encoder ─────────────────────────────
+
+    private (string Tokens, string Embedding) PerFrameVideoEncoder(string patches)
+    {
+        // Every frame: its own CLS, BLIP position embedding, plus time_embedding[t].
+        string x = Add(PrependCls(patches), PositionEmbedding());                       // [B·T,P,D]
+        x = Reshape(Add(Reshape(x, -1, T, P, D), TimeEmbedding()), -1, P, D);
+        for (int i = 0; i < _c.Vision.NumLayers; i++)
+        {
+            var layer = VisionLayer(i);
+            x = Add(x, TemporalBranch(x, layer, tokens: P));
+            x = SpatialBlock(x, layer);
+        }
+
+        x = LayerNorm(x, "vision_model.post_layernorm", _c.Vision.LayerNormEps);
+        string tokens = Reshape(x, -1, T, P, D);
+        // BLIP's video protocol: l2norm(mean_t(vision_proj(cls_t))).
+        string clsProj = Reshape(Linear(Gather(x, 0, axis: 1), "vision_proj"), -1, T, E);
+        string embedding = L2Normalize(_g.Op("ReduceMean", [clsProj], ("axes", new long[] { 1 }), ("keepdims", 0L)));
+        return (tokens, embedding);
+    }
+
+    private (string Tokens, string Embedding) SharedClsVideoEncoder(string patches, string frames)
+    {
+        // TimeSformer: patches get position + time embeddings; one CLS per video gets position 0.
+        var pos = _w["vision_model.embeddings.position_embedding"].Data;
+        string patchPos = _g.Weight("position_embedding_patches", pos.AsSpan(D), 1, N, D);
+        string p = Reshape(Add(Reshape(Add(patches, patchPos), -1, T, N, D), TimeEmbedding()), -1, N, D); // [B·T,N,D]
+        var cls = new float[D];
+        var clsEmb = _w["vision_model.embeddings.class_embedding"].Data;
+        for (int i = 0; i < D; i++)
+        {
+            cls[i] = clsEmb[i] + pos[i];
+        }
+
+        string batchShape = _g.Op("Concat", [SliceAxis(_g.Op("Shape", [frames]), 0, 0, 1), _g.Int64s(1, D)], ("axis", 0L));
+        string c = _g.Op("Expand", [_g.Weight("cls_plus_position", cls, 1, 1, D), batchShape]); // [B,1,D]
+
+        for (int i = 0; i < _c.Vision.NumLayers; i++)
+        {
+            var layer = VisionLayer(i);
+            p = Add(p, TemporalBranch(p, layer, tokens: N));
+            // Spatial attention per frame over [cls; patches_t]; the CLS takes the frame-mean of its outputs.
+            string clsPerFrame = Reshape(_g.Op("Tile", [c, _g.Int64s(1, T, 1)]), -1, 1, D);            // [B·T,1,D]
+            string y = Attention(LayerNorm(_g.Op("Concat", [clsPerFrame, p], ("axis", 1L)), layer.Norm1, _c.Vision.LayerNormEps), layer);
+            p = Add(p, SliceAxis(y, 1, 1, P));
+            c = Add(c, _g.Op("ReduceMean", [Reshape(SliceAxis(y, 1, 0, 1), -1, T, D)], ("axes", new long[] { 1 }), ("keepdims", 1L)));
+            p = Add(p, Mlp(LayerNorm(p, layer.Norm2, _c.Vision.LayerNormEps), layer));
+            c = Add(c, Mlp(LayerNorm(c, layer.Norm2, _c.Vision.LayerNormEps), layer));
+        }
+
+        p = LayerNorm(p, "vision_model.post_layernorm", _c.Vision.LayerNormEps);
+        c = LayerNorm(c, "vision_model.post_layernorm", _c.Vision.LayerNormEps);
+        // The contract keeps [B,T,P,D]: position 0 of every frame carries the shared CLS.
+        string tokens = Reshape(_g.Op("Concat", [Reshape(_g.Op("Tile", [c, _g.Int64s(1, T, 1)]), -1, 1, D), p], ("axis", 1L)), -1, T, P, D);
+        string embedding = L2Normalize(Linear(Reshape(c, -1, D), "vision_proj"));
+        return (tokens, embedding);
+    }
+
+    /// <summary>
+    /// <c>temporal_fc(temporal_attn(temporal_layer_norm(x)) · (1 + tanh(temporal_scaling)))</c>, attention over t for every
+    /// token position separately. <paramref name="x"/> is [B·T, tokens, D]; the result has the same shape.
+    /// </summary>
+    private string TemporalBranch(string x, VisionLayerNames layer, int tokens)
+    {
+        string byPosition = Reshape(_g.Op("Transpose", [Reshape(x, -1, T, tokens, D)], ("perm", new long[] { 0, 2, 1, 3 })), -1, T, D); // [B·tokens,T,D]
+        string h = Attention(LayerNorm(byPosition, layer.TemporalNorm, _c.Vision.LayerNormEps), layer with { Qkv = layer.TemporalQkv, Projection = layer.TemporalProjection });
+        string scaled = Mul(Reshape(h, -1, tokens, T, D), DynamicTemporalScaling(layer.TemporalScaling, tokens)); // [B,tokens,T,D]
+        string fc = Linear(scaled, layer.TemporalFc);
+        return Reshape(_g.Op("Transpose", [fc], ("perm", new long[] { 0, 2, 1, 3 })), -1, tokens, D);
+    }
+
+    /// <summary>BLIP's pre-LN ViT block: <c>x += attn(LN1 x); x += mlp(LN2 x)</c> on [B·T, tokens, D].</summary>
+    private string SpatialBlock(string x, VisionLayerNames layer)
+    {
+        x = Add(x, Attention(LayerNorm(x, layer.Norm1, _c.Vision.LayerNormEps), layer));
+        return Add(x, Mlp(LayerNorm(x, layer.Norm2, _c.Vision.LayerNormEps), layer));
+    }
+
+    /// <summary>Vision self-attention with BLIP's stacked qkv projection.</summary>
+    private string Attention(string x, VisionLayerNames layer)
+    {
+        string[] qkv = _g.OpMulti("Split", [Linear(x, layer.Qkv), _g.Int64s(D, D, D)], 3, ("axis", -1L));
+        return Linear(MultiHeadAttention(qkv[0], qkv[1], qkv[2], _c.Vision.NumHeads, D, mask: null), layer.Projection);
+    }
+
+    private string Mlp(string x, VisionLayerNames layer) => Linear(Gelu(Linear(x, layer.Fc1)), layer.Fc2);
+
+    /// <summary>(x/255 − mean)/std per RGB channel, as [B,3,S,S] for the patch convolution.</summary>
+    private string Normalize(string pixelsNhwc)
+    {
+        var pre = _c.Preprocessing;
+        var scale = new float[3];
+        var shift = new float[3];
+        for (int ch = 0; ch < 3; ch++)
+        {
+            scale[ch] = 1f / (255f * pre.Std[ch]);
+            shift[ch] = -pre.Mean[ch] / pre.Std[ch];
+        }
+
+        string x = _g.Op("Transpose", [_g.Op("Cast", [pixelsNhwc], ("to", (long)_g.ComputeType))], ("perm", new long[] { 0, 3, 1, 2 }));
+        return Add(Mul(x, _g.Weight("pixel_scale", scale, 1, 3, 1, 1)), _g.Weight("pixel_shift", shift, 1, 3, 1, 1));
+    }
+
+    /// <summary>16×16 patches by a strided convolution with bias: [B,3,S,S] → [B,N,D].</summary>
+    private string PatchEmbed(string x)
+    {
+        int k = _c.Vision.PatchSize;
+        var w = _w["vision_model.embeddings.patch_embedding.weight"];
+        var b = _w["vision_model.embeddings.patch_embedding.bias"];
+        string conv = _g.Op(
+            "Conv",
+            [x, _g.Weight("patch_embedding.weight", w.Data, w.Shape), _g.Weight("patch_embedding.bias", b.Data, b.Shape)],
+            ("kernel_shape", new long[] { k, k }),
+            ("strides", new long[] { k, k }));
+        return _g.Op("Transpose", [Reshape(conv, -1, D, N)], ("perm", new long[] { 0, 2, 1 }));
+    }
+
+    private string PrependCls(string patches)
+    {
+        var cls = _w["vision_model.embeddings.class_embedding"];
+        string shape = _g.Op("Concat", [SliceAxis(_g.Op("Shape", [patches]), 0, 0, 1), _g.Int64s(1, D)], ("axis", 0L));
+        string clsRows = _g.Op("Expand", [_g.Weight("class_embedding", cls.Data, 1, 1, D), shape]);
+        return _g.Op("Concat", [clsRows, patches], ("axis", 1L));
+    }
+
+    private string PositionEmbedding() =>
+        _g.Weight("position_embedding", _w["vision_model.embeddings.position_embedding"].Data, 1, P, D);
+
+    /// <summary>time_embedding[:T] as [1,T,1,D].</summary>
+    private string TimeEmbedding() =>
+        _g.Weight("time_embedding", _w["vision_model.embeddings.time_embedding"].Data.AsSpan(0, T * D), 1, T, 1, D);
+
+    /// <summary>The dynamic temporal scaling factor 1 + tanh(α_l)[:T], folded to a constant, as [1,1,T,1].</summary>
+    private string DynamicTemporalScaling(string name, int tokens)
+    {
+        _ = tokens;
+        var alpha = _w[name].Data;
+        var factor = new float[T];
+        for (int t = 0; t < T; t++)
+        {
+            factor[t] = (float)(1.0 + Math.Tanh(alpha[t]));
+        }
+
+        return _g.Weight(name + ".factor", factor, 1, 1, T, 1);
+    }
+
+    // ───────────────────────────── text-dependent pooling ─────────────────────────────
+
+    /// <summary>
+    /// s[t,p] = &lt;l2norm(vision_proj(v[t,p])), q&gt; / τ, then the grounded encoder's memory
+    /// [v (T·P) ; f (T) ; g (P)] (v only with TDP off) and the frame weights w[t] = softmax_t(s[t,0]/τ).
+    /// </summary>
+    private (string Memory, string FrameWeights, string TemporalWeights, string SpatialWeights) TextDependentPooling(string v, string q)
+    {
+        string vp = L2Normalize(Linear(Reshape(v, -1, T * P, D), "vision_proj"));     // [K,T·P,E]
+        string s = Reshape(_g.Op("MatMul", [vp, Unsqueeze(q, 2)]), -1, T, P);           // [K,T,P]
+        string sOverTau = Mul(s, _g.Scalar((float)(1.0 / _c.Tdp.Tau)));
+        string frameWeights = _g.Op("Softmax", [Reshape(SliceAxis(sOverTau, 2, 0, 1), -1, T)], ("axis", 1L));
+        string temporalWeights = _g.Op("Softmax", [sOverTau], ("axis", 1L));                         // over t
+        string spatialWeights = _g.Op("Softmax", [SliceAxis(sOverTau, 2, 1, P)], ("axis", 2L));       // over p ≥ 1
+        string memory = Reshape(v, -1, T * P, D);
+        if (_c.Tdp.Enabled)
+        {
+            string f = SpatialPooling(v, spatialWeights);                               // [K,T,D]
+            string g = TemporalPooling(v, temporalWeights);                             // [K,P,D]
+            memory = _g.Op("Concat", [memory, f, g], ("axis", 1L));
+        }
+
+        return (memory, frameWeights, temporalWeights, spatialWeights);
+    }
+
+    /// <summary>f[t] = Σ_{p≥1} softmax_p(s[t,p]/τ) · v[t,p]: one token per frame, [K,T,D].</summary>
+    private string SpatialPooling(string v, string weights)
+    {
+        string patches = SliceAxis(v, 2, 1, P);                                                      // [K,T,N,D]
+        return Reshape(_g.Op("MatMul", [Unsqueeze(weights, 2), patches]), -1, T, D);               // [K,T,1,N]·[K,T,N,D]
+    }
+
+    /// <summary>g[p] = Σ_t softmax_t(s[t,p]/τ) · v[t,p]: one token per position, [K,P,D].</summary>
+    private string TemporalPooling(string v, string weights)
+    {
+        return _g.Op("ReduceSum", [Mul(Unsqueeze(weights, 3), v), _g.Int64s(1)], ("keepdims", 0L));
+    }
+
+    // ───────────────────────────── BERT ─────────────────────────────
+
+    /// <summary>BLIP's BERT: embeddings, then post-LN layers; cross-attention on <paramref name="memory"/> when given.</summary>
+    private string Bert(string ids, string mask, string? memory)
+    {
+        var t = _c.Text;
+        const string emb = "text_encoder.embeddings.";
+        var words = _w[emb + "word_embeddings.weight"];
+        var positions = _w[emb + "position_embeddings.weight"];
+        string wordEmbeddings = _g.Op("Gather", [_g.Weight(emb + "word_embeddings.weight", words.Data, words.Shape), ids], ("axis", 0L));
+        string length = SliceAxis(_g.Op("Shape", [ids]), 0, 1, 2);
+        string positionEmbeddings = _g.Op("Slice", [_g.Weight(emb + "position_embeddings.weight", positions.Data, positions.Shape), _g.Int64s(0), length, _g.Int64s(0)]);
+        string h = LayerNorm(Add(wordEmbeddings, positionEmbeddings), emb + "LayerNorm", t.LayerNormEps);
+
+        string selfMask = AttentionMask(mask);
+        for (int j = 0; j < t.NumLayers; j++)
+        {
+            string p = $"text_encoder.encoder.layer.{j}.";
+            h = LayerNorm(Add(h, Linear(BertAttention(h, h, p + "attention.self", selfMask), p + "attention.output.dense")), p + "attention.output.LayerNorm", t.LayerNormEps);
+            if (memory is not null)
+            {
+                h = LayerNorm(Add(h, Linear(BertAttention(h, memory, p + "crossattention.self", null), p + "crossattention.output.dense")), p + "crossattention.output.LayerNorm", t.LayerNormEps);
+            }
+
+            string ffn = Linear(Gelu(Linear(h, p + "intermediate.dense")), p + "output.dense");
+            h = LayerNorm(Add(h, ffn), p + "output.LayerNorm", t.LayerNormEps);
+        }
+
+        return h;
+    }
+
+    private string BertAttention(string x, string kv, string prefix, string? mask) =>
+        MultiHeadAttention(Linear(x, prefix + ".query"), Linear(kv, prefix + ".key"), Linear(kv, prefix + ".value"), _c.Text.NumHeads, _c.Text.HiddenSize, mask);
+
+    /// <summary>
+    /// The padding mask in the form the chosen attention needs: int32 key_padding_mask [B,L] for the fused kernel, or
+    /// BERT's additive bias (1 − mask)·(−10000) as [B,1,1,L] for the plain form. Both give identical results.
+    /// </summary>
+    private string AttentionMask(string mask)
+    {
+        if (_options.Attention == AttentionKind.Fused)
+        {
+            return _g.Op("Cast", [mask], ("to", (long)OnnxGraph.Int32));
+        }
+
+        string keep = _g.Op("Cast", [mask], ("to", (long)_g.ComputeType));
+        string bias = Mul(_g.Op("Sub", [_g.Scalar(1f), keep]), _g.Scalar(-10000f));
+        return _g.Op("Unsqueeze", [bias, _g.Int64s(1, 2)]);
+    }
+
+    // ───────────────────────────── building blocks ─────────────────────────────
+
+    /// <summary>Scaled dot-product attention over heads; q [B,Sq,W], k/v [B,Sk,W] already projected.</summary>
+    private string MultiHeadAttention(string q, string k, string v, int heads, int width, string? mask)
+    {
+        if (_options.Attention == AttentionKind.Fused)
+        {
+            return _g.OpIn(OnnxGraph.MicrosoftDomain, "MultiHeadAttention", mask is null ? [q, k, v] : [q, k, v, string.Empty, mask], ("num_heads", (long)heads));
+        }
+
+        int dh = width / heads;
+        string qh = _g.Op("Transpose", [Reshape(q, 0, 0, heads, dh)], ("perm", new long[] { 0, 2, 1, 3 }));   // [B,h,Sq,dh]
+        string kh = _g.Op("Transpose", [Reshape(k, 0, 0, heads, dh)], ("perm", new long[] { 0, 2, 3, 1 }));   // [B,h,dh,Sk]
+        string vh = _g.Op("Transpose", [Reshape(v, 0, 0, heads, dh)], ("perm", new long[] { 0, 2, 1, 3 }));   // [B,h,Sk,dh]
+        string scores = Mul(_g.Op("MatMul", [qh, kh]), _g.Scalar((float)(1.0 / Math.Sqrt(dh))));
+        if (mask is not null)
+        {
+            scores = Add(scores, mask);
+        }
+
+        string context = _g.Op("MatMul", [_g.Op("Softmax", [scores], ("axis", -1L)), vh]);
+        return Reshape(_g.Op("Transpose", [context], ("perm", new long[] { 0, 2, 1, 3 })), 0, 0, width);
+    }
+
+    /// <summary>x·Wᵀ + b with W stored [out,in] in the weights and transposed once here.</summary>
+    private string Linear(string x, string prefix)
+    {
+        var w = _w[prefix + ".weight"];
+        var b = _w[prefix + ".bias"];
+        int outDim = (int)w.Shape[0];
+        int inDim = (int)w.Shape[1];
+        var transposed = new float[w.Data.Length];
+        for (int o = 0; o < outDim; o++)
+        {
+            for (int i = 0; i < inDim; i++)
+            {
+                transposed[(i * outDim) + o] = w.Data[(o * inDim) + i];
+            }
+        }
+
+        string matmul = _g.Op("MatMul", [x, _g.Weight(prefix + ".weight_t", transposed, inDim, outDim)]);
+        return Add(matmul, _g.Weight(prefix + ".bias", b.Data, outDim));
+    }
+
+    private string LayerNorm(string x, string prefix, double eps) =>
+        _g.Op(
+            "LayerNormalization",
+            [x, _g.Weight(prefix + ".weight", _w[prefix + ".weight"].Data, _w[prefix + ".weight"].Shape), _g.Weight(prefix + ".bias", _w[prefix + ".bias"].Data, _w[prefix + ".bias"].Shape)],
+            ("axis", -1L),
+            ("epsilon", (float)eps));
+
+    /// <summary>Exact GELU: 0.5·x·(1 + erf(x/√2)). ORT fuses this pattern.</summary>
+    private string Gelu(string x)
+    {
+        string erf = _g.Op("Erf", [Mul(x, _g.Scalar((float)(1.0 / Math.Sqrt(2.0))))]);
+        return Mul(Mul(x, Add(erf, _g.Scalar(1f))), _g.Scalar(0.5f));
+    }
+
+    /// <summary>x / max(‖x‖₂, 1e-12) over the last axis (torch.nn.functional.normalize).</summary>
+    private string L2Normalize(string x)
+    {
+        string norm = _g.Op("ReduceL2", [x], ("axes", new long[] { -1 }), ("keepdims", 1L));
+        return _g.Op("Div", [x, _g.Op("Max", [norm, _g.Scalar(_options.Precision == Precision.Fp16 ? 1e-7f : 1e-12f)])]);
+    }
+
+    private string ToCompute(string x) =>
+        _g.ComputeType == OnnxGraph.Float ? x : _g.Op("Cast", [x], ("to", (long)_g.ComputeType));
+
+    private string Add(string a, string b) => _g.Op("Add", [a, b]);
+
+    private string Mul(string a, string b) => _g.Op("Mul", [a, b]);
+
+    private string Reshape(string x, params long[] shape) => _g.Op("Reshape", [x, _g.Int64s(shape)]);
+
+    private string Unsqueeze(string x, long axis) => _g.Op("Unsqueeze", [x, _g.Int64s(axis)]);
+
+    private string Gather(string x, long index, long axis) => _g.Op("Gather", [x, _g.Int64Scalar(index)], ("axis", axis));
+
+    private string SliceAxis(string x, long axis, long start, long end) =>
+        _g.Op("Slice", [x, _g.Int64s(start), _g.Int64s(end), _g.Int64s(axis)]);
+
+    private static VisionLayerNames VisionLayer(int i) => new($"vision_model.encoder.layers.{i}.");
+
+    private ModelProto Finish(string name) => _g.ToModel(
+        $"LiteVL {name} ({_c.Preset}, T={T}, S={_c.Vision.ImageSize}, cls_mode={_c.ClsMode}, tdp={_c.Tdp.Enabled}, tau={_c.Tdp.Tau}, {_options.Precision}, {_options.Attention} attention)",
+        new Dictionary<string, string>
+        {
+            ["litevl.version"] = _c.Version,
+            ["litevl.graph"] = name,
+            ["litevl.precision"] = _options.Precision.ToString().ToLowerInvariant(),
+            ["litevl.attention"] = _options.Attention.ToString().ToLowerInvariant(),
+        });
+
+    /// <summary>Weight-name prefixes of one vision block.</summary>
+    private sealed record VisionLayerNames(string Prefix)
+    {
+        public string TemporalNorm => Prefix + "temporal_layer_norm";
+
+        public string TemporalQkv { get; init; } = Prefix + "temporal_attn.qkv";
+
+        public string TemporalProjection { get; init; } = Prefix + "temporal_attn.projection";
+
+        public string TemporalFc => Prefix + "temporal_fc";
+
+        public string TemporalScaling => Prefix + "temporal_scaling";
+
+        public string Norm1 => Prefix + "layer_norm1";
+
+        public string Norm2 => Prefix + "layer_norm2";
+
+        public string Qkv { get; init; } = Prefix + "self_attn.qkv";
+
+        public string Projection { get; init; } = Prefix + "self_attn.projection";
+
+        public string Fc1 => Prefix + "mlp.fc1";
+
+        public string Fc2 => Prefix + "mlp.fc2";
+    }
+}

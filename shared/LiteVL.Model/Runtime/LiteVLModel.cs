@@ -1,0 +1,220 @@
+using LiteVL.Model.Config;
+using LiteVL.Model.Graphs;
+using LiteVL.Model.Tensors;
+using LiteVL.Model.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+
+namespace LiteVL.Model.Runtime;
+
+/// <summary>Output of the video encoder for a batch of B segments.</summary>
+public sealed record VideoEncoding(int Batch, float[] VideoTokens, float[] VideoEmbeddings);
+
+/// <summary>Output of the re-ranker for K candidates: ITM logits [K,2] and frame weights [K,T].</summary>
+public sealed record RerankOutput(int Candidates, float[] ItmLogits, float[] FrameWeights)
+{
+    /// <summary>The "match" logit (index 1) of candidate <paramref name="k"/>.</summary>
+    public float MatchLogit(int k) => ItmLogits[(2 * k) + 1];
+}
+
+/// <summary>
+/// A loaded model directory: config, tokenizer and one shared ONNX Runtime session per graph (created on first use).
+/// Thread-safe: many requests may call it at once.
+/// </summary>
+public sealed partial class LiteVLModel : IDisposable
+{
+    private readonly Lazy<GraphSession> _video;
+    private readonly Lazy<GraphSession> _text;
+    private readonly Lazy<GraphSession> _reranker;
+    private readonly ILogger _logger;
+    private readonly object _deviceLock = new();
+    private ExecutionDevice? _activeDevice;
+
+    private LiteVLModel(string directory, ModelConfig config, BlipTokenizer tokenizer, RuntimeOptions options, ILogger logger)
+    {
+        Directory = directory;
+        Config = config;
+        Tokenizer = tokenizer;
+        Options = options;
+        _logger = logger;
+        _video = new Lazy<GraphSession>(() => Load(LiteVLGraphBuilder.VideoEncoderName, VideoInputs(config)));
+        _text = new Lazy<GraphSession>(() => Load(LiteVLGraphBuilder.TextEncoderName, TextInputs(), CheckTokenIds));
+        _reranker = new Lazy<GraphSession>(() => Load(LiteVLGraphBuilder.RerankerName, RerankerInputs(config), CheckTokenIds));
+    }
+
+    public string Directory { get; }
+
+    public ModelConfig Config { get; }
+
+    public BlipTokenizer Tokenizer { get; }
+
+    public RuntimeOptions Options { get; }
+
+    /// <summary>The device the sessions actually run on (after any fallback); null before the first session loads.</summary>
+    public ExecutionDevice? ActiveDevice
+    {
+        get
+        {
+            lock (_deviceLock)
+            {
+                return _activeDevice;
+            }
+        }
+    }
+
+    public GraphSession VideoEncoder => _video.Value;
+
+    public GraphSession TextEncoder => _text.Value;
+
+    public GraphSession Reranker => _reranker.Value;
+
+    public static LiteVLModel Open(string modelDir, RuntimeOptions? options = null, ILogger? logger = null)
+    {
+        var config = ModelConfig.Load(modelDir);
+        var tokenizer = BlipTokenizer.FromVocabFile(Path.Combine(modelDir, ModelDirectory.VocabFileName));
+        options ??= new RuntimeOptions();
+        foreach (string graph in ModelDirectory.GraphNames)
+        {
+            string path = Path.Combine(modelDir, GraphFiles.FileName(graph, options.Precision));
+            if (!File.Exists(path))
+            {
+                tokenizer.Dispose();
+                throw new ModelDirectoryException(
+                    $"Graph '{path}' is missing. Build it with 'litevl model build --model {modelDir}{(options.Precision == Precision.Fp16 ? " --fp16" : string.Empty)}'.");
+            }
+        }
+
+        return new LiteVLModel(modelDir, config, tokenizer, options, logger ?? NullLogger.Instance);
+    }
+
+    public GraphSession Graph(string name) => name switch
+    {
+        LiteVLGraphBuilder.VideoEncoderName => VideoEncoder,
+        LiteVLGraphBuilder.TextEncoderName => TextEncoder,
+        LiteVLGraphBuilder.RerankerName => Reranker,
+        _ => throw new ArgumentException($"Unknown graph '{name}': use {string.Join(", ", ModelDirectory.GraphNames)}.", nameof(name)),
+    };
+
+    /// <summary>Encodes B segments of T RGB frames, each already S×S (uint8, [B,T,S,S,3]).</summary>
+    public VideoEncoding EncodeVideos(byte[] frames, int batch)
+    {
+        int s = Config.Vision.ImageSize;
+        var outputs = VideoEncoder.Run(new Dictionary<string, HostTensor>
+        {
+            ["frames"] = new(TensorDType.UInt8, [batch, Config.NumFrames, s, s, 3], frames),
+        });
+        return new VideoEncoding(batch, outputs["video_tokens"].AsSpan<float>().ToArray(), outputs["video_embedding"].AsSpan<float>().ToArray());
+    }
+
+    /// <summary>BLIP-cleans, tokenizes and encodes texts: returns [B, 256] L2-normalised embeddings.</summary>
+    public float[] EncodeTexts(IReadOnlyList<string> texts)
+    {
+        var batch = Tokenizer.Encode(texts);
+        var outputs = TextEncoder.Run(new Dictionary<string, HostTensor>
+        {
+            ["input_ids"] = HostTensor.FromInt64(batch.InputIds, batch.BatchSize, batch.Length),
+            ["attention_mask"] = HostTensor.FromInt64(batch.AttentionMask, batch.BatchSize, batch.Length),
+        });
+        return outputs["text_embedding"].AsSpan<float>().ToArray();
+    }
+
+    /// <summary>
+    /// Scores one query against K candidates: <paramref name="videoTokens"/> is [K,T,P,D] (the candidates' stored tokens),
+    /// <paramref name="textEmbedding"/> the query's 256-d embedding (shared by all candidates).
+    /// </summary>
+    public RerankOutput Rerank(string query, float[] videoTokens, int candidates, ReadOnlySpan<float> textEmbedding)
+    {
+        var one = Tokenizer.Encode([query], grounded: true);
+        int l = one.Length;
+        var ids = new long[candidates * l];
+        var mask = new long[candidates * l];
+        var q = new float[candidates * Config.EmbedDim];
+        for (int k = 0; k < candidates; k++)
+        {
+            one.InputIds.CopyTo(ids, k * l);
+            one.AttentionMask.CopyTo(mask, k * l);
+            textEmbedding.CopyTo(q.AsSpan(k * Config.EmbedDim));
+        }
+
+        var v = Config.Vision;
+        var outputs = Reranker.Run(new Dictionary<string, HostTensor>
+        {
+            ["input_ids"] = HostTensor.FromInt64(ids, candidates, l),
+            ["attention_mask"] = HostTensor.FromInt64(mask, candidates, l),
+            ["video_tokens"] = HostTensor.FromFloats(videoTokens, candidates, Config.NumFrames, v.TokensPerFrame, v.HiddenSize),
+            ["text_embedding"] = HostTensor.FromFloats(q, candidates, Config.EmbedDim),
+        });
+        return new RerankOutput(candidates, outputs["itm_logits"].AsSpan<float>().ToArray(), outputs["frame_weights"].AsSpan<float>().ToArray());
+    }
+
+    public void Dispose()
+    {
+        foreach (var s in new[] { _video, _text, _reranker })
+        {
+            if (s.IsValueCreated)
+            {
+                s.Value.Dispose();
+            }
+        }
+
+        Tokenizer.Dispose();
+    }
+
+    internal static IReadOnlyList<InputSpec> VideoInputs(ModelConfig c) =>
+        [new("frames", TensorDType.UInt8, [-1, c.NumFrames, c.Vision.ImageSize, c.Vision.ImageSize, 3], ["batch", "T", "S", "S", "channels"])];
+
+    internal static IReadOnlyList<InputSpec> TextInputs() =>
+    [
+        new("input_ids", TensorDType.Int64, [-1, -1], ["batch", "length"]),
+        new("attention_mask", TensorDType.Int64, [-1, -1], ["batch", "length"]),
+    ];
+
+    internal static IReadOnlyList<InputSpec> RerankerInputs(ModelConfig c) =>
+    [
+        new("input_ids", TensorDType.Int64, [-1, -1], ["candidates", "length"]),
+        new("attention_mask", TensorDType.Int64, [-1, -1], ["candidates", "length"]),
+        new("video_tokens", TensorDType.Float32, [-1, c.NumFrames, c.Vision.TokensPerFrame, c.Vision.HiddenSize], ["candidates", "T", "1+N", "D"]),
+        new("text_embedding", TensorDType.Float32, [-1, c.EmbedDim], ["candidates", "embed_dim"]),
+    ];
+
+    /// <summary>Token ids index the embedding table: out-of-range ids or a too-long text would fail deep inside ORT.</summary>
+    private string? CheckTokenIds(IReadOnlyDictionary<string, HostTensor> inputs)
+    {
+        var ids = inputs["input_ids"];
+        if (ids.Shape[1] > Config.Text.MaxPositionEmbeddings)
+        {
+            return $"input_ids has length {ids.Shape[1]}, longer than the {Config.Text.MaxPositionEmbeddings} positions of the text encoder.";
+        }
+
+        foreach (long id in ids.AsSpan<long>())
+        {
+            if (id < 0 || id >= Config.Text.VocabSize)
+            {
+                return $"input_ids contains {id}, outside the vocabulary [0, {Config.Text.VocabSize}).";
+            }
+        }
+
+        foreach (long m in inputs["attention_mask"].AsSpan<long>())
+        {
+            if (m is not (0 or 1))
+            {
+                return $"attention_mask must hold only 0 and 1, found {m}.";
+            }
+        }
+
+        return null;
+    }
+
+    private GraphSession Load(string graph, IReadOnlyList<InputSpec> inputs, Func<IReadOnlyDictionary<string, HostTensor>, string?>? check = null)
+    {
+        string path = Path.Combine(Directory, GraphFiles.FileName(graph, Options.Precision));
+        using var sessionOptions = SessionFactory.CreateOptions(Options, _logger, out var device);
+        lock (_deviceLock)
+        {
+            _activeDevice = device;
+        }
+
+        return new GraphSession(graph, new InferenceSession(path, sessionOptions), inputs, check);
+    }
+}

@@ -1,0 +1,165 @@
+using LiteVL.Model.Config;
+using LiteVL.Model.IO;
+using LiteVL.Model.Tensors;
+
+namespace LiteVL.Model.Weights;
+
+/// <summary>A float32 tensor of the model: data in C order and its shape.</summary>
+public sealed record Weight(float[] Data, long[] Shape)
+{
+    public long Count => Data.LongLength;
+}
+
+/// <summary>All weights of one LiteVL model in memory, checked against <see cref="WeightSpec"/>.</summary>
+public sealed class ModelWeights
+{
+    public const string FileName = "weights.safetensors";
+
+    private readonly Dictionary<string, Weight> _tensors;
+
+    public ModelWeights(ModelConfig config, Dictionary<string, Weight> tensors)
+    {
+        Config = config;
+        _tensors = tensors;
+        Check();
+    }
+
+    public ModelConfig Config { get; }
+
+    public IReadOnlyDictionary<string, Weight> Tensors => _tensors;
+
+    public Weight this[string name] => _tensors.TryGetValue(name, out var w)
+        ? w
+        : throw new MissingWeightException($"The model has no tensor '{name}'.");
+
+    public long ParameterCount => _tensors.Values.Sum(w => w.Count);
+
+    /// <summary>Random weights for a preset or config (deterministic for a seed); kernels ~ N(0, kernelStd).</summary>
+    public static ModelWeights Random(ModelConfig config, int seed, float kernelStd = 0.02f)
+    {
+        var rng = new Random(seed);
+        var tensors = new Dictionary<string, Weight>(StringComparer.Ordinal);
+        foreach (var e in WeightSpec.For(config))
+        {
+            var data = new float[HostTensor.ElementCountOf(e.Shape)];
+            (double mean, double std) = e.Role switch
+            {
+                WeightRole.Kernel => (0.0, kernelStd),
+                WeightRole.Bias => (0.0, 0.02),
+                WeightRole.NormWeight => (1.0, 0.1),
+                WeightRole.NormBias => (0.0, 0.05),
+                WeightRole.TemporalExtra when e.Name.EndsWith("temporal_scaling", StringComparison.Ordinal) => (0.0, 0.5),
+                WeightRole.TemporalExtra => (0.0, 0.02),
+                _ => (0.0, 0.02),
+            };
+            for (int i = 0; i < data.Length; i++)
+            {
+                data[i] = (float)(mean + (std * Gaussian(rng)));
+            }
+
+            tensors[e.Name] = new Weight(data, e.Shape);
+        }
+
+        return new ModelWeights(config, tensors);
+    }
+
+    /// <summary>Loads <c>weights.safetensors</c>; every tensor of the spec must be present with its shape (F32, F16 or BF16).</summary>
+    public static ModelWeights Load(ModelConfig config, string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new ModelDirectoryException($"Weights file '{path}' does not exist.");
+        }
+
+        using var file = SafeTensorsFile.Open(path);
+        var tensors = new Dictionary<string, Weight>(StringComparer.Ordinal);
+        var missing = new List<string>();
+        foreach (var e in WeightSpec.For(config))
+        {
+            if (!file.Contains(e.Name))
+            {
+                missing.Add(e.Name);
+                continue;
+            }
+
+            tensors[e.Name] = new Weight(ReadChecked(file, e.Name, e.Shape), e.Shape);
+        }
+
+        if (missing.Count > 0)
+        {
+            throw new MissingWeightException(
+                $"{path} lacks {missing.Count} tensor(s) the {config.Preset} architecture needs, first: {string.Join(", ", missing.Take(5))}.");
+        }
+
+        return new ModelWeights(config, tensors);
+    }
+
+    /// <summary>Reads a tensor, failing with both shapes named when it is mis-shaped.</summary>
+    internal static float[] ReadChecked(SafeTensorsFile file, string name, long[] expectedShape)
+    {
+        var info = file.GetInfo(name);
+        if (!info.Shape.AsSpan().SequenceEqual(expectedShape))
+        {
+            throw new WeightShapeException(
+                $"Tensor '{name}' in {file.Path} has shape {HostTensor.FormatShape(info.Shape)}, but the configuration needs {HostTensor.FormatShape(expectedShape)}.");
+        }
+
+        if (info.DType is not (TensorDType.Float32 or TensorDType.Float16 or TensorDType.BFloat16 or TensorDType.Float64))
+        {
+            throw new WeightShapeException($"Tensor '{name}' in {file.Path} is {info.DType.ShortName()}; weights must be F32, F16 or BF16.");
+        }
+
+        return file.ReadFloat32(name);
+    }
+
+    public void Save(string path, IReadOnlyDictionary<string, string>? metadata = null, TensorDType dtype = TensorDType.Float32)
+    {
+        var items = WeightSpec.For(Config).Select(e =>
+        {
+            var t = HostTensor.FromFloats(_tensors[e.Name].Data, e.Shape);
+            return new KeyValuePair<string, HostTensor>(e.Name, dtype == TensorDType.Float32 ? t : TensorConversion.ToDType(t, dtype));
+        });
+        SafeTensorsWriter.Write(path, items, metadata);
+    }
+
+    private void Check()
+    {
+        foreach (var e in WeightSpec.For(Config))
+        {
+            if (!_tensors.TryGetValue(e.Name, out var w))
+            {
+                throw new MissingWeightException($"Missing tensor '{e.Name}' (shape {HostTensor.FormatShape(e.Shape)}).");
+            }
+
+            if (!w.Shape.AsSpan().SequenceEqual(e.Shape) || w.Data.LongLength != HostTensor.ElementCountOf(e.Shape))
+            {
+                throw new WeightShapeException(
+                    $"Tensor '{e.Name}' has shape {HostTensor.FormatShape(w.Shape)} ({w.Data.LongLength} values), but the configuration needs {HostTensor.FormatShape(e.Shape)}.");
+            }
+        }
+    }
+
+    private static double Gaussian(Random rng)
+    {
+        // Box-Muller: two uniforms to one standard normal.
+        double u1 = 1.0 - rng.NextDouble();
+        double u2 = rng.NextDouble();
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+    }
+}
+
+public sealed class MissingWeightException : Exception
+{
+    public MissingWeightException(string message)
+        : base(message)
+    {
+    }
+}
+
+public sealed class WeightShapeException : Exception
+{
+    public WeightShapeException(string message)
+        : base(message)
+    {
+    }
+}
