@@ -100,7 +100,8 @@ public sealed class LiteVLGraphBuilder
     }
 
     /// <summary><c>input_ids</c>, <c>attention_mask</c> int64 [B,L] → <c>text_embedding</c> [B,E] = l2norm(text_proj(h_cls)).</summary>
-    public ModelProto TextEncoder()
+    /// <param name="includeHiddenStates">Also output BERT's <c>last_hidden_state</c> [B,L,H] (for checks against other BERT exports).</param>
+    public ModelProto TextEncoder(bool includeHiddenStates = false)
     {
         _g = new OnnxGraph(TextEncoderName, _options.Precision);
         string ids = _g.Input("input_ids", OnnxGraph.Int64, "batch", "length");
@@ -108,6 +109,11 @@ public sealed class LiteVLGraphBuilder
         string h = Bert(ids, mask, memory: null);
         string embedding = L2Normalize(Linear(Gather(h, 0, axis: 1), "text_proj"));
         _g.Output(embedding, "text_embedding", OnnxGraph.Float, "batch", E);
+        if (includeHiddenStates)
+        {
+            _g.Output(h, "last_hidden_state", OnnxGraph.Float, "batch", "length", _c.Text.HiddenSize);
+        }
+
         return Finish(TextEncoderName);
     }
 
