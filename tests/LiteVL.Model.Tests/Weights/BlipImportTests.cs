@@ -129,13 +129,12 @@ public sealed class BlipImportTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(pos, BlipImporter.ResizePositions(pos, 4, 4, d));
         var up = BlipImporter.ResizePositions(pos, 4, 8, d);
         Assert.Equal(pos[..d], up[..d]);
-        // Bicubic reproduces a linear ramp away from the borders: x = (i + 0.5)/2 − 0.5 in the old grid.
-        for (int i = 3; i < 5; i++) // taps x−1..x+2 stay inside the 4-wide grid
-        {
-            double expected = ((i + 0.5) / 2) - 0.5;
-            Assert.Equal(expected, up[(((3 * 8) + i + 1) * d) + 0], 4);
-            Assert.Equal(expected + 20, up[(((3 * 8) + i + 1) * d) + 2], 4);
-        }
+        // New columns 3 and 4 sit at x = 1.25 and 1.75 of the old grid (half-pixel centres); all four taps are inside.
+        // Keys' kernel with a = −0.75 (PyTorch's bicubic) gives weights (−0.105469, 0.878906, 0.261719, −0.035156) at
+        // x = 1.25, so the ramp 0,1,2,3 becomes 1.296875 (a = −0.5 would give exactly 1.25), and 1.703125 at x = 1.75.
+        Assert.Equal(1.296875, up[(((3 * 8) + 3 + 1) * d) + 0], 5);
+        Assert.Equal(1.703125, up[(((3 * 8) + 4 + 1) * d) + 0], 5);
+        Assert.Equal(21.296875, up[(((3 * 8) + 3 + 1) * d) + 2], 4);
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
