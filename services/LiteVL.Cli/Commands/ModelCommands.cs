@@ -1,0 +1,236 @@
+using System.CommandLine;
+using System.Globalization;
+using LiteVL.Model;
+using LiteVL.Model.Config;
+using LiteVL.Model.Graphs;
+using LiteVL.Model.IO;
+using LiteVL.Model.Runtime;
+using LiteVL.Model.Weights;
+using Onnx;
+
+namespace LiteVL.Cli.Commands;
+
+/// <summary><c>litevl model init|import|build|inspect|run</c>: work on model directories directly.</summary>
+internal static class ModelCommands
+{
+    public static Command Create(TextWriter output)
+    {
+        var model = new Command("model", "Create, import, build, inspect and run LiteVL model directories.");
+        model.Subcommands.Add(Init(output));
+        model.Subcommands.Add(Import(output));
+        model.Subcommands.Add(Build(output));
+        model.Subcommands.Add(Inspect(output));
+        model.Subcommands.Add(RunGraph(output));
+        return model;
+    }
+
+    private static Command Init(TextWriter output)
+    {
+        var preset = CliOptions.Preset(required: true);
+        var seed = new Option<int>("--seed") { Description = "Random seed of the weights.", DefaultValueFactory = _ => 0 };
+        var outDir = new Option<string>("--out", "-o") { Description = "Directory to write the model to.", Required = true };
+        var fp16 = CliOptions.Fp16("Also build the fp16 graphs (for GPUs).");
+        var frames = new Option<int?>("--frames") { Description = "Frames per segment T (default 8)." };
+        var clsMode = new Option<string>("--cls-mode") { Description = "per_frame (default) or shared.", DefaultValueFactory = _ => "per_frame" }
+            .AcceptOnlyFromAmong("per_frame", "shared");
+        var cmd = new Command("init", "Random weights for a preset, the bert-base-uncased vocabulary, config and graphs. Random weights are for wiring and tests: they do not find anything meaningful.")
+        {
+            preset, seed, outDir, fp16, frames, clsMode,
+        };
+        cmd.SetAction(p =>
+        {
+            var config = Architecture(p.GetValue(preset)!, p.GetValue(frames), p.GetValue(clsMode)!);
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            string dir = p.GetValue(outDir)!;
+            var written = ModelDirectory.Init(config, p.GetValue(seed), dir, p.GetValue(fp16));
+            output.WriteLine($"wrote {written.Preset} model {written.Version} to {Path.GetFullPath(dir)} in {started.Elapsed.TotalSeconds:F1} s");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Import(TextWriter output)
+    {
+        var blip = new Option<string>("--blip") { Description = "Hugging Face BLIP retrieval checkpoint (model.safetensors of BlipForImageTextRetrieval).", Required = true };
+        var vocab = new Option<string>("--vocab") { Description = "The checkpoint's vocab.txt (bert-base-uncased).", Required = true };
+        var preset = CliOptions.Preset(required: true);
+        var outDir = new Option<string>("--out", "-o") { Description = "Directory to write the model to.", Required = true };
+        var fp16 = CliOptions.Fp16("Also build the fp16 graphs (for GPUs).");
+        var frames = new Option<int?>("--frames") { Description = "Frames per segment T (default 8)." };
+        var cmd = new Command("import", "BLIP → LiteVL: temporal attention copied from the spatial one, temporal_fc and time embedding zero, so the model starts as BLIP's zero-shot video retrieval.")
+        {
+            blip, vocab, preset, outDir, fp16, frames,
+        };
+        cmd.SetAction(p =>
+        {
+            if (p.GetValue(preset) == Presets.Tiny)
+            {
+                throw new ArgumentException("There is no published tiny BLIP checkpoint: import with --preset blip-base or blip-large.");
+            }
+
+            var config = Architecture(p.GetValue(preset)!, p.GetValue(frames), "per_frame");
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            var written = BlipImporter.ImportToDirectory(p.GetValue(blip)!, p.GetValue(vocab)!, config, p.GetValue(outDir)!, p.GetValue(fp16));
+            output.WriteLine($"imported {p.GetValue(blip)} as {written.Version} into {Path.GetFullPath(p.GetValue(outDir)!)} in {started.Elapsed.TotalSeconds:F1} s");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Build(TextWriter output)
+    {
+        var modelDir = CliOptions.ModelDir();
+        var fp16 = CliOptions.Fp16("Also build the fp16 graphs.");
+        var plain = new Option<bool>("--plain-attention") { Description = "Standard-op attention instead of com.microsoft MultiHeadAttention (for checking)." };
+        var cmd = new Command("build", "(Re)write the ONNX graphs from config.json and weights.safetensors, and stamp a new version.") { modelDir, fp16, plain };
+        cmd.SetAction(p =>
+        {
+            var config = ModelDirectory.BuildGraphs(p.GetValue(modelDir)!, p.GetValue(fp16), attention: p.GetValue(plain) ? AttentionKind.Plain : AttentionKind.Fused);
+            output.WriteLine($"built graphs for {config.Version}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Inspect(TextWriter output)
+    {
+        var modelDir = CliOptions.ModelDir();
+        var cmd = new Command("inspect", "Parameter counts, graph inputs/outputs, per-layer dynamic temporal scaling and the version.") { modelDir };
+        cmd.SetAction(p =>
+        {
+            ModelInspector.Print(p.GetValue(modelDir)!, output);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command RunGraph(TextWriter output)
+    {
+        var modelDir = CliOptions.ModelDir();
+        var graph = new Option<string>("--graph") { Description = "video_encoder, text_encoder or reranker.", Required = true }
+            .AcceptOnlyFromAmong([.. ModelDirectory.GraphNames]);
+        var input = new Option<string>("--in") { Description = "NumPy .npz with the graph's inputs, named as in the graph contract.", Required = true };
+        var outFile = new Option<string>("--out") { Description = "NumPy .npz to write the outputs to.", Required = true };
+        var device = CliOptions.Device();
+        var fp16 = CliOptions.Fp16("Run the fp16 graph.");
+        var cmd = new Command("run", "Run one graph on .npz tensors, so the graphs can be checked against any reference.") { modelDir, graph, input, outFile, device, fp16 };
+        cmd.SetAction(p =>
+        {
+            using var logging = CliOptions.Logging();
+            using var model = LiteVLModel.Open(p.GetValue(modelDir)!, CliOptions.Runtime(p.GetValue(device)!, p.GetValue(fp16)), logging.CreateLogger("litevl"));
+            var inputs = Npz.Read(p.GetValue(input)!);
+            var session = model.Graph(p.GetValue(graph)!);
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            var outputs = session.Run(inputs);
+            Npz.Write(p.GetValue(outFile)!, outputs);
+            output.WriteLine($"{session.Name} on {model.ActiveDevice}: {started.Elapsed.TotalMilliseconds:F1} ms");
+            foreach (var (name, tensor) in outputs)
+            {
+                output.WriteLine($"  {name} {tensor}");
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static ModelConfig Architecture(string preset, int? frames, string clsMode)
+    {
+        var config = Presets.Get(preset);
+        if (frames is { } t)
+        {
+            if (t < 1 || t > 64)
+            {
+                throw new ArgumentException($"--frames must be between 1 and 64, not {t}.");
+            }
+
+            config = config with { NumFrames = t, MaxFrames = t };
+        }
+
+        return config with { ClsMode = clsMode == "shared" ? ClsMode.Shared : ClsMode.PerFrame };
+    }
+}
+
+/// <summary>The text of <c>litevl model inspect</c>.</summary>
+internal static class ModelInspector
+{
+    public static void Print(string modelDir, TextWriter o)
+    {
+        var c = ModelConfig.Load(modelDir);
+        var weights = ModelWeights.Load(c, Path.Combine(modelDir, ModelWeights.FileName));
+        var inv = CultureInfo.InvariantCulture;
+        o.WriteLine($"model      {Path.GetFullPath(modelDir)}");
+        o.WriteLine($"version    {c.Version}");
+        o.WriteLine($"preset     {c.Preset}{(c.Source is null ? string.Empty : $"  ({c.Source})")}");
+        o.WriteLine($"vision     ViT D={c.Vision.HiddenSize} layers={c.Vision.NumLayers} heads={c.Vision.NumHeads} patch={c.Vision.PatchSize} S={c.Vision.ImageSize} (N={c.Vision.NumPatches})  T={c.NumFrames}  cls_mode={(c.ClsMode == ClsMode.PerFrame ? "per_frame" : "shared")}");
+        o.WriteLine($"text       BERT H={c.Text.HiddenSize} layers={c.Text.NumLayers} heads={c.Text.NumHeads} vocab={c.Text.VocabSize} max_length={c.Text.MaxLength}");
+        o.WriteLine($"pooling    TDP {(c.Tdp.Enabled ? "on" : "off")}, tau={c.Tdp.Tau.ToString(inv)}");
+
+        o.WriteLine();
+        o.WriteLine("parameters");
+        var groups = weights.Tensors
+            .GroupBy(kv => Group(kv.Key))
+            .Select(g => (Name: g.Key, Count: g.Sum(kv => kv.Value.Count)))
+            .OrderBy(g => g.Name, StringComparer.Ordinal);
+        foreach (var (name, count) in groups)
+        {
+            o.WriteLine($"  {name,-28} {count.ToString("N0", inv),14}");
+        }
+
+        o.WriteLine($"  {"total",-28} {weights.ParameterCount.ToString("N0", inv),14}");
+
+        o.WriteLine();
+        o.WriteLine("graphs");
+        foreach (var precision in new[] { Precision.Fp32, Precision.Fp16 })
+        {
+            foreach (string graph in ModelDirectory.GraphNames)
+            {
+                string path = Path.Combine(modelDir, GraphFiles.FileName(graph, precision));
+                if (!File.Exists(path))
+                {
+                    continue;
+                }
+
+                long bytes = new FileInfo(path).Length + (File.Exists(path + ".data") ? new FileInfo(path + ".data").Length : 0);
+                var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+                string stamped = proto.MetadataProps.FirstOrDefault(m => m.Key == "litevl.version")?.Value ?? "?";
+                o.WriteLine($"  {Path.GetFileName(path)}  {bytes / 1e6:F1} MB{(stamped == c.Version ? string.Empty : $"  (built for {stamped}: rebuild with 'litevl model build')")}");
+                o.WriteLine($"    in : {string.Join(", ", proto.Graph.Input.Select(Describe))}");
+                o.WriteLine($"    out: {string.Join(", ", proto.Graph.Output.Select(Describe))}");
+            }
+        }
+
+        o.WriteLine();
+        o.WriteLine("dynamic temporal scaling 1 + tanh(α), mean over frame slots (0 = temporal branch off, 1 = as imported, 2 = max)");
+        for (int i = 0; i < c.Vision.NumLayers; i++)
+        {
+            var alpha = weights[$"vision_model.encoder.layers.{i}.temporal_scaling"].Data.AsSpan(0, c.NumFrames).ToArray();
+            double mean = alpha.Average(a => 1 + Math.Tanh(a));
+            int width = (int)Math.Round(mean * 20);
+            o.WriteLine($"  layer {i,2}  {mean.ToString("F3", inv)}  {new string('#', width)}");
+        }
+    }
+
+    private static string Group(string name) => name switch
+    {
+        _ when name.Contains("temporal", StringComparison.Ordinal) || name.Contains("time_embedding", StringComparison.Ordinal) => "vision temporal (LiteVL)",
+        _ when name.StartsWith("vision_model.", StringComparison.Ordinal) => "vision encoder (BLIP ViT)",
+        _ when name.Contains("crossattention", StringComparison.Ordinal) => "text cross-attention",
+        _ when name.StartsWith("text_encoder.", StringComparison.Ordinal) => "text encoder (BERT)",
+        _ => "projections and ITM head",
+    };
+
+    private static string Describe(ValueInfoProto v)
+    {
+        var t = v.Type.TensorType;
+        string type = (TensorProto.Types.DataType)t.ElemType switch
+        {
+            TensorProto.Types.DataType.Float => "float",
+            TensorProto.Types.DataType.Float16 => "float16",
+            TensorProto.Types.DataType.Int64 => "int64",
+            TensorProto.Types.DataType.Uint8 => "uint8",
+            var other => other.ToString().ToLowerInvariant(),
+        };
+        return $"{v.Name} {type}[{string.Join(",", t.Shape.Dim.Select(d => string.IsNullOrEmpty(d.DimParam) ? d.DimValue.ToString(CultureInfo.InvariantCulture) : d.DimParam))}]";
+    }
+}
