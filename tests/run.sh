@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The test command of the README: restores, builds and runs every test project, then prints one summary line.
+# Later tiers (RabbitMQ, PostgreSQL, ffmpeg, Chromium) are installed and started here as the tests that need them land.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "error: the .NET 10 SDK is required (https://dot.net); on Debian/Ubuntu: apt-get install -y dotnet-sdk-10.0" >&2
+  exit 2
+fi
+
+configuration="${CONFIGURATION:-Release}"
+results="${TEST_RESULTS_DIR:-artifacts/test-results}"
+mkdir -p "$results"
+
+dotnet restore LiteVL.Platform.sln --nologo -v quiet
+dotnet build LiteVL.Platform.sln -c "$configuration" --no-restore --nologo -v quiet -clp:ErrorsOnly
+
+log="$results/dotnet-test.log"
+set +e
+dotnet test LiteVL.Platform.sln -c "$configuration" --no-build --nologo \
+  --logger "console;verbosity=normal" --logger "trx" --results-directory "$results" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+# One closing line for CI, summed over the test assemblies: "N passed, N failed, N skipped".
+read -r passed failed skipped < <(awk '
+  /^(Passed|Failed)! +- +Failed:/ {
+    for (i = 1; i <= NF; i++) {
+      if ($i == "Failed:")  { f += $(i + 1) + 0 }
+      if ($i == "Passed:")  { p += $(i + 1) + 0 }
+      if ($i == "Skipped:") { s += $(i + 1) + 0 }
+    }
+  }
+  END { printf "%d %d %d\n", p, f, s }' "$log")
+echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
+if [ "$passed" -eq 0 ] && [ "$status" -eq 0 ]; then
+  echo "error: no test ran" >&2
+  exit 1
+fi
+exit "$status"
