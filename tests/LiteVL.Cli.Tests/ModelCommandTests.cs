@@ -1,0 +1,175 @@
+using System.Globalization;
+using LiteVL.Model.IO;
+using LiteVL.Model.Runtime;
+using LiteVL.Model.Tensors;
+using LiteVL.Model.Weights;
+
+namespace LiteVL.Cli.Tests;
+
+/// <summary>A tiny model made once through the CLI, shared by the tests of this class.</summary>
+public sealed class TinyModelFixture : IDisposable
+{
+    public TinyModelFixture()
+    {
+        Root = Directory.CreateTempSubdirectory("litevl-cli-").FullName;
+        ModelDir = Path.Combine(Root, "model");
+        (Exit, Output, Error) = Cli.Run("model", "init", "--preset", "tiny", "--seed", "3", "--out", ModelDir, "--fp16");
+    }
+
+    public string Root { get; }
+
+    public string ModelDir { get; }
+
+    public int Exit { get; }
+
+    public string Output { get; }
+
+    public string Error { get; }
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+}
+
+internal static class Cli
+{
+    public static (int Exit, string Output, string Error) Run(params string[] args)
+    {
+        using var output = new StringWriter(CultureInfo.InvariantCulture);
+        using var error = new StringWriter(CultureInfo.InvariantCulture);
+        int exit = CliApp.Run(args, output, error);
+        return (exit, output.ToString(), error.ToString());
+    }
+}
+
+public sealed class ModelCommandTests(TinyModelFixture model) : IClassFixture<TinyModelFixture>
+{
+    [Fact]
+    public void Init_TinyPreset_WritesTheWholeModelDirectory()
+    {
+        Assert.Equal(0, model.Exit);
+        Assert.Contains("wrote tiny model tiny-", model.Output, StringComparison.Ordinal);
+        foreach (string file in new[] { "config.json", "weights.safetensors", "vocab.txt", "video_encoder.onnx", "text_encoder.onnx", "reranker.onnx", "video_encoder.fp16.onnx", "text_encoder.fp16.onnx", "reranker.fp16.onnx" })
+        {
+            Assert.True(File.Exists(Path.Combine(model.ModelDir, file)), $"{file} missing");
+        }
+
+        Assert.Equal(30524, File.ReadAllLines(Path.Combine(model.ModelDir, "vocab.txt")).Length);
+    }
+
+    [Fact]
+    public void Inspect_TinyModel_PrintsVersionParametersGraphsAndScalingChart()
+    {
+        var (exit, output, error) = Cli.Run("model", "inspect", "--model", model.ModelDir);
+        Assert.True(exit == 0, error);
+        var config = Model.Config.ModelConfig.Load(model.ModelDir);
+        Assert.Contains($"version    {config.Version}", output, StringComparison.Ordinal);
+        var weights = ModelWeights.Load(config, Path.Combine(model.ModelDir, "weights.safetensors"));
+        Assert.Contains(weights.ParameterCount.ToString("N0", CultureInfo.InvariantCulture), output, StringComparison.Ordinal);
+        Assert.Contains("in : frames uint8[batch,8,64,64,3]", output, StringComparison.Ordinal);
+        Assert.Contains("out: itm_logits float[candidates,2], frame_weights float[candidates,8]", output, StringComparison.Ordinal);
+        for (int layer = 0; layer < 2; layer++)
+        {
+            double mean = weights[$"vision_model.encoder.layers.{layer}.temporal_scaling"].Data.Take(8).Average(a => 1 + Math.Tanh(a));
+            Assert.Contains($"layer  {layer}  {mean.ToString("F3", CultureInfo.InvariantCulture)}  {new string('#', (int)Math.Round(mean * 20))}", output, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Run_VideoEncoderOnNpz_WritesTheSameOutputsAsTheLibrary()
+    {
+        string input = Path.Combine(model.Root, "video-in.npz");
+        string output = Path.Combine(model.Root, "video-out.npz");
+        var frames = new byte[2 * 8 * 64 * 64 * 3];
+        new Random(4).NextBytes(frames);
+        Npz.Write(input, [new("frames", HostTensor.FromBytes(frames, 2, 8, 64, 64, 3))]);
+        var (exit, _, error) = Cli.Run("model", "run", "--model", model.ModelDir, "--graph", "video_encoder", "--in", input, "--out", output);
+        Assert.True(exit == 0, error);
+        var result = Npz.Read(output);
+        using var lib = LiteVLModel.Open(model.ModelDir);
+        var expected = lib.EncodeVideos(frames, 2);
+        Assert.Equal([2L, 8, 17, 64], result["video_tokens"].Shape);
+        Assert.Equal(expected.VideoTokens, result["video_tokens"].ToFloat32());
+        Assert.Equal(expected.VideoEmbeddings, result["video_embedding"].ToFloat32());
+    }
+
+    [Fact]
+    public void Run_WrongFrameCount_FailsWithAMessageNamingTheDimension()
+    {
+        string input = Path.Combine(model.Root, "bad-in.npz");
+        Npz.Write(input, [new("frames", HostTensor.FromBytes(new byte[1 * 6 * 64 * 64 * 3], 1, 6, 64, 64, 3))]);
+        var (exit, _, error) = Cli.Run("model", "run", "--model", model.ModelDir, "--graph", "video_encoder", "--in", input, "--out", Path.Combine(model.Root, "bad-out.npz"));
+        Assert.Equal(1, exit);
+        Assert.Contains("error: video_encoder: input 'frames' must have shape [batch, T=8, S=64, S=64, channels=3], got [1, 6, 64, 64, 3]", error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(model.Root, "bad-out.npz")));
+    }
+
+    [Fact]
+    public void EncodeText_PrintsTokensIdsAndA256dUnitEmbedding()
+    {
+        var (exit, output, error) = Cli.Run("encode-text", "--model", model.ModelDir, "A dog (brown) catches a frisbee!");
+        Assert.True(exit == 0, error);
+        Assert.Contains("cleaned:   a dog brown catches a frisbee", output, StringComparison.Ordinal);
+        Assert.Contains("tokens:    [CLS] a dog brown catches a fr ##is ##bee [SEP]", output, StringComparison.Ordinal);
+        Assert.Contains("ids:       101 1037 3899 2829 11269 1037 10424 2483 11306 102", output, StringComparison.Ordinal);
+        var values = output.Split('\n').Where(l => l.StartsWith("  ", StringComparison.Ordinal))
+            .SelectMany(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(256, values.Count);
+        Assert.Equal(1.0, Math.Sqrt(values.Sum(v => v * v)), 3);
+    }
+
+    [Fact]
+    public void Build_AfterWeightsChange_StampsANewVersion()
+    {
+        string dir = Path.Combine(model.Root, "rebuild");
+        Assert.Equal(0, Cli.Run("model", "init", "--preset", "tiny", "--seed", "5", "--out", dir).Exit);
+        string before = Model.Config.ModelConfig.Load(dir).Version;
+        Assert.Equal(0, Cli.Run("model", "build", "--model", dir).Exit);
+        Assert.Equal(before, Model.Config.ModelConfig.Load(dir).Version); // same weights and graphs: same version
+
+        var config = Model.Config.ModelConfig.Load(dir);
+        var weights = ModelWeights.Load(config, Path.Combine(dir, "weights.safetensors"));
+        weights["itm_head.bias"].Data[0] += 1f;
+        weights.Save(Path.Combine(dir, "weights.safetensors"));
+        var (exit, output, _) = Cli.Run("model", "build", "--model", dir);
+        Assert.Equal(0, exit);
+        string after = Model.Config.ModelConfig.Load(dir).Version;
+        Assert.NotEqual(before, after);
+        Assert.Contains(after, output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Import_FromBlipCheckpointThroughTheCli_GivesAWorkingModel()
+    {
+        // A BLIP-named checkpoint of the tiny shape stands in for the published ones (which are 900 MB+).
+        var source = ModelWeights.Random(Model.Config.Presets.Get("tiny"), seed: 8);
+        string ckpt = Path.Combine(model.Root, "blip-tiny.safetensors");
+        SafeTensorsWriter.Write(ckpt, WeightSpec.For(source.Config).Where(e => e.FromBlip)
+            .Select(e => new KeyValuePair<string, HostTensor>(e.Name, TensorConversion.ToDType(HostTensor.FromFloats(source[e.Name].Data, e.Shape), TensorDType.BFloat16))));
+        string vocab = Path.Combine(model.Root, "bert-vocab.txt");
+        File.WriteAllLines(vocab, Model.Text.BertVocabulary.BaseUncased);
+        string dir = Path.Combine(model.Root, "imported");
+        var (exit, output, error) = Cli.Run("model", "import", "--blip", ckpt, "--vocab", vocab, "--preset", "tiny", "--out", dir);
+        Assert.True(exit == 0, error);
+        Assert.Contains("imported", output, StringComparison.Ordinal);
+        var (inspectExit, inspect, _) = Cli.Run("model", "inspect", "--model", dir);
+        Assert.Equal(0, inspectExit);
+        Assert.Contains("layer  0  1.000  ####################", inspect, StringComparison.Ordinal); // α = 0 at import
+        Assert.Equal(["[DEC]", "[ENC]"], File.ReadAllLines(Path.Combine(dir, "vocab.txt"))[^2..]);
+    }
+
+    [Fact]
+    public void Import_MissingCheckpoint_SaysSoAndExitsNonZero()
+    {
+        var (exit, _, error) = Cli.Run("model", "import", "--blip", "/nonexistent/model.safetensors", "--vocab", "/nonexistent/vocab.txt", "--preset", "blip-base", "--out", Path.Combine(model.Root, "x"));
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error: ", error, StringComparison.Ordinal);
+        Assert.Contains("vocab.txt", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Init_UnknownPreset_IsRejectedByTheParser()
+    {
+        var (exit, _, error) = Cli.Run("model", "init", "--preset", "huge", "--out", Path.Combine(model.Root, "y"));
+        Assert.NotEqual(0, exit);
+        Assert.Contains("huge", error, StringComparison.Ordinal);
+    }
+}
