@@ -1,3 +1,4 @@
+using LiteVL.Model.Config;
 using LiteVL.Model.Graphs;
 using Xunit.Abstractions;
 
@@ -14,11 +15,12 @@ public sealed class BatchInvarianceTests(ITestOutputHelper output)
     private const int Enc = 30523; // [ENC], the reranker's first token
 
     [Theory]
-    [InlineData(AttentionKind.Fused)]
-    [InlineData(AttentionKind.Plain)]
-    public void VideoEncoder_Batches1To4_EachItemEqualsItAlone(AttentionKind attention)
+    [InlineData(AttentionKind.Fused, ClsMode.PerFrame)]
+    [InlineData(AttentionKind.Plain, ClsMode.PerFrame)]
+    [InlineData(AttentionKind.Fused, ClsMode.Shared)]
+    public void VideoEncoder_Batches1To4_EachItemEqualsItAlone(AttentionKind attention, ClsMode mode)
     {
-        var weights = TestModels.Tiny(seed: 51);
+        var weights = TestModels.Tiny(seed: 51, c => c with { ClsMode = mode });
         var c = weights.Config;
         int s = c.Vision.ImageSize;
         int perVideo = c.NumFrames * s * s * 3;
@@ -40,7 +42,7 @@ public sealed class BatchInvarianceTests(ITestOutputHelper output)
                 var single = alone[order[b]];
                 double dTokens = Compare.MaxAbsDiff(Compare.Slice(outputs["video_tokens"].Data, b, tokenSize), single["video_tokens"].Data);
                 double dEmb = Compare.MaxAbsDiff(Compare.Slice(outputs["video_embedding"].Data, b, c.EmbedDim), single["video_embedding"].Data);
-                output.WriteLine($"{attention} B={batch} item {b} (video {order[b]}): max|Δ| tokens {dTokens:E2}, embedding {dEmb:E2}");
+                output.WriteLine($"{attention} {mode} B={batch} item {b} (video {order[b]}): max|Δ| tokens {dTokens:E2}, embedding {dEmb:E2}");
                 Assert.True(dTokens <= Tolerance, $"B={batch}, item {b}: video_tokens differ from the video alone by {dTokens}");
                 Assert.True(dEmb <= Tolerance, $"B={batch}, item {b}: video_embedding differs from the video alone by {dEmb}");
             }
