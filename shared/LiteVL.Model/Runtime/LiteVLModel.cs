@@ -209,11 +209,16 @@ public sealed partial class LiteVLModel : IDisposable
     private GraphSession Load(string graph, IReadOnlyList<InputSpec> inputs, Func<IReadOnlyDictionary<string, HostTensor>, string?>? check = null)
     {
         string path = Path.Combine(Directory, GraphFiles.FileName(graph, Options.Precision));
-        using var sessionOptions = SessionFactory.CreateOptions(Options, _logger, out var device);
+        SessionOptions sessionOptions;
         lock (_deviceLock)
         {
+            // Once CUDA failed to load for this model, the other graphs go straight to the CPU: one log line, not three.
+            var effective = _activeDevice == ExecutionDevice.Cpu ? Options with { Device = ExecutionDevice.Cpu } : Options;
+            sessionOptions = SessionFactory.CreateOptions(effective, _activeDevice is null ? _logger : NullLogger.Instance, out var device);
             _activeDevice = device;
         }
+
+        using var ownedOptions = sessionOptions;
 
         return new GraphSession(graph, new InferenceSession(path, sessionOptions), inputs, check);
     }
