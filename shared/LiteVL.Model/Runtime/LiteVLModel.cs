@@ -100,6 +100,13 @@ public sealed partial class LiteVLModel : IDisposable
     public VideoEncoding EncodeVideos(byte[] frames, int batch)
     {
         int s = Config.Vision.ImageSize;
+        long expected = (long)batch * Config.NumFrames * s * s * 3;
+        if (batch <= 0 || frames.LongLength != expected)
+        {
+            throw new ModelInputException(
+                $"{LiteVLGraphBuilder.VideoEncoderName}: frames has {frames.LongLength} bytes, expected batch×T×S×S×3 = {batch}×{Config.NumFrames}×{s}×{s}×3 = {expected}.");
+        }
+
         var outputs = VideoEncoder.Run(new Dictionary<string, HostTensor>
         {
             ["frames"] = new(TensorDType.UInt8, [batch, Config.NumFrames, s, s, 3], frames),
@@ -125,6 +132,19 @@ public sealed partial class LiteVLModel : IDisposable
     /// </summary>
     public RerankOutput Rerank(string query, float[] videoTokens, int candidates, ReadOnlySpan<float> textEmbedding)
     {
+        var v = Config.Vision;
+        long tokensPerCandidate = (long)Config.NumFrames * v.TokensPerFrame * v.HiddenSize;
+        if (candidates <= 0 || videoTokens.LongLength != candidates * tokensPerCandidate)
+        {
+            throw new ModelInputException(
+                $"{LiteVLGraphBuilder.RerankerName}: video_tokens has {videoTokens.LongLength} values, expected candidates×T×(1+N)×D = {candidates}×{Config.NumFrames}×{v.TokensPerFrame}×{v.HiddenSize} = {candidates * tokensPerCandidate}.");
+        }
+
+        if (textEmbedding.Length != Config.EmbedDim)
+        {
+            throw new ModelInputException($"{LiteVLGraphBuilder.RerankerName}: text_embedding has {textEmbedding.Length} values, expected {Config.EmbedDim}.");
+        }
+
         var one = Tokenizer.Encode([query], grounded: true);
         int l = one.Length;
         var ids = new long[candidates * l];
@@ -137,7 +157,6 @@ public sealed partial class LiteVLModel : IDisposable
             textEmbedding.CopyTo(q.AsSpan(k * Config.EmbedDim));
         }
 
-        var v = Config.Vision;
         var outputs = Reranker.Run(new Dictionary<string, HostTensor>
         {
             ["input_ids"] = HostTensor.FromInt64(ids, candidates, l),

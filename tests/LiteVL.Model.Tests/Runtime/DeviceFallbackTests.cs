@@ -63,3 +63,38 @@ public sealed class DeviceFallbackTests : IDisposable
         }
     }
 }
+
+/// <summary>The typed convenience API checks sizes before building tensors (found by review: silent zero-fill before).</summary>
+public sealed class TypedApiSizeTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("litevl-sizes-").FullName;
+
+    public TypedApiSizeTests() => ModelDirectory.Init(Presets.Get(Presets.Tiny), seed: 3, _dir);
+
+    [Fact]
+    public void Rerank_ShortTextEmbedding_IsRejectedNotZeroFilled()
+    {
+        using var model = LiteVLModel.Open(_dir);
+        var tokens = new float[2 * 8 * 17 * 64];
+        var e = Assert.Throws<ModelInputException>(() => model.Rerank("a query", tokens, 2, new float[255]));
+        Assert.Contains("text_embedding has 255 values, expected 256", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rerank_WrongTokenCount_NamesTheExpectedShape()
+    {
+        using var model = LiteVLModel.Open(_dir);
+        var e = Assert.Throws<ModelInputException>(() => model.Rerank("a query", new float[100], 2, new float[256]));
+        Assert.Contains("2×8×17×64", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EncodeVideos_WrongByteCount_NamesTheExpectedShape()
+    {
+        using var model = LiteVLModel.Open(_dir);
+        var e = Assert.Throws<ModelInputException>(() => model.EncodeVideos(new byte[1000], 1));
+        Assert.Contains("expected batch×T×S×S×3 = 1×8×64×64×3 = 98304", e.Message, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
