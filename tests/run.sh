@@ -17,22 +17,25 @@ dotnet restore LiteVL.Platform.sln --nologo -v quiet
 dotnet build LiteVL.Platform.sln -c "$configuration" --no-restore --nologo -v quiet -clp:ErrorsOnly
 
 log="$results/dotnet-test.log"
+rm -f "$results"/*.trx
 set +e
 dotnet test LiteVL.Platform.sln -c "$configuration" --no-build --nologo \
   --logger "console;verbosity=normal" --logger "trx" --results-directory "$results" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
-# One closing line for CI, summed over the test assemblies: "N passed, N failed, N skipped".
-read -r passed failed skipped < <(awk '
-  /^(Passed|Failed)! +- +Failed:/ {
+# One closing line for CI, summed over the test assemblies' TRX counters: "N passed, N failed, N skipped".
+read -r passed failed skipped < <(cat "$results"/*.trx 2>/dev/null | grep -o '<Counters [^>]*>' | awk '
+  {
     for (i = 1; i <= NF; i++) {
-      if ($i == "Failed:")  { f += $(i + 1) + 0 }
-      if ($i == "Passed:")  { p += $(i + 1) + 0 }
-      if ($i == "Skipped:") { s += $(i + 1) + 0 }
+      split($i, kv, "=")
+      gsub(/[^0-9]/, "", kv[2])
+      if (kv[1] == "passed") { p += kv[2] }
+      if (kv[1] == "failed") { f += kv[2] }
+      if (kv[1] == "notExecuted") { s += kv[2] }
     }
   }
-  END { printf "%d %d %d\n", p, f, s }' "$log")
+  END { printf "%d %d %d\n", p, f, s }')
 echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
 if [ "$passed" -eq 0 ] && [ "$status" -eq 0 ]; then
   echo "error: no test ran" >&2
