@@ -22,23 +22,25 @@ internal static class BenchCommand
         var videoBatch = new Option<int>("--video-batch") { Description = "Videos per video-encoder run.", DefaultValueFactory = _ => 4 };
         var textBatch = new Option<int>("--text-batch") { Description = "Queries per text-encoder run.", DefaultValueFactory = _ => 16 };
         var candidates = new Option<int>("--candidates") { Description = "Candidates per re-ranker run.", DefaultValueFactory = _ => 8 };
+        var graphs = new Option<string[]>("--graph") { Description = "Graphs to measure (repeatable; default all three).", DefaultValueFactory = _ => [LiteVLGraphBuilder.VideoEncoderName, LiteVLGraphBuilder.TextEncoderName, LiteVLGraphBuilder.RerankerName], AllowMultipleArgumentsPerToken = true };
+        graphs.AcceptOnlyFromAmong(LiteVLGraphBuilder.VideoEncoderName, LiteVLGraphBuilder.TextEncoderName, LiteVLGraphBuilder.RerankerName);
         var device = CliOptions.Device();
-        var model = new Command("model", "Throughput of video encoder, text encoder and re-ranker on random weights.") { presets, seconds, videoBatch, textBatch, candidates, device };
+        var model = new Command("model", "Throughput of video encoder, text encoder and re-ranker on random weights.") { presets, graphs, seconds, videoBatch, textBatch, candidates, device };
         model.SetAction(p =>
         {
             var runtime = CliOptions.Runtime(p.GetValue(device)!, fp16: false);
             output.WriteLine($"# litevl bench model — {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, ONNX Runtime {OrtEnv.Instance().GetVersionString()}, {runtime.Device}");
             output.WriteLine();
-            output.WriteLine("| preset | graph | variant | batch | ms/run | items/s | vs fused fp32 |");
+            output.WriteLine("| preset | graph | variant | batch | ms/run | items/s | speed vs first row |");
             output.WriteLine("|---|---|---|---:|---:|---:|---:|");
             foreach (string preset in p.GetValue(presets)!)
             {
                 var weights = ModelWeights.Random(Presets.Get(preset) with { Version = "bench" }, seed: 1);
                 var shapes = new BenchShapes(weights.Config, p.GetValue(videoBatch), p.GetValue(textBatch), p.GetValue(candidates));
-                foreach (string graph in new[] { LiteVLGraphBuilder.VideoEncoderName, LiteVLGraphBuilder.TextEncoderName, LiteVLGraphBuilder.RerankerName })
+                foreach (string graph in p.GetValue(graphs)!)
                 {
                     double? baseline = null;
-                    foreach (var variant in new[] { new GraphBuildOptions(Precision.Fp32, AttentionKind.Fused), new GraphBuildOptions(Precision.Fp32, AttentionKind.Plain), new GraphBuildOptions(Precision.Fp16, AttentionKind.Fused) })
+                    foreach (var variant in Variants(graph))
                     {
                         var builder = new LiteVLGraphBuilder(weights, variant);
                         ModelProto proto = graph switch
@@ -49,7 +51,7 @@ internal static class BenchCommand
                         };
                         var (ms, batch) = Measure(proto, shapes, graph, runtime, p.GetValue(seconds));
                         baseline ??= ms;
-                        string name = $"{variant.Attention.ToString().ToLowerInvariant()} {variant.Precision.ToString().ToLowerInvariant()}";
+                        string name = $"{variant.Attention.ToString().ToLowerInvariant()}{(graph == LiteVLGraphBuilder.RerankerName && variant.Attention == AttentionKind.Fused ? $" (cross {variant.EffectiveCrossAttention.ToString().ToLowerInvariant()})" : string.Empty)} {variant.Precision.ToString().ToLowerInvariant()}";
                         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {preset} | {graph} | {name} | {batch} | {ms:F1} | {batch * 1000 / ms:F1} | {baseline.Value / ms:F2}x |"));
                         output.Flush();
                     }
@@ -61,6 +63,23 @@ internal static class BenchCommand
         var bench = new Command("bench", "Benchmarks (print figures; never part of the tests).");
         bench.Subcommands.Add(model);
         return bench;
+    }
+
+    /// <summary>Fused fp32 first (the baseline of the ratio column), then plain, fp16 and, for the re-ranker, both cross-attention kernels.</summary>
+    private static IEnumerable<GraphBuildOptions> Variants(string graph)
+    {
+        if (graph == LiteVLGraphBuilder.RerankerName)
+        {
+            yield return new GraphBuildOptions(Precision.Fp32, AttentionKind.Fused, AttentionKind.Fused);
+            yield return new GraphBuildOptions(Precision.Fp32, AttentionKind.Fused, AttentionKind.Plain);
+        }
+        else
+        {
+            yield return new GraphBuildOptions(Precision.Fp32, AttentionKind.Fused);
+        }
+
+        yield return new GraphBuildOptions(Precision.Fp32, AttentionKind.Plain);
+        yield return new GraphBuildOptions(Precision.Fp16, AttentionKind.Fused);
     }
 
     private static (double Ms, int Batch) Measure(ModelProto proto, BenchShapes shapes, string graph, Model.Runtime.RuntimeOptions runtime, double seconds)

@@ -14,7 +14,19 @@ public enum AttentionKind
     Plain,
 }
 
-public sealed record GraphBuildOptions(Precision Precision = Precision.Fp32, AttentionKind Attention = AttentionKind.Fused);
+/// <param name="Precision">Weights and activations in fp32 or fp16 (inputs and outputs stay float32).</param>
+/// <param name="Attention">Fused or plain attention; <see cref="AttentionKind.Plain"/> makes every attention plain.</param>
+/// <param name="CrossAttention">
+/// The grounded encoder's cross-attention kernel when <paramref name="Attention"/> is fused. Unset, it is plain for fp32
+/// graphs (the CPU: ORT 1.31's MultiHeadAttention was 1.29x slower than MatMul/Softmax for 35 queries over the 4,777
+/// memory tokens of blip-base, docs/benchmarks.md) and fused for fp16 graphs (the GPU).
+/// </param>
+public sealed record GraphBuildOptions(Precision Precision = Precision.Fp32, AttentionKind Attention = AttentionKind.Fused, AttentionKind? CrossAttention = null)
+{
+    public AttentionKind EffectiveCrossAttention => Attention == AttentionKind.Plain
+        ? AttentionKind.Plain
+        : CrossAttention ?? (Precision == Precision.Fp16 ? AttentionKind.Fused : AttentionKind.Plain);
+}
 
 /// <summary>
 /// Builds the LiteVL graphs of MODEL.md §5 from weights. Every method reads like the maths it builds:
@@ -204,7 +216,7 @@ public sealed class LiteVLGraphBuilder
             p = Add(p, TemporalBranch(p, layer, tokens: N));
             // Spatial attention per frame over [cls; patches_t]; the CLS takes the frame-mean of its outputs.
             string clsPerFrame = Reshape(_g.Op("Tile", [c, _g.Int64s(1, T, 1)]), -1, 1, D);            // [B·T,1,D]
-            string y = Attention(LayerNorm(_g.Op("Concat", [clsPerFrame, p], ("axis", 1L)), layer.Norm1, _c.Vision.LayerNormEps), layer);
+            string y = Attention(LayerNorm(_g.Op("Concat", [clsPerFrame, p], ("axis", 1L)), layer.Norm1, _c.Vision.LayerNormEps), layer.Qkv, layer.Projection);
             p = Add(p, SliceAxis(y, 1, 1, P));
             c = Add(c, _g.Op("ReduceMean", [Reshape(SliceAxis(y, 1, 0, 1), -1, T, D)], ("axes", new long[] { 1 }), ("keepdims", 1L)));
             p = Add(p, Mlp(LayerNorm(p, layer.Norm2, _c.Vision.LayerNormEps), layer));
@@ -226,8 +238,8 @@ public sealed class LiteVLGraphBuilder
     private string TemporalBranch(string x, VisionLayerNames layer, int tokens)
     {
         string byPosition = Reshape(_g.Op("Transpose", [Reshape(x, -1, T, tokens, D)], ("perm", new long[] { 0, 2, 1, 3 })), -1, T, D); // [B·tokens,T,D]
-        string h = Attention(LayerNorm(byPosition, layer.TemporalNorm, _c.Vision.LayerNormEps), layer with { Qkv = layer.TemporalQkv, Projection = layer.TemporalProjection });
-        string scaled = Mul(Reshape(h, -1, tokens, T, D), DynamicTemporalScaling(layer.TemporalScaling, tokens)); // [B,tokens,T,D]
+        string h = Attention(LayerNorm(byPosition, layer.TemporalNorm, _c.Vision.LayerNormEps), layer.TemporalQkv, layer.TemporalProjection);
+        string scaled = Mul(Reshape(h, -1, tokens, T, D), DynamicTemporalScaling(layer.TemporalScaling)); // [B,tokens,T,D]
         string fc = Linear(scaled, layer.TemporalFc);
         return Reshape(_g.Op("Transpose", [fc], ("perm", new long[] { 0, 2, 1, 3 })), -1, tokens, D);
     }
@@ -235,15 +247,15 @@ public sealed class LiteVLGraphBuilder
     /// <summary>BLIP's pre-LN ViT block: <c>x += attn(LN1 x); x += mlp(LN2 x)</c> on [B·T, tokens, D].</summary>
     private string SpatialBlock(string x, VisionLayerNames layer)
     {
-        x = Add(x, Attention(LayerNorm(x, layer.Norm1, _c.Vision.LayerNormEps), layer));
+        x = Add(x, Attention(LayerNorm(x, layer.Norm1, _c.Vision.LayerNormEps), layer.Qkv, layer.Projection));
         return Add(x, Mlp(LayerNorm(x, layer.Norm2, _c.Vision.LayerNormEps), layer));
     }
 
-    /// <summary>Vision self-attention with BLIP's stacked qkv projection.</summary>
-    private string Attention(string x, VisionLayerNames layer)
+    /// <summary>Vision self-attention with BLIP's stacked qkv projection (spatial or temporal weights).</summary>
+    private string Attention(string x, string qkvPrefix, string projectionPrefix)
     {
-        string[] qkv = _g.OpMulti("Split", [Linear(x, layer.Qkv), _g.Int64s(D, D, D)], 3, ("axis", -1L));
-        return Linear(MultiHeadAttention(qkv[0], qkv[1], qkv[2], _c.Vision.NumHeads, D, mask: null), layer.Projection);
+        string[] qkv = _g.OpMulti("Split", [Linear(x, qkvPrefix), _g.Int64s(D, D, D)], 3, ("axis", -1L));
+        return Linear(MultiHeadAttention(qkv[0], qkv[1], qkv[2], _c.Vision.NumHeads, D, mask: null), projectionPrefix);
     }
 
     private string Mlp(string x, VisionLayerNames layer) => Linear(Gelu(Linear(x, layer.Fc1)), layer.Fc2);
@@ -294,9 +306,8 @@ public sealed class LiteVLGraphBuilder
         _g.Weight("time_embedding", _w["vision_model.embeddings.time_embedding"].Data.AsSpan(0, T * D), 1, T, 1, D);
 
     /// <summary>The dynamic temporal scaling factor 1 + tanh(α_l)[:T], folded to a constant, as [1,1,T,1].</summary>
-    private string DynamicTemporalScaling(string name, int tokens)
+    private string DynamicTemporalScaling(string name)
     {
-        _ = tokens;
         var alpha = _w[name].Data;
         var factor = new float[T];
         for (int t = 0; t < T; t++)
@@ -363,10 +374,10 @@ public sealed class LiteVLGraphBuilder
         for (int j = 0; j < t.NumLayers; j++)
         {
             string p = $"text_encoder.encoder.layer.{j}.";
-            h = LayerNorm(Add(h, Linear(BertAttention(h, h, p + "attention.self", selfMask), p + "attention.output.dense")), p + "attention.output.LayerNorm", t.LayerNormEps);
+            h = LayerNorm(Add(h, Linear(BertAttention(h, h, p + "attention.self", selfMask, _options.Attention), p + "attention.output.dense")), p + "attention.output.LayerNorm", t.LayerNormEps);
             if (memory is not null)
             {
-                h = LayerNorm(Add(h, Linear(BertAttention(h, memory, p + "crossattention.self", null), p + "crossattention.output.dense")), p + "crossattention.output.LayerNorm", t.LayerNormEps);
+                h = LayerNorm(Add(h, Linear(BertAttention(h, memory, p + "crossattention.self", null, _options.EffectiveCrossAttention), p + "crossattention.output.dense")), p + "crossattention.output.LayerNorm", t.LayerNormEps);
             }
 
             string ffn = Linear(Gelu(Linear(h, p + "intermediate.dense")), p + "output.dense");
@@ -376,8 +387,8 @@ public sealed class LiteVLGraphBuilder
         return h;
     }
 
-    private string BertAttention(string x, string kv, string prefix, string? mask) =>
-        MultiHeadAttention(Linear(x, prefix + ".query"), Linear(kv, prefix + ".key"), Linear(kv, prefix + ".value"), _c.Text.NumHeads, _c.Text.HiddenSize, mask);
+    private string BertAttention(string x, string kv, string prefix, string? mask, AttentionKind kind) =>
+        MultiHeadAttention(Linear(x, prefix + ".query"), Linear(kv, prefix + ".key"), Linear(kv, prefix + ".value"), _c.Text.NumHeads, _c.Text.HiddenSize, mask, kind);
 
     /// <summary>
     /// The padding mask in the form the chosen attention needs: int32 key_padding_mask [B,L] for the fused kernel, or
@@ -398,9 +409,9 @@ public sealed class LiteVLGraphBuilder
     // ───────────────────────────── building blocks ─────────────────────────────
 
     /// <summary>Scaled dot-product attention over heads; q [B,Sq,W], k/v [B,Sk,W] already projected.</summary>
-    private string MultiHeadAttention(string q, string k, string v, int heads, int width, string? mask)
+    private string MultiHeadAttention(string q, string k, string v, int heads, int width, string? mask, AttentionKind? kind = null)
     {
-        if (_options.Attention == AttentionKind.Fused)
+        if ((kind ?? _options.Attention) == AttentionKind.Fused)
         {
             return _g.OpIn(OnnxGraph.MicrosoftDomain, "MultiHeadAttention", mask is null ? [q, k, v] : [q, k, v, string.Empty, mask], ("num_heads", (long)heads));
         }
@@ -493,9 +504,9 @@ public sealed class LiteVLGraphBuilder
     {
         public string TemporalNorm => Prefix + "temporal_layer_norm";
 
-        public string TemporalQkv { get; init; } = Prefix + "temporal_attn.qkv";
+        public string TemporalQkv => Prefix + "temporal_attn.qkv";
 
-        public string TemporalProjection { get; init; } = Prefix + "temporal_attn.projection";
+        public string TemporalProjection => Prefix + "temporal_attn.projection";
 
         public string TemporalFc => Prefix + "temporal_fc";
 
@@ -505,9 +516,9 @@ public sealed class LiteVLGraphBuilder
 
         public string Norm2 => Prefix + "layer_norm2";
 
-        public string Qkv { get; init; } = Prefix + "self_attn.qkv";
+        public string Qkv => Prefix + "self_attn.qkv";
 
-        public string Projection { get; init; } = Prefix + "self_attn.projection";
+        public string Projection => Prefix + "self_attn.projection";
 
         public string Fc1 => Prefix + "mlp.fc1";
 

@@ -174,6 +174,24 @@ public sealed class HostTensor
                     break;
                 }
 
+            case TensorDType.Int16:
+                {
+                    var src = AsSpan<short>();
+                    for (int i = 0; i < result.Length; i++)
+                    {
+                        result[i] = src[i];
+                    }
+
+                    break;
+                }
+
+            case TensorDType.Int8:
+                for (int i = 0; i < result.Length; i++)
+                {
+                    result[i] = (sbyte)Data[i];
+                }
+
+                break;
             case TensorDType.UInt8 or TensorDType.Bool:
                 for (int i = 0; i < result.Length; i++)
                 {

@@ -101,7 +101,7 @@ public sealed class BatchInvarianceTests(ITestOutputHelper output)
         }
 
         var (videoTokens, textEmbeddings) = GraphFidelityTests.RandomRerankInputs(c, 5, seed: 54);
-        using var runner = new GraphRunner(new LiteVLGraphBuilder(weights, new GraphBuildOptions(Precision.Fp32, attention)).Reranker());
+        using var runner = new GraphRunner(new LiteVLGraphBuilder(weights, new GraphBuildOptions(Precision.Fp32, attention, attention)).Reranker());
         var alone = Enumerable.Range(0, 5).Select(i => runner.Run(
             ("input_ids", texts[i], [1, lengths[i]]),
             ("attention_mask", Ones(lengths[i]), [1, lengths[i]]),

@@ -136,7 +136,7 @@ public sealed class Fp16Tests(ITestOutputHelper output)
 
     private static ModelProto Build(ModelWeights weights, string graph, Precision precision, AttentionKind attention)
     {
-        var builder = new LiteVLGraphBuilder(weights, new GraphBuildOptions(precision, attention));
+        var builder = new LiteVLGraphBuilder(weights, new GraphBuildOptions(precision, attention, attention));
         return graph switch
         {
             LiteVLGraphBuilder.VideoEncoderName => builder.VideoEncoder(),

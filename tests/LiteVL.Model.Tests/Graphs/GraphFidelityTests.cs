@@ -84,12 +84,13 @@ public sealed class GraphFidelityTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(true, AttentionKind.Fused, ClsMode.PerFrame)]
-    [InlineData(true, AttentionKind.Plain, ClsMode.PerFrame)]
-    [InlineData(false, AttentionKind.Fused, ClsMode.PerFrame)]
-    [InlineData(false, AttentionKind.Plain, ClsMode.PerFrame)]
-    [InlineData(true, AttentionKind.Fused, ClsMode.Shared)]
-    public void Reranker_RandomCandidates_MatchesReference(bool tdp, AttentionKind attention, ClsMode mode)
+    [InlineData(true, AttentionKind.Fused, AttentionKind.Fused, ClsMode.PerFrame)]
+    [InlineData(true, AttentionKind.Fused, AttentionKind.Plain, ClsMode.PerFrame)]
+    [InlineData(true, AttentionKind.Plain, AttentionKind.Plain, ClsMode.PerFrame)]
+    [InlineData(false, AttentionKind.Fused, AttentionKind.Fused, ClsMode.PerFrame)]
+    [InlineData(false, AttentionKind.Plain, AttentionKind.Plain, ClsMode.PerFrame)]
+    [InlineData(true, AttentionKind.Fused, AttentionKind.Fused, ClsMode.Shared)]
+    public void Reranker_RandomCandidates_MatchesReference(bool tdp, AttentionKind attention, AttentionKind crossAttention, ClsMode mode)
     {
         var weights = TestModels.Tiny(seed: 14, c => c with { ClsMode = mode, Tdp = new TdpConfig { Enabled = tdp, Tau = 0.07 } });
         var c = weights.Config;
@@ -102,7 +103,9 @@ public sealed class GraphFidelityTests(ITestOutputHelper output)
         }
 
         var (videoTokens, textEmbedding) = RandomRerankInputs(c, k, seed: 21);
-        using var runner = new GraphRunner(new LiteVLGraphBuilder(weights, new GraphBuildOptions(Precision.Fp32, attention)).Reranker());
+        var options = new GraphBuildOptions(Precision.Fp32, attention, crossAttention);
+        Assert.Equal(crossAttention, options.EffectiveCrossAttention);
+        using var runner = new GraphRunner(new LiteVLGraphBuilder(weights, options).Reranker());
         var outputs = runner.Run(
             ("input_ids", ids, [k, length]),
             ("attention_mask", mask, [k, length]),
@@ -118,10 +121,21 @@ public sealed class GraphFidelityTests(ITestOutputHelper output)
                 textEmbedding.AsSpan(i * c.EmbedDim, c.EmbedDim).ToArray().Select(f => (double)f).ToArray());
             double dItm = Compare.MaxAbsDiff(Compare.Slice(outputs["itm_logits"].Data, i, 2), itm);
             double dW = Compare.MaxAbsDiff(Compare.Slice(outputs["frame_weights"].Data, i, c.NumFrames), frameWeights);
-            output.WriteLine($"tdp={tdp} {attention} {mode} candidate {i}: itm {string.Join(", ", itm.Select(v => v.ToString("F4")))} max|Δ| itm {dItm:E2}, frame weights {dW:E2}");
+            output.WriteLine($"tdp={tdp} {attention}/{crossAttention} {mode} candidate {i}: itm {string.Join(", ", itm.Select(v => v.ToString("F4")))} max|Δ| itm {dItm:E2}, frame weights {dW:E2}");
             Assert.True(dItm <= Fp32Tolerance, $"itm_logits differ by {dItm}");
             Assert.True(dW <= Fp32Tolerance, $"frame_weights differ by {dW}");
         }
+    }
+
+    [Fact]
+    public void CrossAttentionDefault_IsPlainForFp32AndFusedForFp16()
+    {
+        var weights = TestModels.Tiny(seed: 16);
+        static int CountFused(Onnx.ModelProto m) => m.Graph.Node.Count(n => n.OpType == "MultiHeadAttention");
+        int layers = weights.Config.Text.NumLayers;
+        Assert.Equal(layers, CountFused(new LiteVLGraphBuilder(weights, new GraphBuildOptions(Precision.Fp32)).Reranker()));
+        Assert.Equal(2 * layers, CountFused(new LiteVLGraphBuilder(weights, new GraphBuildOptions(Precision.Fp16)).Reranker()));
+        Assert.Equal(0, CountFused(new LiteVLGraphBuilder(weights, new GraphBuildOptions(Precision.Fp16, AttentionKind.Plain)).Reranker()));
     }
 
     [Fact]
