@@ -1,0 +1,1 @@
+namespace LiteVL.VectorIndex; internal static class Placeholder { }
