@@ -9,6 +9,27 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 2
 fi
 
+# What the tests need on the machine: ffmpeg (media tests) and PostgreSQL (the Npgsql path), both from Debian packages.
+need_apt=()
+command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${need_apt[*]} (apt-get install -y ${need_apt[*]})"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "error: the tests need ${need_apt[*]}: run 'sudo apt-get install -y ${need_apt[*]}'" >&2
+    exit 2
+  fi
+fi
+
+# A throwaway PostgreSQL cluster for this run, stopped on exit.
+pg_dir=$(mktemp -d /tmp/litevl-test-pg.XXXXXX)
+pg_port=$(( 56000 + RANDOM % 2000 ))
+trap 'deploy/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true; rm -rf "$pg_dir"' EXIT
+LITEVL_TEST_POSTGRES=$(deploy/postgres.sh start "$pg_dir" "$pg_port")
+export LITEVL_TEST_POSTGRES
+
 configuration="${CONFIGURATION:-Release}"
 results="${TEST_RESULTS_DIR:-artifacts/test-results}"
 mkdir -p "$results"

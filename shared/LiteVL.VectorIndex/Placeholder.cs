@@ -1,1 +1,0 @@
-namespace LiteVL.VectorIndex; internal static class Placeholder { }
