@@ -28,6 +28,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IBlobStore>(sp => new DirectoryBlobStore(Path.Combine(sp.GetRequiredService<IOptions<StorageOptions>>().Value.DataDirectory, "blobs")));
         services.AddSingleton<FeatureStore>();
         services.AddScoped<ApiKeyService>();
+        services.AddScoped<VideoLedger>();
         services.AddSingleton(TimeProvider.System);
         return services;
     }

@@ -1,0 +1,69 @@
+using LiteVL.Storage.Entities;
+using Microsoft.EntityFrameworkCore;
+
+namespace LiteVL.Storage;
+
+/// <summary>
+/// Moves videos through the pipeline states, recording every step in the timeline. Transitions are conditional
+/// updates (<c>WHERE state IN (...)</c>), so a re-delivered message that finds the video elsewhere does nothing.
+/// </summary>
+public sealed class VideoLedger(LiteVLDbContext db, TimeProvider clock)
+{
+    public async Task<Video> CreateAsync(Video video, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(video);
+        var now = clock.GetUtcNow().UtcDateTime;
+        video.State = VideoState.Uploaded;
+        video.CreatedAt = video.UpdatedAt = video.StateChangedAt = now;
+        video.Events.Add(new VideoEvent { State = VideoState.Uploaded, At = now });
+        db.Videos.Add(video);
+        await db.SaveChangesAsync(ct).ConfigureAwait(false);
+        return video;
+    }
+
+    /// <summary>Moves the video to <paramref name="to"/> if it is in one of <paramref name="from"/>; false otherwise.</summary>
+    public async Task<bool> TryTransitionAsync(Guid videoId, VideoState[] from, VideoState to, string? detail = null, CancellationToken ct = default)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        int changed = await db.Videos
+            .Where(v => v.Id == videoId && from.Contains(v.State))
+            .ExecuteUpdateAsync(
+                s => s.SetProperty(v => v.State, to)
+                    .SetProperty(v => v.StateChangedAt, now)
+                    .SetProperty(v => v.UpdatedAt, now)
+                    .SetProperty(v => v.Attempts, v => v.State == to ? v.Attempts : 0),
+                ct).ConfigureAwait(false);
+        if (changed == 0)
+        {
+            return false;
+        }
+
+        db.VideoEvents.Add(new VideoEvent { VideoId = videoId, State = to, At = now, Detail = detail });
+        await db.SaveChangesAsync(ct).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Ends a non-terminal video in <c>Failed</c> with a reason a person understands.</summary>
+    public async Task<bool> FailAsync(Guid videoId, string stage, string reason, CancellationToken ct = default)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        string shortReason = reason.Length > 2000 ? reason[..1997] + "..." : reason;
+        int changed = await db.Videos
+            .Where(v => v.Id == videoId && v.State != VideoState.Indexed && v.State != VideoState.Failed)
+            .ExecuteUpdateAsync(
+                s => s.SetProperty(v => v.State, VideoState.Failed)
+                    .SetProperty(v => v.FailedStage, stage)
+                    .SetProperty(v => v.FailureReason, shortReason)
+                    .SetProperty(v => v.StateChangedAt, now)
+                    .SetProperty(v => v.UpdatedAt, now),
+                ct).ConfigureAwait(false);
+        if (changed == 0)
+        {
+            return false;
+        }
+
+        db.VideoEvents.Add(new VideoEvent { VideoId = videoId, State = VideoState.Failed, At = now, Detail = $"{stage}: {shortReason}" });
+        await db.SaveChangesAsync(ct).ConfigureAwait(false);
+        return true;
+    }
+}
