@@ -46,6 +46,7 @@ internal sealed class EmbeddedCollection : IDisposable
         _logPath = basePath + ".log";
         _generation = generation;
         _log = log;
+        _logBytes = log.Length;
         _store = store;
     }
 
@@ -75,6 +76,7 @@ internal sealed class EmbeddedCollection : IDisposable
         if (File.Exists(snapshotPath))
         {
             (snapshotHeader, store) = ReadSnapshot(snapshotPath);
+            CheckVersion(snapshotHeader, modelVersion, snapshotPath);
         }
 
         FileStream? log = null;
@@ -345,7 +347,7 @@ internal sealed class EmbeddedCollection : IDisposable
         using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
             fs.Write(EmbeddedFormat.LogMagic);
-            fs.Write(EmbeddedFormat.Frame(EmbeddedFormat.EncodeHeader(header with { Generation = header.Generation })));
+            fs.Write(EmbeddedFormat.Frame(EmbeddedFormat.EncodeHeader(header)));
             fs.Flush(flushToDisk: true);
         }
 

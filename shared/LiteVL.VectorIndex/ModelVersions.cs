@@ -35,7 +35,8 @@ internal static class ModelVersions
     /// <summary>
     /// A name-safe form of the version: lower-case ASCII letters, digits, '.', '-' and '_' kept, anything else becomes
     /// '_'. When that changed the string (or it had to be shortened), the first 8 hex digits of the SHA-256 of the
-    /// original version are appended, so two different versions never share a collection ("V1" ≠ "v1", "a/b" ≠ "a_b").
+    /// original version are appended, so two different versions never share a collection ("V1" ≠ "v1", "a/b" ≠ "a_b");
+    /// the same happens to "active" (reserved for the alias) and to a leading '.'.
     /// </summary>
     public static string Sanitise(string modelVersion)
     {
@@ -47,7 +48,8 @@ internal static class ModelVersions
         }
 
         var sanitised = sb.ToString();
-        if (sanitised == modelVersion && sanitised.Length <= MaxSanitisedLength && sanitised[0] != '.')
+        // "active" is reserved: the alias of the active collection is named <prefix>_active.
+        if (sanitised == modelVersion && sanitised.Length <= MaxSanitisedLength && sanitised[0] != '.' && sanitised != "active")
         {
             return sanitised;
         }

@@ -1,0 +1,148 @@
+using System.Security.Cryptography;
+using LiteVL.Contracts;
+using LiteVL.Storage;
+using LiteVL.Storage.Blobs;
+using LiteVL.Storage.Entities;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace LiteVL.UploadApi;
+
+/// <summary>What an upload became.</summary>
+public sealed record UploadResult(Guid Id, VideoState State, string Sha256, bool Duplicate, long SizeBytes);
+
+/// <summary>Metadata that comes with an upload.</summary>
+public sealed record UploadMetadata(string? Title, IReadOnlyList<string> Tags, string? FileName, string? ContentType);
+
+/// <summary>Why an upload was refused; mapped to 413/415/400 ProblemDetails.</summary>
+public sealed class UploadRejectedException(int status, string title, string message) : Exception(message)
+{
+    public int Status { get; } = status;
+
+    public string Title { get; } = title;
+}
+
+/// <summary>
+/// Streams a video body into the blob store while hashing it (never holding the video in memory), refuses what is
+/// not a video or too big, deduplicates by (tenant, SHA-256), records the video and publishes <see cref="VideoUploaded"/>.
+/// </summary>
+public sealed class UploadService(IBlobStore blobs, LiteVLDbContext db, VideoLedger ledger, IPublishEndpoint publish, IOptions<UploadOptions> options, TimeProvider clock)
+{
+    public async Task<UploadResult> UploadAsync(string tenantId, Stream body, UploadMetadata metadata, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(metadata);
+        long max = options.Value.MaxBytes;
+        var id = Guid.NewGuid();
+        string key = BlobKeys.Original(tenantId, id);
+        await using var pending = blobs.BeginWrite(key);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 16];
+        var head = new byte[VideoSniffer.HeaderBytes];
+        int headLength = 0;
+        long total = 0;
+        bool sniffed = false;
+        while (true)
+        {
+            int read = await body.ReadAsync(buffer, ct).ConfigureAwait(false);
+            if (read == 0)
+            {
+                break;
+            }
+
+            total += read;
+            if (total > max)
+            {
+                throw new UploadRejectedException(StatusCodes.Status413PayloadTooLarge, "Video too large", $"The upload exceeds the limit of {max} bytes.");
+            }
+
+            if (!sniffed)
+            {
+                int take = Math.Min(read, head.Length - headLength);
+                buffer.AsSpan(0, take).CopyTo(head.AsSpan(headLength));
+                headLength += take;
+                if (headLength == head.Length)
+                {
+                    Sniff(head);
+                    sniffed = true;
+                }
+            }
+
+            sha.AppendData(buffer, 0, read);
+            await pending.Stream.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
+        }
+
+        if (total == 0)
+        {
+            throw new UploadRejectedException(StatusCodes.Status400BadRequest, "Empty upload", "The body holds no bytes: send the video file.");
+        }
+
+        if (!sniffed)
+        {
+            Sniff(head.AsSpan(0, headLength));
+        }
+
+        string hash = Convert.ToHexStringLower(sha.GetHashAndReset());
+        var existing = await FindAsync(tenantId, hash, ct).ConfigureAwait(false);
+        if (existing is not null)
+        {
+            return existing; // the pending blob is discarded on dispose
+        }
+
+        await pending.CommitAsync().ConfigureAwait(false);
+        var video = new Video
+        {
+            Id = id,
+            TenantId = tenantId,
+            Sha256 = hash,
+            SizeBytes = total,
+            ContentType = metadata.ContentType,
+            OriginalFileName = metadata.FileName,
+            Title = metadata.Title ?? Path.GetFileNameWithoutExtension(metadata.FileName),
+            Tags = [.. metadata.Tags],
+        };
+        try
+        {
+            await ledger.CreateAsync(video, ct).ConfigureAwait(false);
+        }
+        catch (DbUpdateException)
+        {
+            // Two identical uploads raced: the other one won; keep its video and drop our copy.
+            db.ChangeTracker.Clear();
+            blobs.Delete(key);
+            return await FindAsync(tenantId, hash, ct).ConfigureAwait(false) ?? throw new InvalidOperationException("The video vanished while deduplicating.");
+        }
+
+        await publish.Publish(
+            new VideoUploaded { VideoId = id, TenantId = tenantId, Sha256 = hash, SizeBytes = total, UploadedAt = clock.GetUtcNow() },
+            ct).ConfigureAwait(false);
+        return new UploadResult(id, VideoState.Uploaded, hash, Duplicate: false, total);
+    }
+
+    /// <summary>Title and tags sent after the file part of a multipart upload.</summary>
+    public async Task UpdateMetadataAsync(Guid id, string? title, IReadOnlyList<string> tags, CancellationToken ct)
+    {
+        var video = await db.Videos.FirstAsync(v => v.Id == id, ct).ConfigureAwait(false);
+        video.Title = string.IsNullOrWhiteSpace(title) ? video.Title : title;
+        video.Tags = [.. tags];
+        await db.SaveChangesAsync(ct).ConfigureAwait(false);
+    }
+
+    private async Task<UploadResult?> FindAsync(string tenantId, string hash, CancellationToken ct) =>
+        await db.Videos.AsNoTracking()
+            .Where(v => v.TenantId == tenantId && v.Sha256 == hash)
+            .Select(v => new UploadResult(v.Id, v.State, v.Sha256, true, v.SizeBytes))
+            .FirstOrDefaultAsync(ct).ConfigureAwait(false);
+
+    private static void Sniff(ReadOnlySpan<byte> head)
+    {
+        if (!VideoSniffer.LooksLikeVideo(head, out _))
+        {
+            throw new UploadRejectedException(
+                StatusCodes.Status415UnsupportedMediaType,
+                "Not a video",
+                "The body is not a recognised video container (MP4/MOV, Matroska/WebM, AVI, MPEG-TS/PS, FLV, Ogg, ASF).");
+        }
+    }
+}

@@ -1,0 +1,248 @@
+using LiteVL.ServiceDefaults;
+using LiteVL.Storage;
+using LiteVL.Storage.Blobs;
+using LiteVL.Storage.Entities;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace LiteVL.UploadApi;
+
+public sealed record UploadResponse(Guid Id, VideoState State, string Sha256, bool Duplicate);
+
+public sealed record TimelineEntry(VideoState State, DateTime At, string? Detail);
+
+public sealed record SegmentView(int Index, double Start, double End, string ThumbnailUrl);
+
+public sealed record FailureView(string? Stage, string? Reason);
+
+public sealed record VideoView(
+    Guid Id,
+    string? Title,
+    IReadOnlyList<string> Tags,
+    VideoState State,
+    string Sha256,
+    long SizeBytes,
+    double? DurationSeconds,
+    int SegmentCount,
+    string? ModelVersion,
+    DateTime CreatedAt,
+    DateTime UpdatedAt,
+    FailureView? Failure,
+    IReadOnlyList<TimelineEntry> Timeline,
+    IReadOnlyList<SegmentView> Segments);
+
+public sealed record VideoSummary(Guid Id, string? Title, VideoState State, long SizeBytes, int SegmentCount, DateTime CreatedAt, string? FailureReason);
+
+public sealed record VideoPage(IReadOnlyList<VideoSummary> Items, int Page, int PageSize, int Total);
+
+/// <summary>The video routes of the REST API: upload, status, listing, thumbnails.</summary>
+public static class VideoEndpoints
+{
+    /// <summary>Room for multipart boundaries and form fields on top of the video itself.</summary>
+    private const long MultipartOverhead = 1 << 20;
+
+    public static RouteGroupBuilder MapVideoEndpoints(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/v1/videos").RequireAuthorization().WithTags("Videos");
+        group.MapPost("/", Upload).DisableAntiforgery().WithName("UploadVideo")
+            .WithSummary("Upload a video: multipart (file, title, tags) or a raw video/* body (?title=&tags=a,b&filename=).");
+        group.MapGet("/{id:guid}", Get).WithName("GetVideo");
+        group.MapGet("/", List).WithName("ListVideos");
+        group.MapGet("/{id:guid}/segments/{index:int}/thumbnail", Thumbnail).WithName("GetThumbnail");
+        return group;
+    }
+
+    internal static async Task<IResult> Upload(HttpContext http, UploadService uploads, IOptions<UploadOptions> options, CancellationToken ct)
+    {
+        var limits = options.Value;
+        var sizeFeature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (sizeFeature is { IsReadOnly: false })
+        {
+            sizeFeature.MaxRequestBodySize = limits.MaxBytes + MultipartOverhead;
+        }
+
+        if (http.Request.ContentLength > limits.MaxBytes + MultipartOverhead)
+        {
+            return ServiceDefaultsExtensions.Problem(StatusCodes.Status413PayloadTooLarge, "Video too large", $"The upload exceeds the limit of {limits.MaxBytes} bytes.");
+        }
+
+        string tenant = http.User.Tenant();
+        var query = http.Request.Query;
+        string? title = query["title"];
+        var tags = ParseTags(query["tags"]);
+        try
+        {
+            UploadResult? result = null;
+            string? contentType = http.Request.ContentType;
+            if (contentType is not null && contentType.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+            {
+                string boundary = HeaderUtilities.RemoveQuotes(MediaTypeHeaderValue.Parse(contentType).Boundary).Value ?? string.Empty;
+                if (boundary.Length == 0)
+                {
+                    return ServiceDefaultsExtensions.Problem(StatusCodes.Status400BadRequest, "Bad multipart body", "The multipart content type has no boundary.");
+                }
+
+                var reader = new MultipartReader(boundary, http.Request.Body);
+                bool fieldsAfterFile = false;
+                while (await reader.ReadNextSectionAsync(ct).ConfigureAwait(false) is { } section)
+                {
+                    if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition))
+                    {
+                        continue;
+                    }
+
+                    string name = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? string.Empty;
+                    if (disposition.IsFileDisposition() && name == "file" && result is null)
+                    {
+                        string? fileName = Path.GetFileName(HeaderUtilities.RemoveQuotes(disposition.FileName).Value);
+                        result = await uploads.UploadAsync(tenant, section.Body, new UploadMetadata(title, tags, fileName, section.ContentType), ct).ConfigureAwait(false);
+                    }
+                    else if (disposition.IsFormDisposition())
+                    {
+                        string value = await ReadField(section, ct).ConfigureAwait(false);
+                        if (name == "title")
+                        {
+                            title = value.Trim();
+                            fieldsAfterFile |= result is not null;
+                        }
+                        else if (name == "tags")
+                        {
+                            tags = [.. tags, .. ParseTags(value)];
+                            fieldsAfterFile |= result is not null;
+                        }
+                    }
+                }
+
+                if (result is null)
+                {
+                    return ServiceDefaultsExtensions.Problem(StatusCodes.Status400BadRequest, "No file", "The multipart body has no part named 'file'.");
+                }
+
+                if (fieldsAfterFile && !result.Duplicate)
+                {
+                    await uploads.UpdateMetadataAsync(result.Id, title, tags, ct).ConfigureAwait(false);
+                }
+            }
+            else if (contentType is not null && (contentType.StartsWith("video/", StringComparison.OrdinalIgnoreCase) || contentType.StartsWith("application/octet-stream", StringComparison.OrdinalIgnoreCase)))
+            {
+                result = await uploads.UploadAsync(tenant, http.Request.Body, new UploadMetadata(title, tags, Path.GetFileName((string?)query["filename"]), contentType), ct).ConfigureAwait(false);
+            }
+            else
+            {
+                return ServiceDefaultsExtensions.Problem(
+                    StatusCodes.Status415UnsupportedMediaType,
+                    "Unsupported content type",
+                    "Send multipart/form-data with a 'file' part, or the video itself with a video/* content type.");
+            }
+
+            if (tags.Count > limits.MaxTags)
+            {
+                return ServiceDefaultsExtensions.Problem(StatusCodes.Status400BadRequest, "Too many tags", $"At most {limits.MaxTags} tags.");
+            }
+
+            return Results.Accepted($"/v1/videos/{result.Id}", new UploadResponse(result.Id, result.State, result.Sha256, result.Duplicate));
+        }
+        catch (UploadRejectedException e)
+        {
+            return ServiceDefaultsExtensions.Problem(e.Status, e.Title, e.Message);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return ServiceDefaultsExtensions.Problem(StatusCodes.Status413PayloadTooLarge, "Video too large", $"The upload exceeds the limit of {limits.MaxBytes} bytes.");
+        }
+        catch (InvalidDataException e)
+        {
+            return ServiceDefaultsExtensions.Problem(StatusCodes.Status400BadRequest, "Bad multipart body", e.Message);
+        }
+    }
+
+    internal static async Task<Results<Ok<VideoView>, ProblemHttpResult>> Get(Guid id, HttpContext http, LiteVLDbContext db, CancellationToken ct)
+    {
+        string tenant = http.User.Tenant();
+        var video = await db.Videos.AsNoTracking().AsSplitQuery()
+            .Include(v => v.Segments).Include(v => v.Events)
+            .FirstOrDefaultAsync(v => v.Id == id && v.TenantId == tenant, ct).ConfigureAwait(false);
+        if (video is null)
+        {
+            return NotFound(id);
+        }
+
+        return TypedResults.Ok(new VideoView(
+            video.Id,
+            video.Title,
+            video.Tags,
+            video.State,
+            video.Sha256,
+            video.SizeBytes,
+            video.DurationSeconds,
+            video.SegmentCount,
+            video.ModelVersion,
+            video.CreatedAt,
+            video.UpdatedAt,
+            video.State == VideoState.Failed ? new FailureView(video.FailedStage, video.FailureReason) : null,
+            [.. video.Events.OrderBy(e => e.At).ThenBy(e => e.Id).Select(e => new TimelineEntry(e.State, e.At, e.Detail))],
+            [.. video.Segments.OrderBy(s => s.Index).Select(s => new SegmentView(s.Index, s.StartSeconds, s.EndSeconds, $"/v1/videos/{video.Id}/segments/{s.Index}/thumbnail"))]));
+    }
+
+    internal static async Task<Results<Ok<VideoPage>, ProblemHttpResult>> List(HttpContext http, LiteVLDbContext db, VideoState? state, int page = 1, int pageSize = 50, CancellationToken ct = default)
+    {
+        if (page < 1 || pageSize < 1 || pageSize > 500)
+        {
+            return TypedResults.Problem(detail: "page must be ≥ 1 and pageSize between 1 and 500.", statusCode: StatusCodes.Status400BadRequest, title: "Bad paging");
+        }
+
+        string tenant = http.User.Tenant();
+        var query = db.Videos.AsNoTracking().Where(v => v.TenantId == tenant);
+        if (state is { } s)
+        {
+            query = query.Where(v => v.State == s);
+        }
+
+        int total = await query.CountAsync(ct).ConfigureAwait(false);
+        var items = await query.OrderByDescending(v => v.CreatedAt).ThenBy(v => v.Id)
+            .Skip((page - 1) * pageSize).Take(pageSize)
+            .Select(v => new VideoSummary(v.Id, v.Title, v.State, v.SizeBytes, v.SegmentCount, v.CreatedAt, v.FailureReason))
+            .ToListAsync(ct).ConfigureAwait(false);
+        return TypedResults.Ok(new VideoPage(items, page, pageSize, total));
+    }
+
+    internal static async Task<IResult> Thumbnail(Guid id, int index, HttpContext http, LiteVLDbContext db, IBlobStore blobs, CancellationToken ct)
+    {
+        string tenant = http.User.Tenant();
+        string? key = await db.Segments.AsNoTracking()
+            .Where(s => s.VideoId == id && s.Index == index && db.Videos.Any(v => v.Id == id && v.TenantId == tenant))
+            .Select(s => s.ThumbnailKey)
+            .FirstOrDefaultAsync(ct).ConfigureAwait(false);
+        if (key is null || !blobs.Exists(key))
+        {
+            return TypedResults.Problem(detail: $"Video {id} has no segment {index} with a thumbnail.", statusCode: StatusCodes.Status404NotFound, title: "Not found");
+        }
+
+        return Results.Stream(blobs.OpenRead(key), "image/jpeg");
+    }
+
+    private static ProblemHttpResult NotFound(Guid id) =>
+        TypedResults.Problem(detail: $"No video {id} for this tenant.", statusCode: StatusCodes.Status404NotFound, title: "Not found");
+
+    private static List<string> ParseTags(string? value) =>
+        string.IsNullOrWhiteSpace(value)
+            ? []
+            : [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(t => t.Length is > 0 and <= 64).Distinct(StringComparer.Ordinal)];
+
+    private static async Task<string> ReadField(MultipartSection section, CancellationToken ct)
+    {
+        using var reader = new StreamReader(section.Body);
+        var buffer = new char[4096];
+        int read = await reader.ReadBlockAsync(buffer, ct).ConfigureAwait(false);
+        if (read == buffer.Length && reader.Peek() >= 0)
+        {
+            throw new InvalidDataException("A form field is longer than 4096 characters.");
+        }
+
+        return new string(buffer, 0, read);
+    }
+}
