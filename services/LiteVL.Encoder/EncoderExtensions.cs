@@ -1,0 +1,17 @@
+using MassTransit;
+
+namespace LiteVL.Encoder;
+
+public static class EncoderExtensions
+{
+    public static IServiceCollection AddEncoder(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<EncoderOptions>().Bind(configuration.GetSection(EncoderOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddLiteVLModel(configuration);
+        services.AddScoped<SegmentEncoder>();
+        return services;
+    }
+
+    public static void AddEncoderConsumers(this IBusRegistrationConfigurator bus) =>
+        bus.AddConsumer<FramesExtractedConsumer, FramesExtractedConsumerDefinition>();
+}

@@ -1,0 +1,67 @@
+using System.ComponentModel.DataAnnotations;
+using LiteVL.Model.Graphs;
+using LiteVL.Model.Runtime;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace LiteVL.Encoder;
+
+/// <summary>Section <c>LiteVL:Model</c>: which model directory and how to run it.</summary>
+public sealed class ModelOptions
+{
+    public const string Section = "LiteVL:Model";
+
+    [Required]
+    public string Directory { get; set; } = "model";
+
+    /// <summary>cpu or cuda.</summary>
+    public string Device { get; set; } = "cpu";
+
+    public bool RequireDevice { get; set; }
+
+    public bool Fp16 { get; set; }
+
+    public int IntraOpThreads { get; set; }
+}
+
+public static class ModelHostingExtensions
+{
+    /// <summary>One shared <see cref="LiteVLModel"/> (sessions are created once and reused by every request).</summary>
+    public static IServiceCollection AddLiteVLModel(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ModelOptions>().Bind(configuration.GetSection(ModelOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<ModelOptions>>().Value;
+            return LiteVLModel.Open(
+                o.Directory,
+                new RuntimeOptions
+                {
+                    Device = RuntimeOptions.ParseDevice(o.Device),
+                    RequireDevice = o.RequireDevice,
+                    Precision = o.Fp16 ? Precision.Fp16 : Precision.Fp32,
+                    IntraOpThreads = o.IntraOpThreads,
+                },
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("LiteVL.Model"));
+        });
+        services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [LiteVL.ServiceDefaults.ServiceDefaultsExtensions.ReadyTag]);
+        return services;
+    }
+}
+
+/// <summary>Ready when the model directory loads (config, vocabulary, graphs present).</summary>
+internal sealed class ModelHealthCheck(IServiceProvider services) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var model = services.GetRequiredService<LiteVLModel>();
+            return Task.FromResult(HealthCheckResult.Healthy($"model {model.Config.Version} on {model.ActiveDevice?.ToString() ?? model.Options.Device.ToString()}"));
+        }
+        catch (Exception e) when (e is Model.Config.ModelDirectoryException or InvalidOperationException or IOException)
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy(e.Message));
+        }
+    }
+}

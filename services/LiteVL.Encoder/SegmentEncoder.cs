@@ -1,0 +1,116 @@
+using LiteVL.Contracts;
+using LiteVL.Model.Runtime;
+using LiteVL.Storage;
+using LiteVL.Storage.Blobs;
+using LiteVL.Storage.Entities;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace LiteVL.Encoder;
+
+/// <summary>
+/// Encodes the segments of several videos in shared batches: frames from the blob store → <c>video_encoder</c> →
+/// fp16 <c>video_tokens</c> in the feature store, embeddings returned for the indexer. Knows nothing of the bus.
+/// Idempotent: a video already past <c>Encoding</c> is skipped; re-encoding overwrites the same files.
+/// </summary>
+public sealed partial class SegmentEncoder(
+    LiteVLModel model,
+    LiteVLDbContext db,
+    VideoLedger ledger,
+    IBlobStore blobs,
+    FeatureStore features,
+    IOptions<EncoderOptions> options,
+    ILogger<SegmentEncoder> logger)
+{
+    public const string Stage = "encode";
+
+    /// <summary>Encodes the videos; returns one <see cref="SegmentsEncoded"/> per video that finished, and the failures.</summary>
+    public async Task<EncodeOutcome> EncodeAsync(IReadOnlyCollection<FramesExtracted> messages, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var c = model.Config;
+        var work = new List<(FramesExtracted Message, List<Segment> Segments)>();
+        var failed = new List<VideoFailed>();
+        foreach (var message in messages.DistinctBy(m => m.VideoId))
+        {
+            if (message.FramesPerSegment != c.NumFrames || message.FrameSize != c.Vision.ImageSize)
+            {
+                string reason = $"frames were extracted as T={message.FramesPerSegment}, S={message.FrameSize} but the model {c.Version} needs T={c.NumFrames}, S={c.Vision.ImageSize}; re-extract the video";
+                if (await ledger.FailAsync(message.VideoId, Stage, reason, ct).ConfigureAwait(false))
+                {
+                    failed.Add(new VideoFailed { VideoId = message.VideoId, TenantId = message.TenantId, Stage = Stage, Reason = reason });
+                }
+
+                continue;
+            }
+
+            if (!await ledger.TryTransitionAsync(message.VideoId, [VideoState.Extracted, VideoState.Encoding], VideoState.Encoding, ct: ct).ConfigureAwait(false))
+            {
+                LogSkipped(logger, message.VideoId);
+                continue;
+            }
+
+            var segments = await db.Segments.Where(s => s.VideoId == message.VideoId).OrderBy(s => s.Index).ToListAsync(ct).ConfigureAwait(false);
+            work.Add((message, segments));
+        }
+
+        var embeddings = new Dictionary<(Guid, int), float[]>();
+        var all = work.SelectMany(w => w.Segments).ToList();
+        int batch = options.Value.BatchSize;
+        int frameBytes = c.NumFrames * c.Vision.ImageSize * c.Vision.ImageSize * 3;
+        int tokenCount = c.NumFrames * c.Vision.TokensPerFrame * c.Vision.HiddenSize;
+        for (int start = 0; start < all.Count; start += batch)
+        {
+            var chunk = all.GetRange(start, Math.Min(batch, all.Count - start));
+            var frames = new byte[chunk.Count * frameBytes];
+            for (int i = 0; i < chunk.Count; i++)
+            {
+                await using var stream = blobs.OpenRead(chunk[i].FramesKey);
+                if (stream.Length != frameBytes)
+                {
+                    throw new InvalidDataException($"Frames '{chunk[i].FramesKey}' hold {stream.Length} bytes, expected {frameBytes}.");
+                }
+
+                await stream.ReadExactlyAsync(frames.AsMemory(i * frameBytes, frameBytes), ct).ConfigureAwait(false);
+            }
+
+            var encoded = model.EncodeVideos(frames, chunk.Count);
+            for (int i = 0; i < chunk.Count; i++)
+            {
+                var segment = chunk[i];
+                string key = BlobKeys.Tokens(segment.VideoId, c.Version, segment.Index);
+                await features.WriteAsync(key, encoded.VideoTokens.AsMemory(i * tokenCount, tokenCount), c.NumFrames, c.Vision.TokensPerFrame, c.Vision.HiddenSize, ct).ConfigureAwait(false);
+                segment.TokensKey = key;
+                segment.ModelVersion = c.Version;
+                embeddings[(segment.VideoId, segment.Index)] = encoded.VideoEmbeddings.AsSpan(i * c.EmbedDim, c.EmbedDim).ToArray();
+            }
+        }
+
+        await db.SaveChangesAsync(ct).ConfigureAwait(false);
+        var done = new List<SegmentsEncoded>();
+        foreach (var (message, segments) in work)
+        {
+            if (await ledger.TryTransitionAsync(message.VideoId, [VideoState.Encoding], VideoState.Encoded, $"{segments.Count} segments, model {c.Version}", ct).ConfigureAwait(false))
+            {
+                done.Add(new SegmentsEncoded
+                {
+                    VideoId = message.VideoId,
+                    TenantId = message.TenantId,
+                    ModelVersion = c.Version,
+                    Segments = [.. segments.Select(s => new EncodedSegment { Index = s.Index, Embedding = embeddings[(s.VideoId, s.Index)] })],
+                });
+            }
+        }
+
+        LogBatch(logger, work.Count, all.Count);
+        return new EncodeOutcome(done, failed);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Video {VideoId} is not waiting for the encoder; skipped")]
+    private static partial void LogSkipped(ILogger logger, Guid videoId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Encoded {Videos} videos, {Segments} segments")]
+    private static partial void LogBatch(ILogger logger, int videos, int segments);
+}
+
+public sealed record EncodeOutcome(IReadOnlyList<SegmentsEncoded> Encoded, IReadOnlyList<VideoFailed> Failed);
