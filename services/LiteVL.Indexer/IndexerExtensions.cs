@@ -1,0 +1,16 @@
+using MassTransit;
+
+namespace LiteVL.Indexer;
+
+public static class IndexerExtensions
+{
+    public static IServiceCollection AddIndexer(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddLiteVLVectorIndex(configuration);
+        services.AddScoped<SegmentIndexer>();
+        return services;
+    }
+
+    public static void AddIndexerConsumers(this IBusRegistrationConfigurator bus) =>
+        bus.AddConsumer<SegmentsEncodedConsumer, SegmentsEncodedConsumerDefinition>();
+}

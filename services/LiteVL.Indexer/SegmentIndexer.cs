@@ -1,0 +1,64 @@
+using LiteVL.Contracts;
+using LiteVL.Storage;
+using LiteVL.Storage.Entities;
+using LiteVL.VectorIndex;
+using Microsoft.EntityFrameworkCore;
+
+namespace LiteVL.Indexer;
+
+/// <summary>
+/// Writes one vector point per segment (deterministic ids: a re-delivered message overwrites the same points) and
+/// marks the video <c>Indexed</c>. Knows nothing of the bus.
+/// </summary>
+public sealed class SegmentIndexer(LiteVLDbContext db, VideoLedger ledger, IVectorIndex index)
+{
+    public const string Stage = "index";
+
+    public async Task<VideoIndexed?> IndexAsync(SegmentsEncoded message, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (!await ledger.TryTransitionAsync(message.VideoId, [VideoState.Encoded, VideoState.Indexing], VideoState.Indexing, ct: ct).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var video = await db.Videos.AsNoTracking().Include(v => v.Segments).FirstAsync(v => v.Id == message.VideoId, ct).ConfigureAwait(false);
+        var segments = video.Segments.ToDictionary(s => s.Index);
+        var points = new List<VectorPoint>(message.Segments.Count);
+        foreach (var encoded in message.Segments)
+        {
+            if (!segments.TryGetValue(encoded.Index, out var segment))
+            {
+                throw new InvalidOperationException($"Video {video.Id} has no segment {encoded.Index}.");
+            }
+
+            points.Add(new VectorPoint(
+                video.Id,
+                segment.Index,
+                video.TenantId,
+                segment.StartSeconds,
+                segment.EndSeconds,
+                video.Title,
+                video.Tags,
+                new DateTimeOffset(DateTime.SpecifyKind(video.CreatedAt, DateTimeKind.Utc)),
+                encoded.Embedding));
+        }
+
+        await index.EnsureCollectionAsync(message.ModelVersion, message.Segments.Count > 0 ? message.Segments[0].Embedding.Length : 256, ct).ConfigureAwait(false);
+        if (await index.GetActiveVersionAsync(ct).ConfigureAwait(false) is null)
+        {
+            await index.ActivateAsync(message.ModelVersion, ct).ConfigureAwait(false);
+        }
+
+        await index.UpsertAsync(message.ModelVersion, points, ct).ConfigureAwait(false);
+        await db.Videos.Where(v => v.Id == video.Id)
+            .ExecuteUpdateAsync(s => s.SetProperty(v => v.ModelVersion, message.ModelVersion).SetProperty(v => v.SegmentCount, points.Count), ct)
+            .ConfigureAwait(false);
+        if (!await ledger.TryTransitionAsync(video.Id, [VideoState.Indexing], VideoState.Indexed, $"{points.Count} points in {message.ModelVersion}", ct).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        return new VideoIndexed { VideoId = video.Id, TenantId = video.TenantId, ModelVersion = message.ModelVersion, SegmentCount = points.Count };
+    }
+}

@@ -1,0 +1,118 @@
+using LiteVL.Contracts;
+using LiteVL.Storage;
+using LiteVL.Storage.Entities;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LiteVL.ServiceDefaults;
+
+/// <summary>Section <c>LiteVL:Reconciler</c>.</summary>
+public sealed class ReconcilerOptions
+{
+    public const string Section = "LiteVL:Reconciler";
+
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>How often to look for stuck videos.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A video that stayed in a non-terminal state this long is re-driven.</summary>
+    public TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Re-drives of one stage before the video ends Failed.</summary>
+    public int MaxAttempts { get; set; } = 5;
+}
+
+/// <summary>
+/// The database drives the pipeline, messages are triggers: videos stuck in a stage (a lost message, a crashed worker)
+/// get their stage's trigger published again; every stage is idempotent, so a duplicate trigger is harmless. After
+/// <see cref="ReconcilerOptions.MaxAttempts"/> re-drives the video ends Failed with the reason.
+/// </summary>
+public sealed partial class PipelineReconciler(IServiceScopeFactory scopes, IOptions<ReconcilerOptions> options, TimeProvider clock, ILogger<PipelineReconciler> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!options.Value.Enabled)
+        {
+            return;
+        }
+
+        using var timer = new PeriodicTimer(options.Value.Interval, clock);
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            try
+            {
+                await ReconcileOnceAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is DbUpdateException or InvalidOperationException or TimeoutException or System.Data.Common.DbException)
+            {
+                LogError(logger, e);
+            }
+        }
+    }
+
+    /// <summary>One pass; returns how many videos were re-driven or failed.</summary>
+    public async Task<int> ReconcileOnceAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<LiteVLDbContext>();
+        var ledger = scope.ServiceProvider.GetRequiredService<VideoLedger>();
+        var publish = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
+        var o = options.Value;
+        var cutoff = clock.GetUtcNow().UtcDateTime - o.StaleAfter;
+        var stuck = await db.Videos.AsNoTracking()
+            .Where(v => v.State != VideoState.Indexed && v.State != VideoState.Failed && v.StateChangedAt < cutoff)
+            .OrderBy(v => v.StateChangedAt)
+            .Take(200)
+            .Select(v => new { v.Id, v.TenantId, v.State, v.Attempts, v.Sha256, v.SizeBytes, v.CreatedAt, v.SegmentCount })
+            .ToListAsync(ct).ConfigureAwait(false);
+        foreach (var v in stuck)
+        {
+            if (v.Attempts >= o.MaxAttempts)
+            {
+                await ledger.FailAsync(v.Id, "reconcile", $"stuck in {v.State} after {v.Attempts} re-drives; see the service logs for video {v.Id}", ct).ConfigureAwait(false);
+                continue;
+            }
+
+            var now = clock.GetUtcNow().UtcDateTime;
+            int claimed = await db.Videos.Where(x => x.Id == v.Id && x.State == v.State && x.Attempts == v.Attempts)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.Attempts, v.Attempts + 1).SetProperty(x => x.StateChangedAt, now), ct).ConfigureAwait(false);
+            if (claimed == 0)
+            {
+                continue; // moved on meanwhile
+            }
+
+            switch (v.State)
+            {
+                case VideoState.Uploaded or VideoState.Extracting:
+                    await publish.Publish(new VideoUploaded { VideoId = v.Id, TenantId = v.TenantId, Sha256 = v.Sha256, SizeBytes = v.SizeBytes, UploadedAt = new DateTimeOffset(DateTime.SpecifyKind(v.CreatedAt, DateTimeKind.Utc)) }, ct).ConfigureAwait(false);
+                    break;
+                default:
+                    // Extracted, Encoding, Encoded, Indexing: the frames are on disk; re-encoding is idempotent and carries the embeddings again.
+                    await db.Videos.Where(x => x.Id == v.Id && (x.State == VideoState.Encoded || x.State == VideoState.Indexing))
+                        .ExecuteUpdateAsync(s => s.SetProperty(x => x.State, VideoState.Extracted), ct).ConfigureAwait(false);
+                    var frames = await db.Segments.AsNoTracking().Where(s => s.VideoId == v.Id).CountAsync(ct).ConfigureAwait(false);
+                    var meta = scope.ServiceProvider.GetRequiredService<FrameGeometry>();
+                    await publish.Publish(new FramesExtracted { VideoId = v.Id, TenantId = v.TenantId, SegmentCount = frames, FramesPerSegment = meta.FramesPerSegment, FrameSize = meta.FrameSize }, ct).ConfigureAwait(false);
+                    break;
+            }
+
+            LogRedriven(logger, v.Id, v.State, v.Attempts + 1);
+        }
+
+        return stuck.Count;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Re-drove video {VideoId} stuck in {State} (attempt {Attempt})")]
+    private static partial void LogRedriven(ILogger logger, Guid videoId, VideoState state, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Reconciler pass failed")]
+    private static partial void LogError(ILogger logger, Exception e);
+}
+
+/// <summary>T and S of the frames the extractor writes (the model's), needed to re-publish FramesExtracted.</summary>
+public sealed record FrameGeometry(int FramesPerSegment, int FrameSize);
