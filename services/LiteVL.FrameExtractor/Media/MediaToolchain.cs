@@ -109,7 +109,7 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
             file.FullName,
             analysis.Format.FormatName,
             duration,
-            new VideoStreamInfo(video.CodecName, width, height, fps, frames,
+            new VideoStreamInfo(video.CodecName ?? "unknown", width, height, fps, frames,
                 (long)Math.Round(duration.TotalSeconds * fps), video.Rotation, video.PixelFormat),
             audio is not null,
             audio?.CodecName,

@@ -61,7 +61,7 @@ internal sealed class ToolRunner : IDisposable
             linked.Token.ThrowIfCancellationRequested();
             // FFMpegCore 6: on cancellation it writes 'q' (ignored under -nostdin) and kills the process after the grace period (zero here).
             processor.NotifyOnStandardError(stderr.Add).CancellableThrough(linked.Token, TimeSpan.Zero);
-            FFMpegResult result;
+            FFMpegResult? result;
             try
             {
                 result = await processor.ProcessAsynchronously(throwOnError: false, FFOptions, CancellationToken.None).ConfigureAwait(false);
@@ -72,7 +72,7 @@ internal sealed class ToolRunner : IDisposable
             }
             catch (OperationCanceledException) when (linked.IsCancellationRequested)
             {
-                result = new FFMpegResult(-1, [], true);
+                result = null;
             }
             catch (Exception e) when (e is not OperationCanceledException and not MediaException)
             {
@@ -85,11 +85,11 @@ internal sealed class ToolRunner : IDisposable
                 throw new MediaException(MediaErrorKind.Timeout,
                     $"{what}: ffmpeg ran longer than the {Options.ProcessTimeout.TotalSeconds:0.###} s limit and was stopped.", commandLine, stderr.Tail);
             }
-            if (!result.Success)
+            if (result is null || !result.Success)
             {
                 var tail = stderr.Tail;
                 var kind = ClassifyFailure(tail);
-                throw new MediaException(kind, $"{what}: {Describe(kind, tail)} (exit code {result.ExitCode})", commandLine, tail);
+                throw new MediaException(kind, $"{what}: {Describe(kind, tail)} (exit code {result?.ExitCode})", commandLine, tail);
             }
         }
         finally

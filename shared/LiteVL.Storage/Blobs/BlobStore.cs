@@ -160,11 +160,14 @@ public static class BlobKeys
 {
     public static string Original(string tenantId, Guid videoId) => $"originals/{tenantId}/{videoId:N}";
 
-    public static string FramesPrefix(Guid videoId) => $"frames/{videoId:N}/";
+    /// <summary>Everything the frame extractor writes for a video: frames/ and thumbs/ below it.</summary>
+    public static string MediaPrefix(Guid videoId) => $"media/{videoId:N}/";
 
-    public static string Frames(Guid videoId, int segment) => $"frames/{videoId:N}/{segment:D5}.rgb";
+    public static string FramesPrefix(Guid videoId) => MediaPrefix(videoId);
 
-    public static string Thumbnail(Guid videoId, int segment) => $"frames/{videoId:N}/{segment:D5}.jpg";
+    public static string Frames(Guid videoId, int segment) => $"media/{videoId:N}/frames/{segment:D5}.rgb";
+
+    public static string Thumbnail(Guid videoId, int segment) => $"media/{videoId:N}/thumbs/{segment:D5}.jpg";
 
     public static string FeaturesPrefix(Guid videoId) => $"features/{videoId:N}/";
 

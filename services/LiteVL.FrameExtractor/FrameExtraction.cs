@@ -1,0 +1,106 @@
+using LiteVL.Contracts;
+using LiteVL.FrameExtractor.Media;
+using LiteVL.ServiceDefaults;
+using LiteVL.Storage;
+using LiteVL.Storage.Blobs;
+using LiteVL.Storage.Entities;
+using Microsoft.EntityFrameworkCore;
+
+namespace LiteVL.FrameExtractor;
+
+/// <summary>
+/// The extraction stage: the original → ffprobe validation → segments → T frames per segment (uint8 [T,S,S,3]) and a
+/// thumbnail in the blob store → segment rows. Knows nothing of the bus. Idempotent: a video past <c>Extracting</c>
+/// is skipped; a re-run rewrites the same files and the same segment rows.
+/// </summary>
+public sealed partial class FrameExtraction(
+    IMediaProcessor media,
+    LiteVLDbContext db,
+    VideoLedger ledger,
+    IBlobStore blobs,
+    FrameGeometry geometry,
+    ILogger<FrameExtraction> logger)
+{
+    public const string Stage = "extract";
+
+    /// <summary>Returns the event to publish: FramesExtracted, VideoFailed, or null when there was nothing to do.</summary>
+    public async Task<object?> ExtractAsync(VideoUploaded message, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (!await ledger.TryTransitionAsync(message.VideoId, [VideoState.Uploaded, VideoState.Extracting], VideoState.Extracting, ct: ct).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        string original = BlobKeys.Original(message.TenantId, message.VideoId);
+        if (!blobs.Exists(original))
+        {
+            return await FailAsync(message, "the uploaded file is missing from the blob store", ct).ConfigureAwait(false);
+        }
+
+        ExtractionResult result;
+        try
+        {
+            result = await media.ExtractAsync(
+                blobs.LocalPath(original),
+                new ExtractionRequest(blobs.LocalPath(BlobKeys.MediaPrefix(message.VideoId)), geometry.FramesPerSegment, geometry.FrameSize),
+                ct).ConfigureAwait(false);
+        }
+        catch (MediaException e) when (e.Kind is not MediaErrorKind.ToolMissing)
+        {
+            LogMediaError(logger, message.VideoId, e.Kind, e.StderrTail);
+            return await FailAsync(message, e.Message, ct).ConfigureAwait(false);
+        }
+
+        var segments = result.Segments.Select(s => new Segment
+        {
+            VideoId = message.VideoId,
+            Index = s.Index,
+            StartSeconds = s.StartSeconds,
+            EndSeconds = s.EndSeconds,
+            FrameTimes = [.. s.SampleTimes],
+            FramesKey = BlobKeys.Frames(message.VideoId, s.Index),
+            ThumbnailKey = BlobKeys.Thumbnail(message.VideoId, s.Index),
+        }).ToList();
+        foreach (var s in segments)
+        {
+            if (!blobs.Exists(s.FramesKey) || !blobs.Exists(s.ThumbnailKey))
+            {
+                throw new InvalidOperationException($"The extractor did not write {s.FramesKey} and {s.ThumbnailKey}.");
+            }
+        }
+
+        await db.Segments.Where(s => s.VideoId == message.VideoId).ExecuteDeleteAsync(ct).ConfigureAwait(false);
+        db.Segments.AddRange(segments);
+        await db.SaveChangesAsync(ct).ConfigureAwait(false);
+        var info = result.Media;
+        await db.Videos.Where(v => v.Id == message.VideoId).ExecuteUpdateAsync(
+            s => s.SetProperty(v => v.DurationSeconds, info.Duration.TotalSeconds)
+                .SetProperty(v => v.Width, info.Video.Width)
+                .SetProperty(v => v.Height, info.Video.Height)
+                .SetProperty(v => v.SegmentCount, segments.Count),
+            ct).ConfigureAwait(false);
+        string detail = $"{segments.Count} segments, {info.Duration.TotalSeconds:F1} s {info.Video.Codec} {info.Video.Width}x{info.Video.Height}";
+        if (!await ledger.TryTransitionAsync(message.VideoId, [VideoState.Extracting], VideoState.Extracted, detail, ct).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        return new FramesExtracted
+        {
+            VideoId = message.VideoId,
+            TenantId = message.TenantId,
+            SegmentCount = segments.Count,
+            FramesPerSegment = geometry.FramesPerSegment,
+            FrameSize = geometry.FrameSize,
+        };
+    }
+
+    private async Task<VideoFailed?> FailAsync(VideoUploaded message, string reason, CancellationToken ct) =>
+        await ledger.FailAsync(message.VideoId, Stage, reason, ct).ConfigureAwait(false)
+            ? new VideoFailed { VideoId = message.VideoId, TenantId = message.TenantId, Stage = Stage, Reason = reason }
+            : null;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Video {VideoId} failed extraction ({Kind}); ffmpeg said: {Stderr}")]
+    private static partial void LogMediaError(ILogger logger, Guid videoId, MediaErrorKind kind, string? stderr);
+}
