@@ -1,0 +1,76 @@
+using LiteVL.Encoder;
+using LiteVL.FrameExtractor;
+using LiteVL.Host;
+using LiteVL.Indexer;
+using LiteVL.ServiceDefaults;
+using LiteVL.Storage;
+using LiteVL.UploadApi;
+
+// The embedded host: every service in one process (in-memory bus, SQLite, embedded vector index, tiny model).
+//   dotnet run --project services/LiteVL.Host [-- --data DIR] [--urls http://127.0.0.1:8080] [--samples N]
+var options = HostArguments.Parse(args);
+if (!await Prerequisites.EnsureFfmpegAsync(Console.Out, Console.Error))
+{
+    return 1;
+}
+
+string dataDir = Path.GetFullPath(options.DataDirectory);
+Directory.CreateDirectory(dataDir);
+var builder = WebApplication.CreateBuilder(options.Remaining);
+builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+{
+    ["LiteVL:Storage:Provider"] = "Sqlite",
+    ["LiteVL:Storage:DataDirectory"] = dataDir,
+    ["LiteVL:Messaging:Transport"] = "InMemory",
+    ["LiteVL:VectorIndex:Kind"] = "Embedded",
+    ["LiteVL:Model:Directory"] = builder.Configuration["LiteVL:Model:Directory"] ?? Path.Combine(dataDir, "model"),
+});
+if (builder.Configuration["urls"] is null && builder.Configuration["ASPNETCORE_URLS"] is null)
+{
+    builder.WebHost.UseUrls("http://127.0.0.1:8080");
+}
+
+var model = EmbeddedSetup.EnsureModel(builder.Configuration["LiteVL:Model:Directory"]!, Console.Out);
+builder.Services.AddSingleton(new FrameGeometry(model.NumFrames, model.Vision.ImageSize));
+builder.AddServiceDefaults();
+builder.Services.AddLiteVLStorage(builder.Configuration);
+builder.Services.AddUploadApi(builder.Configuration);
+builder.Services.AddFrameExtractor(builder.Configuration);
+builder.Services.AddEncoder(builder.Configuration);
+builder.Services.AddIndexer(builder.Configuration);
+builder.Services.AddLiteVLMessaging(builder.Configuration, bus =>
+{
+    bus.AddFrameExtractorConsumers();
+    bus.AddEncoderConsumers();
+    bus.AddIndexerConsumers();
+});
+builder.Services.AddOptions<ReconcilerOptions>().Bind(builder.Configuration.GetSection(ReconcilerOptions.Section));
+builder.Services.AddHostedService<PipelineReconciler>();
+
+var app = builder.Build();
+await app.Services.MigrateLiteVLDatabaseAsync();
+app.UseServiceDefaults();
+app.MapUploadApi();
+await app.StartAsync();
+
+string adminKey = await EmbeddedSetup.EnsureAdminKeyAsync(app.Services, dataDir, app.Lifetime.ApplicationStopping);
+string urls = string.Join(", ", app.Urls);
+Console.WriteLine($"""
+
+    LiteVL embedded host is running.
+      API          {urls}   (OpenAPI: {app.Urls.First()}/openapi/v1.json)
+      admin key    {adminKey}
+      data         {dataDir}
+      model        {model.Version} ({model.Preset}, T={model.NumFrames}, S={model.Vision.ImageSize})
+    Try: curl -H "Authorization: Bearer $(cat {adminKey})" {app.Urls.First()}/v1/videos
+    Ctrl+C stops it.
+
+    """);
+int samples = await EmbeddedSetup.IngestSamplesIfEmptyAsync(app.Services, dataDir, options.Samples, Console.Out, app.Lifetime.ApplicationStopping);
+if (samples > 0)
+{
+    Console.WriteLine($"{samples} sample clips accepted; they are being indexed (demo tenant key: {Path.Combine(dataDir, "demo-key")}).");
+}
+
+await app.WaitForShutdownAsync();
+return 0;
