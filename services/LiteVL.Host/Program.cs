@@ -17,14 +17,16 @@ if (!await Prerequisites.EnsureFfmpegAsync(Console.Out, Console.Error))
 string dataDir = Path.GetFullPath(options.DataDirectory);
 Directory.CreateDirectory(dataDir);
 var builder = WebApplication.CreateBuilder(options.Remaining);
-builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+// Embedded defaults; anything set by environment or arguments (e.g. LiteVL__Storage__Provider=Postgres) wins.
+var defaults = new Dictionary<string, string?>
 {
     ["LiteVL:Storage:Provider"] = "Sqlite",
     ["LiteVL:Storage:DataDirectory"] = dataDir,
     ["LiteVL:Messaging:Transport"] = "InMemory",
     ["LiteVL:VectorIndex:Kind"] = "Embedded",
-    ["LiteVL:Model:Directory"] = builder.Configuration["LiteVL:Model:Directory"] ?? Path.Combine(dataDir, "model"),
-});
+    ["LiteVL:Model:Directory"] = Path.Combine(dataDir, "model"),
+};
+builder.Configuration.AddInMemoryCollection(defaults.Where(kv => builder.Configuration[kv.Key] is null));
 if (builder.Configuration["urls"] is null && builder.Configuration["ASPNETCORE_URLS"] is null)
 {
     builder.WebHost.UseUrls("http://127.0.0.1:8080");

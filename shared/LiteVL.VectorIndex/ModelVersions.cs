@@ -33,8 +33,8 @@ internal static class ModelVersions
     }
 
     /// <summary>
-    /// A name-safe form of the version: lower-case ASCII letters, digits, '.', '-' and '_' kept, anything else becomes
-    /// '_'. When that changed the string (or it had to be shortened), the first 8 hex digits of the SHA-256 of the
+    /// A name-safe form of the version: ASCII letters (lower-cased), digits, '.', '-' and '_' kept, anything else
+    /// becomes '_'. When that changed the string (or it had to be shortened), the first 8 hex digits of the SHA-256 of the
     /// original version are appended, so two different versions never share a collection ("V1" ≠ "v1", "a/b" ≠ "a_b");
     /// the same happens to "active" (reserved for the alias) and to a leading '.'.
     /// </summary>
@@ -44,7 +44,12 @@ internal static class ModelVersions
         var sb = new StringBuilder(modelVersion.Length);
         foreach (var c in modelVersion)
         {
-            sb.Append(c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '-' or '_' ? c : '_');
+            sb.Append(c switch
+            {
+                (>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '-' or '_' => c,
+                >= 'A' and <= 'Z' => (char)(c + ('a' - 'A')),
+                _ => '_',
+            });
         }
 
         var sanitised = sb.ToString();
