@@ -53,7 +53,8 @@ read -r passed failed skipped < <(cat "$results"/*.trx 2>/dev/null | grep -o '<C
       gsub(/[^0-9]/, "", kv[2])
       if (kv[1] == "passed") { p += kv[2] }
       if (kv[1] == "failed") { f += kv[2] }
-      if (kv[1] == "notExecuted") { s += kv[2] }
+      if (kv[1] == "total") { s += kv[2] }
+      if (kv[1] == "executed") { s -= kv[2] }
     }
   }
   END { printf "%d %d %d\n", p, f, s }')
