@@ -49,7 +49,7 @@ public sealed partial class FrameExtraction(
         catch (MediaException e) when (e.Kind is not MediaErrorKind.ToolMissing)
         {
             LogMediaError(logger, message.VideoId, e.Kind, e.StderrTail);
-            return await FailAsync(message, e.Message, ct).ConfigureAwait(false);
+            return await FailAsync(message, await InTermsOfTheUploadAsync(e.Message, blobs.LocalPath(original), message.VideoId, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
         }
 
         var segments = result.Segments.Select(s => new Segment
@@ -94,6 +94,14 @@ public sealed partial class FrameExtraction(
             FramesPerSegment = geometry.FramesPerSegment,
             FrameSize = geometry.FrameSize,
         };
+    }
+
+    /// <summary>ffmpeg speaks of our blob path; the person who uploaded the video knows it by its file name.</summary>
+    private async Task<string> InTermsOfTheUploadAsync(string reason, string localPath, Guid videoId, CancellationToken ct)
+    {
+        string? name = await db.Videos.Where(v => v.Id == videoId).Select(v => v.OriginalFileName).FirstOrDefaultAsync(ct).ConfigureAwait(false);
+        name = string.IsNullOrWhiteSpace(name) ? "the uploaded video" : name;
+        return reason.Replace(localPath, name, StringComparison.Ordinal).Replace(Path.GetFileName(localPath), name, StringComparison.Ordinal);
     }
 
     private async Task<VideoFailed?> FailAsync(VideoUploaded message, string reason, CancellationToken ct) =>

@@ -1,0 +1,187 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using LiteVL.Storage.Entities;
+using LiteVL.UploadApi;
+using LiteVL.VectorIndex;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace LiteVL.Pipeline.Tests.EndToEnd;
+
+/// <summary>
+/// The embedded host as a newcomer runs it, fed ≥ 12 varied clips and bad files concurrently over HTTP: every good
+/// clip ends Indexed with the planned number of segments and exactly one vector point per segment; every bad file is
+/// rejected (4xx) or ends Failed with a reason, while the good ones still index.
+/// </summary>
+public sealed class EmbeddedHostEndToEndTests(ClipSetFixture clips, ITestOutputHelper output) : IClassFixture<ClipSetFixture>
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+
+    [Fact]
+    public Task Sqlite_EveryClipEndsIndexedOrFailedWithAReason() => RunAsync(new Dictionary<string, string>());
+
+    [Fact]
+    public async Task Postgres_EveryClipEndsIndexedOrFailedWithAReason()
+    {
+        string admin = Environment.GetEnvironmentVariable("LITEVL_TEST_POSTGRES")
+            ?? throw new InvalidOperationException("LITEVL_TEST_POSTGRES is not set: run the tests through ./tests/run.sh, which starts PostgreSQL.");
+        string database = $"litevl_e2e_{Guid.NewGuid():N}";
+        await using (var connection = new NpgsqlConnection(admin))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {database}", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        try
+        {
+            await RunAsync(new Dictionary<string, string>
+            {
+                ["LiteVL__Storage__Provider"] = "Postgres",
+                ["LiteVL__Storage__ConnectionString"] = new NpgsqlConnectionStringBuilder(admin) { Database = database }.ConnectionString,
+            });
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            await using var connection = new NpgsqlConnection(admin);
+            await connection.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {database} WITH (FORCE)", connection);
+            await drop.ExecuteNonQueryAsync();
+        }
+    }
+
+    private async Task RunAsync(IReadOnlyDictionary<string, string> environment)
+    {
+        string data = Directory.CreateTempSubdirectory("litevl-e2e-").FullName;
+        try
+        {
+            var results = new Dictionary<ClipCase, (HttpStatusCode Status, UploadResponse? Body)>();
+            string? version;
+            await using (var host = await HostProcess.StartAsync(data, environment))
+            {
+                using var http = await TenantClientAsync(host, "e2e");
+                var started = DateTime.UtcNow;
+                await Parallel.ForEachAsync(clips.Cases, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (clip, ct) =>
+                {
+                    var result = await UploadAsync(http, clip, ct);
+                    lock (results)
+                    {
+                        results[clip] = result;
+                    }
+                });
+
+                var final = await WaitForTerminalAsync(http, results.Values.Where(r => r.Body is not null).Select(r => r.Body!.Id).ToList(), host);
+                output.WriteLine($"{results.Count} uploads reached a final state in {(DateTime.UtcNow - started).TotalSeconds:F1} s");
+                foreach (var (clip, (status, body)) in results.OrderBy(r => r.Key.Name, StringComparer.Ordinal))
+                {
+                    if (clip.RejectStatus is { } expectedStatus)
+                    {
+                        Assert.True((int)status == expectedStatus, $"{clip.Name}: expected HTTP {expectedStatus}, got {(int)status}");
+                        output.WriteLine($"  {clip.Name,-48} rejected with {(int)status}");
+                        continue;
+                    }
+
+                    Assert.True(status == HttpStatusCode.Accepted, $"{clip.Name}: upload answered {(int)status}");
+                    var video = final[body!.Id];
+                    output.WriteLine($"  {clip.Name,-48} {video.State,-8} {video.SegmentCount} segments {video.Failure?.Reason}");
+                    if (clip.ExpectedSegments is { } segments)
+                    {
+                        Assert.True(video.State == VideoState.Indexed, $"{clip.Name} ended {video.State}: {video.Failure?.Reason}\n{host.Log[^Math.Min(4000, host.Log.Length)..]}");
+                        Assert.Equal(segments, video.SegmentCount);
+                        Assert.Equal(segments, video.Segments.Count);
+                        Assert.Equal(Enumerable.Range(0, segments), video.Segments.Select(s => s.Index));
+                        Assert.All(video.Segments, s => Assert.True(s.End > s.Start));
+                    }
+                    else
+                    {
+                        Assert.True(video.State == VideoState.Failed, $"{clip.Name} should have failed but ended {video.State}");
+                        Assert.Equal("extract", video.Failure!.Stage);
+                        Assert.False(string.IsNullOrWhiteSpace(video.Failure.Reason));
+                        Assert.Contains(clip.FailureContains!, video.Failure.Reason!, StringComparison.OrdinalIgnoreCase);
+                    }
+                }
+
+                var thumbnail = final.Values.First(v => v.State == VideoState.Indexed).Segments[0].ThumbnailUrl;
+                using var jpeg = await http.GetAsync(new Uri(thumbnail, UriKind.Relative));
+                Assert.Equal("image/jpeg", jpeg.Content.Headers.ContentType?.MediaType);
+                Assert.Equal([0xFF, 0xD8], (await jpeg.Content.ReadAsByteArrayAsync())[..2]);
+                version = final.Values.First(v => v.State == VideoState.Indexed).ModelVersion;
+                Assert.All(final.Values.Where(v => v.State == VideoState.Indexed), v => Assert.Equal(version, v.ModelVersion));
+            }
+
+            // Exactly one point per segment, read from the index the host left on disk.
+            using var index = EmbeddedVectorIndex.Open(Path.Combine(data, "vectors"));
+            long total = 0;
+            foreach (var (clip, (_, body)) in results.Where(r => r.Key.ExpectedSegments is not null))
+            {
+                long points = await index.CountAsync(version!, new VectorFilter("e2e") { VideoIds = [body!.Id] });
+                Assert.True(clip.ExpectedSegments == points, $"{clip.Name}: {points} points for {clip.ExpectedSegments} segments");
+                total += points;
+            }
+
+            Assert.Equal(total, await index.CountAsync(version!, new VectorFilter("e2e")));
+            output.WriteLine($"{total} points for {results.Count(r => r.Key.ExpectedSegments is not null)} indexed videos");
+        }
+        finally
+        {
+            Npgsql.NpgsqlConnection.ClearAllPools();
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    private static async Task<HttpClient> TenantClientAsync(HostProcess host, string tenant)
+    {
+        string adminKey = (await File.ReadAllTextAsync(Path.Combine(host.DataDirectory, "admin-key"))).Trim();
+        using var admin = new HttpClient { BaseAddress = host.BaseAddress };
+        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
+        using var created = await admin.PostAsJsonAsync("/v1/admin/keys", new { tenant, name = "e2e" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var doc = JsonDocument.Parse(await created.Content.ReadAsStringAsync());
+        var client = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", doc.RootElement.GetProperty("key").GetString());
+        return client;
+    }
+
+    private static async Task<(HttpStatusCode, UploadResponse?)> UploadAsync(HttpClient http, ClipCase clip, CancellationToken ct)
+    {
+        using var form = new MultipartFormDataContent();
+        form.Add(new StringContent(clip.Name), "title");
+        form.Add(new StringContent("e2e"), "tags");
+        var file = new StreamContent(File.OpenRead(clip.Path));
+        file.Headers.ContentType = new MediaTypeHeaderValue("video/mp4");
+        form.Add(file, "file", clip.Name);
+        using var response = await http.PostAsync(new Uri("/v1/videos", UriKind.Relative), form, ct);
+        return response.StatusCode == HttpStatusCode.Accepted
+            ? (response.StatusCode, await response.Content.ReadFromJsonAsync<UploadResponse>(Json, ct))
+            : (response.StatusCode, null);
+    }
+
+    private static async Task<Dictionary<Guid, VideoView>> WaitForTerminalAsync(HttpClient http, List<Guid> ids, HostProcess host)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(5);
+        var final = new Dictionary<Guid, VideoView>();
+        while (DateTime.UtcNow < deadline)
+        {
+            foreach (var id in ids.Where(i => !final.ContainsKey(i)))
+            {
+                var view = (await http.GetFromJsonAsync<VideoView>(new Uri($"/v1/videos/{id}", UriKind.Relative), Json))!;
+                if (view.State is VideoState.Indexed or VideoState.Failed)
+                {
+                    final[id] = view;
+                }
+            }
+
+            if (final.Count == ids.Count)
+            {
+                return final;
+            }
+
+            await Task.Delay(500);
+        }
+
+        throw new TimeoutException($"{ids.Count - final.Count} videos did not finish in 5 minutes.\n{host.Log[^Math.Min(6000, host.Log.Length)..]}");
+    }
+}
