@@ -62,6 +62,7 @@ internal static class BenchCommand
         });
         var bench = new Command("bench", "Benchmarks (print figures; never part of the tests).");
         bench.Subcommands.Add(model);
+        bench.Subcommands.Add(PipelineBenchmark.Create(output));
         return bench;
     }
 
