@@ -51,6 +51,18 @@ public sealed partial class SegmentEncoder(
             }
 
             var segments = await db.Segments.Where(s => s.VideoId == message.VideoId).OrderBy(s => s.Index).ToListAsync(ct).ConfigureAwait(false);
+            string? problem = CheckFrames(segments, c.NumFrames * c.Vision.ImageSize * c.Vision.ImageSize * 3);
+            if (problem is not null)
+            {
+                // One bad video must not fail the batch it shares with others.
+                if (await ledger.FailAsync(message.VideoId, Stage, problem, ct).ConfigureAwait(false))
+                {
+                    failed.Add(new VideoFailed { VideoId = message.VideoId, TenantId = message.TenantId, Stage = Stage, Reason = problem });
+                }
+
+                continue;
+            }
+
             work.Add((message, segments));
         }
 
@@ -104,6 +116,30 @@ public sealed partial class SegmentEncoder(
 
         LogBatch(logger, work.Count, all.Count);
         return new EncodeOutcome(done, failed);
+    }
+
+    private string? CheckFrames(List<Segment> segments, long frameBytes)
+    {
+        if (segments.Count == 0)
+        {
+            return "the video has no extracted segments";
+        }
+
+        foreach (var segment in segments)
+        {
+            if (!blobs.Exists(segment.FramesKey))
+            {
+                return $"the frames of segment {segment.Index} are missing from the blob store";
+            }
+
+            long length = blobs.Length(segment.FramesKey);
+            if (length != frameBytes)
+            {
+                return $"the frames of segment {segment.Index} hold {length} bytes, not the {frameBytes} of T×S×S×3";
+            }
+        }
+
+        return null;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Video {VideoId} is not waiting for the encoder; skipped")]

@@ -74,7 +74,12 @@ public sealed partial class PipelineReconciler(IServiceScopeFactory scopes, IOpt
         {
             if (v.Attempts >= o.MaxAttempts)
             {
-                await ledger.FailAsync(v.Id, "reconcile", $"stuck in {v.State} after {v.Attempts} re-drives; see the service logs for video {v.Id}", ct).ConfigureAwait(false);
+                string reason = $"stuck in {v.State} after {v.Attempts} re-drives; see the service logs for video {v.Id}";
+                if (await ledger.FailAsync(v.Id, "reconcile", reason, ct).ConfigureAwait(false))
+                {
+                    await publish.Publish(new VideoFailed { VideoId = v.Id, TenantId = v.TenantId, Stage = "reconcile", Reason = reason }, ct).ConfigureAwait(false);
+                }
+
                 continue;
             }
 

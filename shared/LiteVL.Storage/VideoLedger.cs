@@ -22,48 +22,75 @@ public sealed class VideoLedger(LiteVLDbContext db, TimeProvider clock)
     }
 
     /// <summary>Moves the video to <paramref name="to"/> if it is in one of <paramref name="from"/>; false otherwise.</summary>
-    public async Task<bool> TryTransitionAsync(Guid videoId, VideoState[] from, VideoState to, string? detail = null, CancellationToken ct = default)
+    public Task<bool> TryTransitionAsync(Guid videoId, VideoState[] from, VideoState to, string? detail = null, CancellationToken ct = default)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        int changed = await db.Videos
-            .Where(v => v.Id == videoId && from.Contains(v.State))
-            .ExecuteUpdateAsync(
-                s => s.SetProperty(v => v.State, to)
-                    .SetProperty(v => v.StateChangedAt, now)
-                    .SetProperty(v => v.UpdatedAt, now)
-                    .SetProperty(v => v.Attempts, v => v.State == to ? v.Attempts : 0),
-                ct).ConfigureAwait(false);
-        if (changed == 0)
-        {
-            return false;
-        }
+        return InTransactionAsync(
+            async () =>
+            {
+                int changed = await db.Videos
+                    .Where(v => v.Id == videoId && from.Contains(v.State))
+                    .ExecuteUpdateAsync(
+                        s => s.SetProperty(v => v.State, to)
+                            .SetProperty(v => v.StateChangedAt, now)
+                            .SetProperty(v => v.UpdatedAt, now)
+                            .SetProperty(v => v.Attempts, v => v.State == to ? v.Attempts : 0),
+                        ct).ConfigureAwait(false);
+                if (changed == 0)
+                {
+                    return false;
+                }
 
-        db.VideoEvents.Add(new VideoEvent { VideoId = videoId, State = to, At = now, Detail = detail });
-        await db.SaveChangesAsync(ct).ConfigureAwait(false);
-        return true;
+                db.VideoEvents.Add(new VideoEvent { VideoId = videoId, State = to, At = now, Detail = detail });
+                await db.SaveChangesAsync(ct).ConfigureAwait(false);
+                return true;
+            },
+            ct);
     }
 
     /// <summary>Ends a non-terminal video in <c>Failed</c> with a reason a person understands.</summary>
-    public async Task<bool> FailAsync(Guid videoId, string stage, string reason, CancellationToken ct = default)
+    public Task<bool> FailAsync(Guid videoId, string stage, string reason, CancellationToken ct = default)
     {
+        ArgumentNullException.ThrowIfNull(reason);
         var now = clock.GetUtcNow().UtcDateTime;
         string shortReason = reason.Length > 2000 ? reason[..1997] + "..." : reason;
-        int changed = await db.Videos
-            .Where(v => v.Id == videoId && v.State != VideoState.Indexed && v.State != VideoState.Failed)
-            .ExecuteUpdateAsync(
-                s => s.SetProperty(v => v.State, VideoState.Failed)
-                    .SetProperty(v => v.FailedStage, stage)
-                    .SetProperty(v => v.FailureReason, shortReason)
-                    .SetProperty(v => v.StateChangedAt, now)
-                    .SetProperty(v => v.UpdatedAt, now),
-                ct).ConfigureAwait(false);
-        if (changed == 0)
-        {
-            return false;
-        }
+        return InTransactionAsync(
+            async () =>
+            {
+                int changed = await db.Videos
+                    .Where(v => v.Id == videoId && v.State != VideoState.Indexed && v.State != VideoState.Failed)
+                    .ExecuteUpdateAsync(
+                        s => s.SetProperty(v => v.State, VideoState.Failed)
+                            .SetProperty(v => v.FailedStage, stage)
+                            .SetProperty(v => v.FailureReason, shortReason)
+                            .SetProperty(v => v.StateChangedAt, now)
+                            .SetProperty(v => v.UpdatedAt, now),
+                        ct).ConfigureAwait(false);
+                if (changed == 0)
+                {
+                    return false;
+                }
 
-        db.VideoEvents.Add(new VideoEvent { VideoId = videoId, State = VideoState.Failed, At = now, Detail = $"{stage}: {shortReason}" });
-        await db.SaveChangesAsync(ct).ConfigureAwait(false);
-        return true;
+                db.VideoEvents.Add(new VideoEvent { VideoId = videoId, State = VideoState.Failed, At = now, Detail = $"{stage}: {shortReason}" });
+                await db.SaveChangesAsync(ct).ConfigureAwait(false);
+                return true;
+            },
+            ct);
     }
+
+    /// <summary>The state change and its timeline entry commit together (and retry together on PostgreSQL).</summary>
+    private Task<bool> InTransactionAsync(Func<Task<bool>> work, CancellationToken ct) =>
+        db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
+        {
+            // A retried attempt must not insert the previous attempt's timeline entry again.
+            foreach (var stale in db.ChangeTracker.Entries<VideoEvent>().Where(e => e.State == EntityState.Added).ToList())
+            {
+                stale.State = EntityState.Detached;
+            }
+
+            await using var transaction = await db.Database.BeginTransactionAsync(ct).ConfigureAwait(false);
+            bool done = await work().ConfigureAwait(false);
+            await transaction.CommitAsync(ct).ConfigureAwait(false);
+            return done;
+        });
 }
