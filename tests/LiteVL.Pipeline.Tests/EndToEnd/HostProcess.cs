@@ -20,6 +20,17 @@ internal sealed class HostProcess : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>Peak resident memory of the host process so far (Linux VmHWM), in bytes.</summary>
+    public long PeakResidentBytes
+    {
+        get
+        {
+            string status = File.ReadAllText($"/proc/{_process.Id}/status");
+            string line = status.Split('\n').First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+    }
+
     public string DataDirectory { get; }
 
     public string Log
