@@ -1,3 +1,4 @@
+using LiteVL.ServiceDefaults;
 using MassTransit;
 
 namespace LiteVL.Encoder;

@@ -1,10 +1,13 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using System.ComponentModel.DataAnnotations;
 using LiteVL.Model.Graphs;
 using LiteVL.Model.Runtime;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
-namespace LiteVL.Encoder;
+namespace LiteVL.ServiceDefaults;
 
 /// <summary>Section <c>LiteVL:Model</c>: which model directory and how to run it.</summary>
 public sealed class ModelOptions
@@ -44,7 +47,7 @@ public static class ModelHostingExtensions
                 },
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger("LiteVL.Model"));
         });
-        services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [LiteVL.ServiceDefaults.ServiceDefaultsExtensions.ReadyTag]);
+        services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [ServiceDefaultsExtensions.ReadyTag]);
         return services;
     }
 }

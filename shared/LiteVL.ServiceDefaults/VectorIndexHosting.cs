@@ -1,9 +1,12 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using System.ComponentModel.DataAnnotations;
 using LiteVL.VectorIndex;
 using Microsoft.Extensions.Options;
 using Qdrant.Client;
 
-namespace LiteVL.Indexer;
+namespace LiteVL.ServiceDefaults;
 
 public enum VectorIndexKind
 {
