@@ -2,6 +2,7 @@ using LiteVL.Encoder;
 using LiteVL.FrameExtractor;
 using LiteVL.Host;
 using LiteVL.Indexer;
+using LiteVL.QueryApi;
 using LiteVL.ServiceDefaults;
 using LiteVL.Storage;
 using LiteVL.UploadApi;
@@ -40,6 +41,7 @@ builder.Services.AddUploadApi(builder.Configuration);
 builder.Services.AddFrameExtractor(builder.Configuration);
 builder.Services.AddEncoder(builder.Configuration);
 builder.Services.AddIndexer(builder.Configuration);
+builder.Services.AddQueryApi(builder.Configuration);
 builder.Services.AddLiteVLMessaging(builder.Configuration, bus =>
 {
     bus.AddFrameExtractorConsumers();
@@ -53,6 +55,7 @@ var app = builder.Build();
 await app.Services.MigrateLiteVLDatabaseAsync();
 app.UseServiceDefaults();
 app.MapUploadApi();
+app.MapQueryApi();
 await app.StartAsync();
 
 string adminKey = await EmbeddedSetup.EnsureAdminKeyAsync(app.Services, dataDir, app.Lifetime.ApplicationStopping);

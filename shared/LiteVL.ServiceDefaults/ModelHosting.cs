@@ -32,6 +32,11 @@ public static class ModelHostingExtensions
     /// <summary>One shared <see cref="LiteVLModel"/> (sessions are created once and reused by every request).</summary>
     public static IServiceCollection AddLiteVLModel(this IServiceCollection services, IConfiguration configuration)
     {
+        if (services.Any(d => d.ServiceType == typeof(LiteVLModel)))
+        {
+            return services; // the embedded host composes several services that each ask for the model
+        }
+
         services.AddOptions<ModelOptions>().Bind(configuration.GetSection(ModelOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(sp =>
         {

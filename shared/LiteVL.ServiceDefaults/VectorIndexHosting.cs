@@ -44,6 +44,11 @@ public static class VectorIndexHostingExtensions
 {
     public static IServiceCollection AddLiteVLVectorIndex(this IServiceCollection services, IConfiguration configuration)
     {
+        if (services.Any(d => d.ServiceType == typeof(IVectorIndex)))
+        {
+            return services;
+        }
+
         services.AddOptions<VectorIndexOptions>().Bind(configuration.GetSection(VectorIndexOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IVectorIndex>(sp =>
         {
