@@ -1,0 +1,196 @@
+using LiteVL.Storage;
+using LiteVL.Storage.Entities;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
+
+namespace LiteVL.QueryApi.Tests;
+
+public sealed class SearchServiceTests(ITestOutputHelper output)
+{
+    private const string Query = "a dog catches a frisbee in the park";
+
+    [Fact]
+    public async Task Rerank_DisagreeingWithCoarseScores_ChangesTheOrder()
+    {
+        await using var rig = await SearchRig.CreateAsync();
+        var q = rig.Model.EncodeTexts([Query]);
+        var tokensA = rig.RandomTokens(1);
+        var tokensB = rig.RandomTokens(2);
+        var logits = rig.Model.Rerank(Query, [.. tokensA, .. tokensB], 2, q);
+        double gap = Math.Abs(logits.MatchLogit(0) - logits.MatchLogit(1));
+        Assert.True(gap > 1e-4, "the two token sets must score differently");
+
+        // Constructed, not by luck: the video the re-ranker prefers gets the LOWER coarse score, by half the logit gap.
+        var (preferred, other) = logits.MatchLogit(0) > logits.MatchLogit(1) ? (tokensA, tokensB) : (tokensB, tokensA);
+        var otherVector = q;
+        var preferredVector = Tilt(q, rig.RandomUnitVector(9), 1 - (gap / 2));
+        var preferredId = await rig.AddVideoAsync("acme", "preferred by the re-ranker", [(preferred, preferredVector)]);
+        var otherId = await rig.AddVideoAsync("acme", "preferred by the coarse search", [(other, otherVector)]);
+
+        var coarse = await rig.SearchAsync("acme", new SearchRequest(Query, Rerank: false));
+        var reranked = await rig.SearchAsync("acme", new SearchRequest(Query, Rerank: true));
+        output.WriteLine($"logit gap {gap:F5}; coarse order {string.Join(", ", coarse.Hits.Select(h => h.Title))}; re-ranked {string.Join(", ", reranked.Hits.Select(h => h.Title))}");
+        Assert.Equal([otherId, preferredId], coarse.Hits.Select(h => h.VideoId));
+        Assert.Equal([preferredId, otherId], reranked.Hits.Select(h => h.VideoId));
+        Assert.False(coarse.Reranked);
+        Assert.True(reranked.Reranked);
+        var top = reranked.Hits[0].Segments[0];
+        Assert.Equal(top.MatchLogit!.Value + top.CoarseScore, top.Score, 5);
+        Assert.Null(coarse.Hits[0].Segments[0].MatchLogit);
+    }
+
+    [Fact]
+    public async Task Rerank_KCandidatesAtOnce_ScoresEqualOneAtATime_AndEvidenceLiesInTheSegment()
+    {
+        await using var rig = await SearchRig.CreateAsync();
+        for (int v = 0; v < 4; v++)
+        {
+            await rig.AddVideoAsync("acme", $"video {v}", [.. Enumerable.Range(0, 3).Select(s => (rig.RandomTokens((v * 10) + s), rig.RandomUnitVector((v * 10) + s + 100)))]);
+        }
+
+        var response = await rig.SearchAsync("acme", new SearchRequest(Query, Limit: 10, Candidates: 12));
+        var q = rig.Model.EncodeTexts([Query]);
+        int checkedSegments = 0;
+        await using var scope = rig.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<LiteVLDbContext>();
+        var features = scope.ServiceProvider.GetRequiredService<LiteVL.Storage.Blobs.FeatureStore>();
+        foreach (var hit in response.Hits)
+        {
+            foreach (var segment in hit.Segments)
+            {
+                var tokens = new float[rig.TokensPerSegment];
+                var key = await db.Segments.Where(s => s.VideoId == hit.VideoId && s.Index == segment.Index).Select(s => s.TokensKey!).SingleAsync();
+                await features.ReadAsync(key, tokens, rig.Config.NumFrames, rig.Config.Vision.TokensPerFrame, rig.Config.Vision.HiddenSize);
+                double alone = rig.Model.Rerank(Query, tokens, 1, q).MatchLogit(0);
+                Assert.Equal(alone, segment.MatchLogit!.Value, 4);
+                Assert.InRange(segment.EvidenceTime!.Value, segment.Start, segment.End);
+                checkedSegments++;
+            }
+        }
+
+        Assert.Equal(12, checkedSegments);
+        Assert.Equal(4, response.Hits.Count);
+        Assert.True(response.Hits.Zip(response.Hits.Skip(1)).All(p => p.First.Score >= p.Second.Score), "hits must be ordered by score");
+        Assert.True(response.Timings.TotalMs >= response.Timings.RerankMs);
+    }
+
+    [Fact]
+    public async Task Search_NeverReturnsAnotherTenantsVideo_WhateverTheFilter()
+    {
+        await using var rig = await SearchRig.CreateAsync();
+        var q = rig.Model.EncodeTexts([Query]);
+        var mine = await rig.AddVideoAsync("acme", "mine", [(rig.RandomTokens(1), rig.RandomUnitVector(1))], ["shared-tag"]);
+        var theirs = await rig.AddVideoAsync("other", "theirs", [(rig.RandomTokens(2), q)], ["shared-tag"]);
+        foreach (var filter in new SearchFilter?[] { null, new(Tags: ["shared-tag"]), new(VideoIds: [theirs]), new(VideoIds: [theirs, mine]) })
+        {
+            var response = await rig.SearchAsync("acme", new SearchRequest(Query, Filter: filter));
+            Assert.DoesNotContain(response.Hits, h => h.VideoId == theirs);
+        }
+
+        Assert.Equal([theirs], (await rig.SearchAsync("other", new SearchRequest(Query))).Hits.Select(h => h.VideoId));
+    }
+
+    [Fact]
+    public async Task Cache_NeverServesTokensOfADeletedOrReEncodedVideo()
+    {
+        await using var rig = await SearchRig.CreateAsync();
+        var id = await rig.AddVideoAsync("acme", "changing", [(rig.RandomTokens(1), rig.RandomUnitVector(1))]);
+        var first = (await rig.SearchAsync("acme", new SearchRequest(Query))).Hits.Single().Segments[0].MatchLogit!.Value;
+        Assert.Equal(first, (await rig.SearchAsync("acme", new SearchRequest(Query))).Hits.Single().Segments[0].MatchLogit!.Value, 6); // served from the cache
+
+        // Re-encoded: new tokens under the same key, and the video's state changed as re-indexing does.
+        var c = rig.Config;
+        await rig.Services.GetRequiredService<LiteVL.Storage.Blobs.FeatureStore>().WriteAsync(
+            LiteVL.Storage.Blobs.BlobKeys.Tokens(id, c.Version, 0), rig.RandomTokens(2), c.NumFrames, c.Vision.TokensPerFrame, c.Vision.HiddenSize);
+        await using (var scope = rig.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<LiteVLDbContext>();
+            await db.Videos.Where(v => v.Id == id).ExecuteUpdateAsync(s => s.SetProperty(v => v.StateChangedAt, DateTime.UtcNow.AddSeconds(1)));
+        }
+
+        var q = rig.Model.EncodeTexts([Query]);
+        double expected = rig.Model.Rerank(Query, rig.RandomTokens(2), 1, q).MatchLogit(0);
+        double second = (await rig.SearchAsync("acme", new SearchRequest(Query))).Hits.Single().Segments[0].MatchLogit!.Value;
+        Assert.NotEqual(first, second, 6);
+        Assert.Equal(expected, second, 4);
+
+        // Deleted (row gone, points and cached tokens still there): never returned.
+        await using (var scope = rig.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<LiteVLDbContext>().Videos.Where(v => v.Id == id).ExecuteDeleteAsync();
+        }
+
+        Assert.Empty((await rig.SearchAsync("acme", new SearchRequest(Query))).Hits);
+    }
+
+    [Fact]
+    public async Task Search_32Concurrent_AllAnsweredLikeOneAtATime()
+    {
+        await using var rig = await SearchRig.CreateAsync();
+        for (int v = 0; v < 6; v++)
+        {
+            await rig.AddVideoAsync("acme", $"video {v}", [(rig.RandomTokens(v), rig.RandomUnitVector(v + 50)), (rig.RandomTokens(v + 20), rig.RandomUnitVector(v + 70))]);
+        }
+
+        string[] queries = [.. Enumerable.Range(0, 8).Select(i => $"query number {i} about a {(i % 2 == 0 ? "cat" : "car")} at night")];
+        var expected = new Dictionary<string, SearchResponse>();
+        foreach (string query in queries)
+        {
+            expected[query] = await rig.SearchAsync("acme", new SearchRequest(query, Candidates: 8));
+        }
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 32).Select(i => Task.Run(async () => (queries[i % queries.Length], await rig.SearchAsync("acme", new SearchRequest(queries[i % queries.Length], Candidates: 8))))));
+        foreach (var (query, response) in results)
+        {
+            var want = expected[query];
+            Assert.Equal(want.Hits.Select(h => h.VideoId), response.Hits.Select(h => h.VideoId));
+            Assert.Equal(want.Hits.Select(h => h.Score), response.Hits.Select(h => h.Score), new Tolerance(1e-5));
+        }
+    }
+
+    [Theory]
+    [InlineData("", null, null, "empty")]
+    [InlineData("   \t ", null, null, "empty")]
+    [InlineData("!!! ... ;;; ### ~~", null, null, "no words")]
+    [InlineData("a cat", 0, null, "limit must be between 1 and 100")]
+    [InlineData("a cat", 101, null, "limit must be between 1 and 100")]
+    [InlineData("a cat", null, 0, "candidates must be between 1 and 256")]
+    [InlineData("a cat", null, 1000, "candidates must be between 1 and 256")]
+    public async Task BadRequests_AreRefusedWithAMessage(string query, int? limit, int? candidates, string message)
+    {
+        await using var rig = await SearchRig.CreateAsync();
+        var e = await Assert.ThrowsAsync<SearchRequestException>(() => rig.SearchAsync("acme", new SearchRequest(query, limit, candidates)));
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LongQueries_AreTruncatedWithAWarning_AndOverTheHardCapRefused()
+    {
+        await using var rig = await SearchRig.CreateAsync();
+        await rig.AddVideoAsync("acme", "v", [(rig.RandomTokens(1), rig.RandomUnitVector(1))]);
+        string longQuery = string.Join(' ', Enumerable.Repeat("a person walks slowly along the beach", 10));
+        var response = await rig.SearchAsync("acme", new SearchRequest(longQuery));
+        Assert.Contains(response.Warnings, w => w.Contains("longer than the model's 35 tokens", StringComparison.Ordinal));
+        Assert.Single(response.Hits);
+        var e = await Assert.ThrowsAsync<SearchRequestException>(() => rig.SearchAsync("acme", new SearchRequest(new string('x', 1001))));
+        Assert.Contains("1001 characters", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A unit vector at cosine <paramref name="cosine"/> from <paramref name="q"/>, tilted towards <paramref name="direction"/>.</summary>
+    private static float[] Tilt(float[] q, float[] direction, double cosine)
+    {
+        double dot = q.Zip(direction).Sum(p => (double)p.First * p.Second);
+        var u = direction.Select((d, i) => d - (dot * q[i])).ToArray();
+        double norm = Math.Sqrt(u.Sum(x => x * x));
+        double sine = Math.Sqrt(1 - (cosine * cosine));
+        return q.Select((x, i) => (float)((cosine * x) + (sine * u[i] / norm))).ToArray();
+    }
+
+    private sealed class Tolerance(double epsilon) : IEqualityComparer<double>
+    {
+        public bool Equals(double x, double y) => Math.Abs(x - y) <= epsilon;
+
+        public int GetHashCode(double obj) => 0;
+    }
+}
