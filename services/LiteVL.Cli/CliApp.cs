@@ -16,6 +16,8 @@ public static class CliApp
         root.Subcommands.Add(ModelCommands.Create(output));
         root.Subcommands.Add(EncodeTextCommand.Create(output));
         root.Subcommands.Add(BenchCommand.Create(output));
+        root.Subcommands.Add(SearchCommand.Create(output));
+        root.Subcommands.Add(EvalCommand.Create(output));
         var parse = root.Parse(args);
         try
         {
@@ -31,5 +33,6 @@ public static class CliApp
     /// <summary>Errors that a person can fix from the message alone; anything else is a bug and keeps its stack trace.</summary>
     private static bool IsUserError(Exception e) => e is ModelDirectoryException or ModelInputException or MissingWeightException
         or WeightShapeException or SafeTensorsFormatException or NpyFormatException or FileNotFoundException
-        or DirectoryNotFoundException or InvalidDataException or ArgumentException or KeyNotFoundException or InvalidOperationException;
+        or DirectoryNotFoundException or InvalidDataException or ArgumentException or KeyNotFoundException or InvalidOperationException
+        or HttpRequestException;
 }

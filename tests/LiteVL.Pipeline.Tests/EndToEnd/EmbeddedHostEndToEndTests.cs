@@ -108,6 +108,7 @@ public sealed class EmbeddedHostEndToEndTests(ClipSetFixture clips, ITestOutputH
                 using var jpeg = await http.GetAsync(new Uri(thumbnail, UriKind.Relative));
                 Assert.Equal("image/jpeg", jpeg.Content.Headers.ContentType?.MediaType);
                 Assert.Equal([0xFF, 0xD8], (await jpeg.Content.ReadAsByteArrayAsync())[..2]);
+                await SearchAsync(host, http, final);
                 version = final.Values.First(v => v.State == VideoState.Indexed).ModelVersion;
                 Assert.All(final.Values.Where(v => v.State == VideoState.Indexed), v => Assert.Equal(version, v.ModelVersion));
             }
@@ -130,6 +131,40 @@ public sealed class EmbeddedHostEndToEndTests(ClipSetFixture clips, ITestOutputH
             Npgsql.NpgsqlConnection.ClearAllPools();
             Directory.Delete(data, recursive: true);
         }
+    }
+
+    /// <summary>Search over HTTP and through `litevl search`: hits from this tenant's indexed videos, evidence inside segments.</summary>
+    private async Task SearchAsync(HostProcess host, HttpClient http, Dictionary<Guid, VideoView> final)
+    {
+        var indexed = final.Values.Where(v => v.State == VideoState.Indexed).ToDictionary(v => v.Id);
+        using var response = await http.PostAsJsonAsync(new Uri("/v1/search", UriKind.Relative), new { query = "a yellow box moving across a blue frame", limit = 5, candidates = 16 });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var hits = doc.RootElement.GetProperty("hits");
+        Assert.InRange(hits.GetArrayLength(), 1, 5);
+        Assert.True(doc.RootElement.GetProperty("reranked").GetBoolean());
+        foreach (var hit in hits.EnumerateArray())
+        {
+            Assert.True(indexed.ContainsKey(hit.GetProperty("videoId").GetGuid()), "a hit must be one of this tenant's indexed videos");
+            foreach (var s in hit.GetProperty("segments").EnumerateArray())
+            {
+                Assert.InRange(s.GetProperty("evidenceTime").GetDouble(), s.GetProperty("start").GetDouble(), s.GetProperty("end").GetDouble());
+            }
+        }
+
+        using var bad = await http.PostAsJsonAsync(new Uri("/v1/search", UriKind.Relative), new { query = "  " });
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("application/problem+json", bad.Content.Headers.ContentType?.MediaType);
+
+        using var cliOut = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        using var cliErr = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        int exit = LiteVL.Cli.CliApp.Run(["search", "a yellow box moving", "--server", host.BaseAddress.ToString(), "--key", http.DefaultRequestHeaders.Authorization!.Parameter!, "--limit", "3"], cliOut, cliErr);
+        output.WriteLine(cliOut.ToString());
+        Assert.True(exit == 0, cliErr.ToString());
+        Assert.Contains("re-ranked", cliOut.ToString(), StringComparison.Ordinal);
+        Assert.True(
+            indexed.Values.Any(v => cliOut.ToString().Contains(v.Title![..Math.Min(27, v.Title!.Length)], StringComparison.Ordinal)),
+            "the table must show the title of an indexed video");
     }
 
     private static async Task<HttpClient> TenantClientAsync(HostProcess host, string tenant)
