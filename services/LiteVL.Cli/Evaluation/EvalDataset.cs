@@ -1,0 +1,91 @@
+using System.Text.Json;
+
+namespace LiteVL.Cli.Evaluation;
+
+/// <summary>One query: a caption whose ground truth is its video (a path relative to the videos folder).</summary>
+public sealed record EvalPair(int Line, string Video, string Caption);
+
+/// <summary>
+/// A text-to-video evaluation set read from JSON lines <c>{"video": "video7020.mp4", "caption": "..."}</c>
+/// (MSR-VTT 1k-A style). A video may have several captions; every caption is one query.
+/// </summary>
+public sealed class EvalDataset
+{
+    private EvalDataset(IReadOnlyList<EvalPair> pairs) => Pairs = pairs;
+
+    public IReadOnlyList<EvalPair> Pairs { get; }
+
+    /// <summary>Distinct videos in order of first appearance.</summary>
+    public IReadOnlyList<string> Videos => [.. Pairs.Select(p => p.Video).Distinct(StringComparer.Ordinal)];
+
+    public static EvalDataset Load(string path, int? limit = null)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"Dataset '{path}' not found.", path);
+        }
+
+        using var reader = new StreamReader(path);
+        return Parse(reader, path, limit);
+    }
+
+    /// <summary>Reads JSON lines; blank lines are skipped; <paramref name="limit"/> keeps only the first N captions.</summary>
+    public static EvalDataset Parse(TextReader reader, string name, int? limit = null)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        if (limit is < 1)
+        {
+            throw new ArgumentException($"--limit must be at least 1, not {limit}.", nameof(limit));
+        }
+
+        var pairs = new List<EvalPair>();
+        int number = 0;
+        while (reader.ReadLine() is { } line)
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+
+            if (pairs.Count == limit)
+            {
+                break;
+            }
+
+            pairs.Add(ParseLine(line, name, number));
+        }
+
+        if (pairs.Count == 0)
+        {
+            throw new InvalidDataException($"{name}: no captions (expected JSON lines {{\"video\": \"video7020.mp4\", \"caption\": \"...\"}}).");
+        }
+
+        return new EvalDataset(pairs);
+    }
+
+    private static EvalPair ParseLine(string line, string name, int number)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new InvalidDataException($"{name}:{number}: expected a JSON object with \"video\" and \"caption\".");
+            }
+
+            string video = Field(doc.RootElement, "video", name, number);
+            string caption = Field(doc.RootElement, "caption", name, number);
+            return new EvalPair(number, video, caption);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{name}:{number}: not valid JSON ({e.Message}).", e);
+        }
+    }
+
+    private static string Field(JsonElement obj, string field, string name, int number) =>
+        obj.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(value.GetString())
+            ? value.GetString()!.Trim()
+            : throw new InvalidDataException($"{name}:{number}: \"{field}\" must be a non-empty string.");
+}

@@ -1,0 +1,29 @@
+namespace LiteVL.Cli.Evaluation;
+
+/// <summary>Answer to an upload: the video's id (an existing one when the bytes were already uploaded), or why it was refused.</summary>
+public sealed record UploadOutcome(string? Id, bool Duplicate, string? Rejection);
+
+/// <summary>What the evaluation needs of <c>GET /v1/videos/{id}</c>.</summary>
+public sealed record VideoStatus(string State, string? FailureReason, string? ModelVersion, int SegmentCount);
+
+/// <summary>One <c>POST /v1/search</c>.</summary>
+public sealed record SearchQuery(string Query, int Limit, int? Candidates, bool Rerank, IReadOnlyList<string> VideoIds);
+
+/// <summary>What the evaluation needs of a search response: video ids best first, timings, and what the server said.</summary>
+public sealed record SearchOutcome(
+    IReadOnlyList<string> VideoIds,
+    double TotalMs,
+    double RerankMs,
+    bool Reranked,
+    string? ModelVersion,
+    IReadOnlyList<string> Warnings);
+
+/// <summary>The platform as the evaluation sees it; <see cref="HttpEvalBackend"/> is the thin HTTP layer.</summary>
+public interface IEvalBackend
+{
+    Task<UploadOutcome> UploadAsync(string path, string title, CancellationToken ct);
+
+    Task<VideoStatus> GetVideoAsync(string id, CancellationToken ct);
+
+    Task<SearchOutcome> SearchAsync(SearchQuery query, CancellationToken ct);
+}
