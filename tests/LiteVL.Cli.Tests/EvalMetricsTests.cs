@@ -19,7 +19,8 @@ public sealed class EvalMetricsTests
     [Fact]
     public void RanksFromScores_FourByFour_AreOneBasedPositionsOfTheGroundTruth()
     {
-        Assert.Equal(new[] { 1, 2, 4, 1 }, RetrievalMetrics.RanksFromScores(Scores, Diagonal));
+        int[] expected = [1, 2, 4, 1];
+        Assert.Equal(expected, RetrievalMetrics.RanksFromScores(Scores, Diagonal));
     }
 
     [Fact]
@@ -53,7 +54,8 @@ public sealed class EvalMetricsTests
     public void RanksFromScores_OffDiagonalGroundTruth_UsesTheGivenColumn()
     {
         // Same matrix, ground truth elsewhere: query 0 → video 3 (0.3: below 0.9 → rank 2), query 2 → video 3 (0.7 → rank 1).
-        Assert.Equal(new[] { 2, 4, 1, 4 }, RetrievalMetrics.RanksFromScores(Scores, [3, 2, 3, 0]));
+        int[] expected = [2, 4, 1, 4];
+        Assert.Equal(expected, RetrievalMetrics.RanksFromScores(Scores, [3, 2, 3, 0]));
     }
 
     [Fact]
@@ -97,7 +99,7 @@ public sealed class EvalMetricsTests
     [Fact]
     public void MedianRank_OddCount_IsTheMiddleRankNotTheMean()
     {
-        var ranks = new[] { 9, 1, 2 }.Select(QueryRank.Found).ToList();
+        List<QueryRank> ranks = [QueryRank.Found(9), QueryRank.Found(1), QueryRank.Found(2)];
 
         Assert.Equal(2.0, RetrievalMetrics.MedianRank(ranks, out bool censored), 9);
         Assert.False(censored);
@@ -109,7 +111,8 @@ public sealed class EvalMetricsTests
     {
         var ranks = RetrievalMetrics.RanksFromScores(new double[,] { { 0.1, 0.9, 0.5 }, { 0.3, 0.2, 0.1 } }, [0, 0]); // ranks 3, 1
 
-        Assert.Equal(new[] { 3, 1 }, ranks);
+        int[] expected = [3, 1];
+        Assert.Equal(expected, ranks);
         var s = RetrievalMetrics.Summarize(ranks);
         Assert.Equal(50.0, s.RecallAt1, 9);
         Assert.Equal(100.0, s.RecallAt5, 9);

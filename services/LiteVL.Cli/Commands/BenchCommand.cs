@@ -63,6 +63,7 @@ internal static class BenchCommand
         var bench = new Command("bench", "Benchmarks (print figures; never part of the tests).");
         bench.Subcommands.Add(model);
         bench.Subcommands.Add(PipelineBenchmark.Create(output));
+        bench.Subcommands.Add(SearchBenchmark.Create(output));
         return bench;
     }
 

@@ -214,6 +214,8 @@ public sealed class EvalRunner(IEvalBackend backend, TextWriter log, EvalSetting
     private async Task<(string Mode, List<SearchOutcome> Outcomes, PassTimings Timings)> PassAsync(
         string mode, List<EvalPair> pairs, List<string> gallery, int limit, int? candidates, bool rerank, CancellationToken ct)
     {
+        // One untimed warm-up search, so the first query's one-off costs (JIT, session start) do not land in the p95.
+        await backend.SearchAsync(new SearchQuery(pairs[0].Caption, limit, candidates, rerank, gallery), ct).ConfigureAwait(false);
         var outcomes = new List<SearchOutcome>(pairs.Count);
         var watch = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;

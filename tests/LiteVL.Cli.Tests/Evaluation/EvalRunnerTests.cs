@@ -1,0 +1,313 @@
+using System.Net;
+using System.Text.Json;
+using LiteVL.Cli.Evaluation;
+
+namespace LiteVL.Cli.Tests.Evaluation;
+
+/// <summary>A platform in memory: files map to ids, states advance per poll, searches answer scripted orders.</summary>
+internal sealed class FakeBackend : IEvalBackend
+{
+    public Dictionary<string, string> IdOfFile { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, string> RejectedFiles { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>States a video goes through, one per poll; the last one sticks.</summary>
+    public Dictionary<string, Queue<VideoStatus>> States { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, string[]> CoarseOrder { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, string[]> RerankOrder { get; } = new(StringComparer.Ordinal);
+
+    public List<SearchQuery> Searches { get; } = [];
+
+    public List<string> Uploads { get; } = [];
+
+    public Task<UploadOutcome> UploadAsync(string path, string title, CancellationToken ct)
+    {
+        lock (Uploads)
+        {
+            Uploads.Add(title);
+        }
+
+        return Task.FromResult(RejectedFiles.TryGetValue(title, out string? why)
+            ? new UploadOutcome(null, false, why)
+            : new UploadOutcome(IdOfFile[title], false, null));
+    }
+
+    public Task<VideoStatus> GetVideoAsync(string id, CancellationToken ct)
+    {
+        var queue = States.TryGetValue(id, out var q) ? q : new Queue<VideoStatus>([new VideoStatus("Indexed", null, "m1", 1)]);
+        return Task.FromResult(queue.Count > 1 ? queue.Dequeue() : queue.Peek());
+    }
+
+    public Task<SearchOutcome> SearchAsync(SearchQuery query, CancellationToken ct)
+    {
+        Searches.Add(query);
+        var order = (query.Rerank ? RerankOrder : CoarseOrder)[query.Query];
+        return Task.FromResult(new SearchOutcome(order, query.Rerank ? 30 : 10, query.Rerank ? 20 : 0, query.Rerank, "m1", query.Rerank ? ["slow"] : []));
+    }
+}
+
+public sealed class EvalRunnerTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("litevl-eval-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private EvalDataset Dataset(params (string Video, string Caption)[] pairs)
+    {
+        foreach (string video in pairs.Select(p => p.Video).Distinct())
+        {
+            File.WriteAllBytes(Path.Combine(_dir, video), [1, 2, 3]);
+        }
+
+        string text = string.Join('\n', pairs.Select(p => JsonSerializer.Serialize(new { video = p.Video, caption = p.Caption })));
+        return EvalDataset.Parse(new StringReader(text), "set.jsonl");
+    }
+
+    private Task<EvalReport> Run(FakeBackend backend, EvalDataset dataset, int? candidates = 2) =>
+        new EvalRunner(backend, TextWriter.Null, new EvalSettings(_dir, candidates, PollInterval: TimeSpan.Zero, IndexTimeout: TimeSpan.FromSeconds(30)))
+            .RunAsync(dataset, "set.jsonl", "http://test", CancellationToken.None);
+
+    /// <summary>v1..v3 index (v2 only after two polls), v4 fails; v1 has two captions; c4's video failed.</summary>
+    private static FakeBackend Scripted()
+    {
+        var b = new FakeBackend();
+        for (int i = 1; i <= 4; i++)
+        {
+            b.IdOfFile[$"v{i}.mp4"] = $"id{i}";
+        }
+
+        b.States["id2"] = new Queue<VideoStatus>([new VideoStatus("Extracting", null, null, 0), new VideoStatus("Encoding", null, null, 0), new VideoStatus("Indexed", null, "m1", 1)]);
+        b.States["id4"] = new Queue<VideoStatus>([new VideoStatus("Failed", "extract: no video stream", null, 0)]);
+        b.CoarseOrder["c1"] = ["id1", "id2", "id3"];   // rank 1
+        b.CoarseOrder["c2"] = ["id1", "id3", "id2"];   // rank 3
+        b.CoarseOrder["c3"] = ["id3", "id1", "id2"];   // rank 1
+        b.CoarseOrder["c1b"] = ["id2", "id1", "id3"];  // rank 2
+        b.RerankOrder["c1"] = ["id1", "id2"];          // rank 1
+        b.RerankOrder["c2"] = ["id2", "id1"];          // rank 1
+        b.RerankOrder["c3"] = ["id1", "id2"];          // id3 not re-ranked in; then the rest in coarse order: id1, id2, id3 → rank 3
+        b.RerankOrder["c1b"] = ["id1", "id3"];         // rank 1
+        return b;
+    }
+
+    [Fact]
+    public async Task Run_ScriptedPlatform_RanksEveryCaptionAndExcludesTheFailedVideo()
+    {
+        var backend = Scripted();
+        var report = await Run(backend, Dataset(("v1.mp4", "c1"), ("v2.mp4", "c2"), ("v3.mp4", "c3"), ("v1.mp4", "c1b"), ("v4.mp4", "c4")));
+
+        Assert.Equal(4, backend.Uploads.Count);
+        Assert.Equal(3, report.Videos);
+        Assert.Equal(4, report.Queries);
+        var excluded = Assert.Single(report.Excluded);
+        Assert.Equal("v4.mp4", excluded.File);
+        Assert.Equal(1, excluded.Captions);
+        Assert.Contains("no video stream", excluded.Reason, StringComparison.Ordinal);
+
+        Assert.Equal(["1", "3", "1", "2"], report.PerQuery.Select(q => q.CoarseRank));
+        Assert.Equal(["1", "1", "3", "1"], report.PerQuery.Select(q => q.RerankedRank));
+        Assert.Equal(50.0, report.Coarse.Metrics.RecallAt1, 9);
+        Assert.Equal(1.5, report.Coarse.Metrics.MedianRank, 9);
+        Assert.Equal(1.75, report.Coarse.Metrics.MeanRank, 9);
+        Assert.Equal(75.0, report.Reranked.Metrics.RecallAt1, 9);
+        Assert.Equal(100.0, report.Reranked.Metrics.RecallAt5, 9);
+        Assert.Equal(1.0, report.Reranked.Metrics.MedianRank, 9);
+        Assert.Equal(1.5, report.Reranked.Metrics.MeanRank, 9);
+        Assert.Equal(0, report.Reranked.NotReranked);
+        Assert.Equal("m1", report.ModelVersion);
+        Assert.Equal(["slow"], report.Warnings);
+    }
+
+    [Fact]
+    public async Task Run_SendsCoarseThenRerankedSearchesOverTheIndexedVideosOnly()
+    {
+        var backend = Scripted();
+        await Run(backend, Dataset(("v1.mp4", "c1"), ("v2.mp4", "c2"), ("v3.mp4", "c3"), ("v1.mp4", "c1b"), ("v4.mp4", "c4")));
+
+        // Each pass: one untimed warm-up search with the first caption, then every caption once.
+        Assert.Equal(10, backend.Searches.Count);
+        Assert.All(backend.Searches.Take(5), s => Assert.False(s.Rerank));
+        Assert.All(backend.Searches.Skip(5), s => Assert.True(s.Rerank));
+        Assert.All(backend.Searches, s => Assert.Equal(3, s.Limit));
+        Assert.All(backend.Searches, s => Assert.Equal(["id1", "id2", "id3"], s.VideoIds.Order()));
+        Assert.All(backend.Searches.Take(5), s => Assert.Equal(3, s.Candidates)); // enough to rank all 3 one-segment videos
+        Assert.All(backend.Searches.Skip(5), s => Assert.Equal(2, s.Candidates));
+        Assert.Equal(["c1", "c1", "c2", "c3", "c1b"], backend.Searches.Take(5).Select(s => s.Query));
+        Assert.Equal(["c1", "c1", "c2", "c3", "c1b"], backend.Searches.Skip(5).Select(s => s.Query));
+    }
+
+    [Fact]
+    public async Task Run_Timings_ComeFromTheServerPerPass()
+    {
+        var report = await Run(Scripted(), Dataset(("v1.mp4", "c1"), ("v2.mp4", "c2"), ("v3.mp4", "c3"), ("v1.mp4", "c1b")));
+
+        Assert.Equal(10, report.Coarse.Timings.MeanTotalMs, 9);
+        Assert.Equal(10, report.Coarse.Timings.P95TotalMs, 9);
+        Assert.Equal(0, report.Coarse.Timings.MeanRerankMs, 9);
+        Assert.Equal(30, report.Reranked.Timings.P95TotalMs, 9);
+        Assert.Equal(20, report.Reranked.Timings.MeanRerankMs, 9);
+        Assert.True(report.Reranked.Timings.QueriesPerSecond > 0);
+    }
+
+    [Fact]
+    public async Task Run_RejectedUpload_IsExcludedWithItsReason()
+    {
+        var backend = Scripted();
+        backend.RejectedFiles["v3.mp4"] = "upload refused with 415: not a video";
+        var report = await Run(backend, Dataset(("v1.mp4", "c1"), ("v2.mp4", "c2"), ("v3.mp4", "c3")));
+
+        Assert.Equal("upload refused with 415: not a video", Assert.Single(report.Excluded).Reason);
+        Assert.Equal(2, report.Videos);
+        Assert.Equal(2, report.Queries);
+    }
+
+    [Fact]
+    public async Task Run_MoreThan100Videos_LimitsSearchesTo100AndCountsLaterRanksAsMisses()
+    {
+        var backend = new FakeBackend();
+        var pairs = Enumerable.Range(0, 101).Select(i => ($"v{i}.mp4", $"c{i}")).ToArray();
+        var all = Enumerable.Range(0, 101).Select(i => $"id{i}").ToArray();
+        foreach (var (video, caption) in pairs)
+        {
+            string id = "id" + video[1..^4];
+            backend.IdOfFile[video] = id;
+            // Every query ranks its own video last (position 101): beyond the limit, so the server leaves it out.
+            string[] order = [.. all.Where(x => x != id).Take(100)];
+            backend.CoarseOrder[caption] = order;
+            backend.RerankOrder[caption] = order[..2];
+        }
+
+        var report = await Run(backend, Dataset(pairs));
+
+        Assert.Equal(100, report.SearchLimit);
+        Assert.All(backend.Searches, s => Assert.Equal(100, s.Limit));
+        Assert.Contains(report.Notes, n => n.Contains("at most 100 hits", StringComparison.Ordinal));
+        Assert.Equal(0.0, report.Coarse.Metrics.RecallAt10, 9);
+        Assert.Equal(101, report.Coarse.Metrics.Missed);
+        Assert.True(report.Coarse.Metrics.MedianRankCensored);
+        Assert.Contains("| coarse | 0.0 | 0.0 | 0.0 | > 100 | ≥ 101.0 | 101 | 101 |", report.ToMarkdown(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_MissingVideoFile_FailsBeforeUploading()
+    {
+        var backend = Scripted();
+        var dataset = Dataset(("v1.mp4", "c1"));
+        File.Delete(Path.Combine(_dir, "v1.mp4"));
+
+        var e = await Assert.ThrowsAsync<FileNotFoundException>(() => Run(backend, dataset));
+        Assert.Contains("v1.mp4", e.Message, StringComparison.Ordinal);
+        Assert.Empty(backend.Uploads);
+    }
+
+    [Fact]
+    public async Task Report_Json_HasMetricsCostsAndPerQueryRanks()
+    {
+        var report = await Run(Scripted(), Dataset(("v1.mp4", "c1"), ("v2.mp4", "c2"), ("v3.mp4", "c3"), ("v1.mp4", "c1b")));
+        using var doc = JsonDocument.Parse(report.ToJson());
+        var root = doc.RootElement;
+
+        Assert.Equal(50.0, root.GetProperty("coarse").GetProperty("metrics").GetProperty("recallAt1").GetDouble(), 9);
+        Assert.Equal(20.0, root.GetProperty("reranked").GetProperty("timings").GetProperty("meanRerankMs").GetDouble(), 9);
+        Assert.Equal(4, root.GetProperty("perQuery").GetArrayLength());
+        Assert.Equal(3, root.GetProperty("videos").GetInt32());
+        string markdown = report.ToMarkdown();
+        Assert.Contains("| coarse | 50.0 | 100.0 | 100.0 | 1.5 | 1.8 | 4 | 3 |", markdown, StringComparison.Ordinal);
+        Assert.Contains("| re-ranked | 75.0 | 100.0 | 100.0 | 1 | 1.5 | 4 | 3 |", markdown, StringComparison.Ordinal);
+        Assert.Contains("| re-ranked | 30.0 | 30.0 | 20.0 | 20.0 | ", markdown, StringComparison.Ordinal);
+    }
+}
+
+public sealed class HttpEvalBackendParsingTests
+{
+    [Fact]
+    public void ParseSearchResponse_ReadsHitsInOrderTimingsAndFlags()
+    {
+        const string body = """
+            {"query": "a man is playing a guitar", "modelVersion": "blip-base-1", "reranked": true, "warnings": ["w1"],
+             "hits": [{"videoId": "7b1c", "title": "video1.mp4", "score": 1.23, "segments": []},
+                      {"videoId": "0a2d", "title": "video2.mp4", "score": 0.5, "segments": [{"index": 0}]}],
+             "timings": {"encodeTextMs": 1.5, "coarseSearchMs": 2, "loadTokensMs": 3, "rerankMs": 40.5, "totalMs": 50.25}}
+            """;
+
+        var o = HttpEvalBackend.ParseSearchResponse(body);
+
+        Assert.Equal(["7b1c", "0a2d"], o.VideoIds);
+        Assert.Equal(50.25, o.TotalMs);
+        Assert.Equal(40.5, o.RerankMs);
+        Assert.True(o.Reranked);
+        Assert.Equal("blip-base-1", o.ModelVersion);
+        Assert.Equal(["w1"], o.Warnings);
+        Assert.Throws<InvalidDataException>(() => HttpEvalBackend.ParseSearchResponse("{\"items\": []}"));
+    }
+
+    [Fact]
+    public void SearchRequestJson_FollowsTheApiContract()
+    {
+        using var doc = JsonDocument.Parse(HttpEvalBackend.SearchRequestJson(new SearchQuery("a \"cat\"", 100, 32, true, ["id1", "id2"])));
+        var root = doc.RootElement;
+
+        Assert.Equal("a \"cat\"", root.GetProperty("query").GetString());
+        Assert.Equal(100, root.GetProperty("limit").GetInt32());
+        Assert.Equal(32, root.GetProperty("candidates").GetInt32());
+        Assert.True(root.GetProperty("rerank").GetBoolean());
+        Assert.Equal(["id1", "id2"], root.GetProperty("filter").GetProperty("videoIds").EnumerateArray().Select(e => e.GetString()));
+
+        using var noCandidates = JsonDocument.Parse(HttpEvalBackend.SearchRequestJson(new SearchQuery("x", 5, null, false, [])));
+        Assert.False(noCandidates.RootElement.TryGetProperty("candidates", out _));
+        Assert.False(noCandidates.RootElement.GetProperty("rerank").GetBoolean());
+    }
+
+    [Fact]
+    public void ParseUploadAndVideo_ReadIdsStatesAndFailures()
+    {
+        var ok = HttpEvalBackend.ParseUploadResponse(HttpStatusCode.Accepted, """{"id": "9f", "state": "Uploaded", "sha256": "ab", "duplicate": true}""");
+        Assert.Equal(new UploadOutcome("9f", true, null), ok);
+
+        var refused = HttpEvalBackend.ParseUploadResponse(HttpStatusCode.UnsupportedMediaType, """{"title": "Not a video", "detail": "The first bytes are no video container."}""");
+        Assert.Null(refused.Id);
+        Assert.Equal("upload refused with 415: The first bytes are no video container.", refused.Rejection);
+
+        var failed = HttpEvalBackend.ParseVideoStatus("""{"id": "9f", "state": "Failed", "segmentCount": 0, "failure": {"stage": "Extracting", "reason": "no video stream"}}""");
+        Assert.Equal(new VideoStatus("Failed", "Extracting: no video stream", null, 0), failed);
+
+        var indexed = HttpEvalBackend.ParseVideoStatus("""{"id": "9f", "state": "Indexed", "segmentCount": 2, "modelVersion": "m1", "failure": null}""");
+        Assert.Equal(new VideoStatus("Indexed", null, "m1", 2), indexed);
+    }
+}
+
+public sealed class EvalCommandTests
+{
+    [Fact]
+    public void Eval_WithoutDataset_IsAUsageError()
+    {
+        var (exit, _, error) = Cli.Run("eval", "--key", "k");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--dataset", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Eval_MissingKey_AndUnreachableServer_AreUserErrors()
+    {
+        string dir = Directory.CreateTempSubdirectory("litevl-evalcli-").FullName;
+        try
+        {
+            string dataset = Path.Combine(dir, "set.jsonl");
+            File.WriteAllText(dataset, "{\"video\": \"a.mp4\", \"caption\": \"a cat\"}\n");
+            File.WriteAllBytes(Path.Combine(dir, "a.mp4"), [0, 0, 0, 24]);
+
+            var noKey = Cli.Run("eval", "--dataset", dataset);
+            Assert.Equal(1, noKey.Exit);
+            Assert.Contains("--key", noKey.Error, StringComparison.Ordinal);
+
+            var unreachable = Cli.Run("eval", "--dataset", dataset, "--key", "k", "--server", "http://127.0.0.1:1");
+            Assert.Equal(1, unreachable.Exit);
+            Assert.Contains("cannot reach http://127.0.0.1:1/", unreachable.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
