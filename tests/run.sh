@@ -9,9 +9,11 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 2
 fi
 
-# What the tests need on the machine: ffmpeg (media tests) and PostgreSQL (the Npgsql path), both from Debian packages.
+# What the tests need on the machine: ffmpeg (media tests), PostgreSQL (the Npgsql path) and RabbitMQ (the distributed
+# mode), all from Debian packages.
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+command -v rabbitmq-server >/dev/null 2>&1 || need_apt+=(rabbitmq-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -23,12 +25,20 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   fi
 fi
 
-# A throwaway PostgreSQL cluster for this run, stopped on exit.
+# A throwaway PostgreSQL cluster and RabbitMQ node for this run, stopped on exit.
 pg_dir=$(mktemp -d /tmp/litevl-test-pg.XXXXXX)
 pg_port=$(( 56000 + RANDOM % 2000 ))
-trap 'deploy/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true; rm -rf "$pg_dir"' EXIT
+mq_dir=$(mktemp -d /tmp/litevl-test-mq.XXXXXX)
+mq_port=$(( 58000 + RANDOM % 1000 ))
+cleanup() {
+  deploy/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true
+  deploy/rabbitmq.sh stop "$mq_dir" >/dev/null 2>&1 || true
+  rm -rf "$pg_dir" "$mq_dir"
+}
+trap cleanup EXIT
 LITEVL_TEST_POSTGRES=$(deploy/postgres.sh start "$pg_dir" "$pg_port")
-export LITEVL_TEST_POSTGRES
+LITEVL_TEST_RABBITMQ_PORT=$(deploy/rabbitmq.sh start "$mq_dir" "$mq_port" $(( mq_port + 1000 )))
+export LITEVL_TEST_POSTGRES LITEVL_TEST_RABBITMQ_PORT
 
 configuration="${CONFIGURATION:-Release}"
 results="${TEST_RESULTS_DIR:-artifacts/test-results}"
