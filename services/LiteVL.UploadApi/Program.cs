@@ -10,6 +10,12 @@ builder.Services.AddUploadApi(builder.Configuration);
 
 var app = builder.Build();
 await app.Services.MigrateLiteVLDatabaseAsync();
+if (app.Configuration["LiteVL:AdminKeyFile"] is { Length: > 0 } adminKeyFile)
+{
+    await using var scope = app.Services.CreateAsyncScope();
+    await scope.ServiceProvider.GetRequiredService<ApiKeyService>().EnsureAdminKeyFileAsync(adminKeyFile);
+}
+
 app.UseServiceDefaults();
 app.MapUploadApi();
 await app.RunAsync();

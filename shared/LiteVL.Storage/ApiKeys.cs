@@ -76,6 +76,28 @@ public sealed partial class ApiKeyService(LiteVLDbContext db, TimeProvider clock
         return changed == 1;
     }
 
+    /// <summary>
+    /// Keeps a valid admin key in <paramref name="path"/>: creates one (owner-only file) when the file is missing or holds
+    /// a key that no longer works. Used by the embedded host and by the Upload API when LiteVL:AdminKeyFile is set.
+    /// </summary>
+    public async Task<string> EnsureAdminKeyFileAsync(string path, CancellationToken ct = default)
+    {
+        if (File.Exists(path) && await AuthenticateAsync((await File.ReadAllTextAsync(path, ct).ConfigureAwait(false)).Trim(), ct).ConfigureAwait(false) is { IsAdmin: true })
+        {
+            return path;
+        }
+
+        var issued = await CreateAsync(AdminTenant, "admin key file", isAdmin: true, ct).ConfigureAwait(false);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        await File.WriteAllTextAsync(path, issued.Key + "\n", ct).ConfigureAwait(false);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        return path;
+    }
+
     public Task<bool> AnyAdminKeyAsync(CancellationToken ct = default) =>
         db.ApiKeys.AnyAsync(k => k.IsAdmin && k.RevokedAt == null, ct);
 
