@@ -67,6 +67,7 @@ public sealed partial class SegmentEncoder(
         }
 
         var embeddings = new Dictionary<(Guid, int), float[]>();
+        var vanished = new HashSet<Guid>(); // videos deleted while being encoded
         var all = work.SelectMany(w => w.Segments).ToList();
         int batch = options.Value.BatchSize;
         int frameBytes = c.NumFrames * c.Vision.ImageSize * c.Vision.ImageSize * 3;
@@ -77,19 +78,41 @@ public sealed partial class SegmentEncoder(
             var frames = new byte[chunk.Count * frameBytes];
             for (int i = 0; i < chunk.Count; i++)
             {
-                await using var stream = blobs.OpenRead(chunk[i].FramesKey);
-                if (stream.Length != frameBytes)
+                if (vanished.Contains(chunk[i].VideoId))
                 {
-                    throw new InvalidDataException($"Frames '{chunk[i].FramesKey}' hold {stream.Length} bytes, expected {frameBytes}.");
+                    continue;
                 }
 
-                await stream.ReadExactlyAsync(frames.AsMemory(i * frameBytes, frameBytes), ct).ConfigureAwait(false);
+                try
+                {
+                    await using var stream = blobs.OpenRead(chunk[i].FramesKey);
+                    if (stream.Length != frameBytes)
+                    {
+                        throw new InvalidDataException($"Frames '{chunk[i].FramesKey}' hold {stream.Length} bytes, expected {frameBytes}.");
+                    }
+
+                    await stream.ReadExactlyAsync(frames.AsMemory(i * frameBytes, frameBytes), ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+                {
+                    if (await VideoExistsAsync(chunk[i].VideoId, ct).ConfigureAwait(false))
+                    {
+                        throw;
+                    }
+
+                    vanished.Add(chunk[i].VideoId); // deleted meanwhile: its slot is encoded as zeros and dropped
+                }
             }
 
             var encoded = model.EncodeVideos(frames, chunk.Count);
             for (int i = 0; i < chunk.Count; i++)
             {
                 var segment = chunk[i];
+                if (vanished.Contains(segment.VideoId))
+                {
+                    continue;
+                }
+
                 string key = BlobKeys.Tokens(segment.VideoId, c.Version, segment.Index);
                 await features.WriteAsync(key, encoded.VideoTokens.AsMemory(i * tokenCount, tokenCount), c.NumFrames, c.Vision.TokensPerFrame, c.Vision.HiddenSize, ct).ConfigureAwait(false);
                 segment.TokensKey = key;
@@ -98,11 +121,24 @@ public sealed partial class SegmentEncoder(
             }
         }
 
-        await db.SaveChangesAsync(ct).ConfigureAwait(false);
+        await SaveSegmentsAsync(vanished, ct).ConfigureAwait(false);
         var done = new List<SegmentsEncoded>();
         foreach (var (message, segments) in work)
         {
-            if (await ledger.TryTransitionAsync(message.VideoId, [VideoState.Encoding], VideoState.Encoded, $"{segments.Count} segments, model {c.Version}", ct).ConfigureAwait(false))
+            if (vanished.Contains(message.VideoId))
+            {
+                DeleteTokensOfVanished(message.VideoId);
+                continue;
+            }
+
+            if (!await ledger.TryTransitionAsync(message.VideoId, [VideoState.Encoding], VideoState.Encoded, $"{segments.Count} segments, model {c.Version}", ct).ConfigureAwait(false))
+            {
+                if (!await VideoExistsAsync(message.VideoId, ct).ConfigureAwait(false))
+                {
+                    DeleteTokensOfVanished(message.VideoId); // written after its deletion removed its files
+                }
+            }
+            else
             {
                 done.Add(new SegmentsEncoded
                 {
@@ -116,6 +152,51 @@ public sealed partial class SegmentEncoder(
 
         LogBatch(logger, work.Count, all.Count);
         return new EncodeOutcome(done, failed);
+    }
+
+    /// <summary>Saves the token keys; segments of a video deleted meanwhile are gone (0 rows updated) and are dropped.</summary>
+    private async Task SaveSegmentsAsync(HashSet<Guid> vanished, CancellationToken ct)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            foreach (var entry in db.ChangeTracker.Entries<Segment>().Where(e => vanished.Contains(e.Entity.VideoId)).ToList())
+            {
+                entry.State = EntityState.Detached;
+            }
+
+            try
+            {
+                await db.SaveChangesAsync(ct).ConfigureAwait(false);
+                return;
+            }
+            catch (DbUpdateConcurrencyException) when (attempt < 3)
+            {
+                var ids = db.ChangeTracker.Entries<Segment>().Where(e => e.State == EntityState.Modified).Select(e => e.Entity.VideoId).Distinct().ToList();
+                var existing = await db.Videos.AsNoTracking().Where(v => ids.Contains(v.Id)).Select(v => v.Id).ToListAsync(ct).ConfigureAwait(false);
+                int before = vanished.Count;
+                vanished.UnionWith(ids.Except(existing));
+                if (vanished.Count == before)
+                {
+                    throw;
+                }
+            }
+        }
+    }
+
+    private Task<bool> VideoExistsAsync(Guid videoId, CancellationToken ct) => db.Videos.AnyAsync(v => v.Id == videoId, ct);
+
+    private void DeleteTokensOfVanished(Guid videoId)
+    {
+        try
+        {
+            blobs.Delete(BlobKeys.FeaturesPrefix(videoId));
+        }
+        catch (IOException e)
+        {
+            LogCleanupFailed(logger, videoId, e);
+        }
+
+        LogVanished(logger, videoId);
     }
 
     private string? CheckFrames(List<Segment> segments, long frameBytes)
@@ -141,6 +222,12 @@ public sealed partial class SegmentEncoder(
 
         return null;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Video {VideoId} was deleted during encoding; its tokens were removed")]
+    private static partial void LogVanished(ILogger logger, Guid videoId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove the tokens of deleted video {VideoId}; the orphan sweeper will")]
+    private static partial void LogCleanupFailed(ILogger logger, Guid videoId, Exception e);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Video {VideoId} is not waiting for the encoder; skipped")]
     private static partial void LogSkipped(ILogger logger, Guid videoId);

@@ -48,6 +48,11 @@ public sealed partial class FrameExtraction(
         }
         catch (MediaException e) when (e.Kind is not MediaErrorKind.ToolMissing)
         {
+            if (!await db.Videos.AnyAsync(v => v.Id == message.VideoId, ct).ConfigureAwait(false))
+            {
+                return Vanished(message.VideoId); // deleted under ffmpeg's feet (the original went first)
+            }
+
             LogMediaError(logger, message.VideoId, e.Kind, e.StderrTail);
             return await FailAsync(message, await InTermsOfTheUploadAsync(e.Message, blobs.LocalPath(original), message.VideoId, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
         }
@@ -66,13 +71,36 @@ public sealed partial class FrameExtraction(
         {
             if (!blobs.Exists(s.FramesKey) || !blobs.Exists(s.ThumbnailKey))
             {
+                if (!await db.Videos.AnyAsync(v => v.Id == message.VideoId, ct).ConfigureAwait(false))
+                {
+                    return Vanished(message.VideoId); // its deletion removed the files
+                }
+
                 throw new InvalidOperationException($"The extractor did not write {s.FramesKey} and {s.ThumbnailKey}.");
             }
         }
 
+        if (!await db.Videos.AnyAsync(v => v.Id == message.VideoId, ct).ConfigureAwait(false))
+        {
+            return Vanished(message.VideoId);
+        }
+
         await db.Segments.Where(s => s.VideoId == message.VideoId).ExecuteDeleteAsync(ct).ConfigureAwait(false);
         db.Segments.AddRange(segments);
-        await db.SaveChangesAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await db.SaveChangesAsync(ct).ConfigureAwait(false);
+        }
+        catch (DbUpdateException)
+        {
+            if (await db.Videos.AnyAsync(v => v.Id == message.VideoId, ct).ConfigureAwait(false))
+            {
+                throw;
+            }
+
+            db.ChangeTracker.Clear(); // the video was deleted meanwhile (its segments violate the foreign key)
+            return Vanished(message.VideoId);
+        }
         var info = result.Media;
         await db.Videos.Where(v => v.Id == message.VideoId).ExecuteUpdateAsync(
             s => s.SetProperty(v => v.DurationSeconds, info.Duration.TotalSeconds)
@@ -96,6 +124,22 @@ public sealed partial class FrameExtraction(
         };
     }
 
+    /// <summary>The video was deleted while ffmpeg ran: remove what we wrote after its deletion removed its files.</summary>
+    private object? Vanished(Guid videoId)
+    {
+        try
+        {
+            blobs.Delete(BlobKeys.MediaPrefix(videoId));
+        }
+        catch (IOException e)
+        {
+            LogCleanupFailed(logger, videoId, e);
+        }
+
+        LogVanished(logger, videoId);
+        return null;
+    }
+
     /// <summary>ffmpeg speaks of our blob path; the person who uploaded the video knows it by its file name.</summary>
     private async Task<string> InTermsOfTheUploadAsync(string reason, string localPath, Guid videoId, CancellationToken ct)
     {
@@ -108,6 +152,12 @@ public sealed partial class FrameExtraction(
         await ledger.FailAsync(message.VideoId, Stage, reason, ct).ConfigureAwait(false)
             ? new VideoFailed { VideoId = message.VideoId, TenantId = message.TenantId, Stage = Stage, Reason = reason }
             : null;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Video {VideoId} was deleted during extraction; its frames were removed")]
+    private static partial void LogVanished(ILogger logger, Guid videoId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove the frames of deleted video {VideoId}; the orphan sweeper will")]
+    private static partial void LogCleanupFailed(ILogger logger, Guid videoId, Exception e);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Video {VideoId} failed extraction ({Kind}); ffmpeg said: {Stderr}")]
     private static partial void LogMediaError(ILogger logger, Guid videoId, MediaErrorKind kind, string? stderr);

@@ -50,6 +50,7 @@ builder.Services.AddLiteVLMessaging(builder.Configuration, bus =>
 });
 builder.Services.AddOptions<ReconcilerOptions>().Bind(builder.Configuration.GetSection(ReconcilerOptions.Section));
 builder.Services.AddHostedService<PipelineReconciler>();
+builder.Services.AddLiteVLOrphanSweeper(builder.Configuration);
 
 var app = builder.Build();
 await app.Services.MigrateLiteVLDatabaseAsync();

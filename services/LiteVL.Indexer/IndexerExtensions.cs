@@ -12,6 +12,9 @@ public static class IndexerExtensions
         return services;
     }
 
-    public static void AddIndexerConsumers(this IBusRegistrationConfigurator bus) =>
+    public static void AddIndexerConsumers(this IBusRegistrationConfigurator bus)
+    {
         bus.AddConsumer<SegmentsEncodedConsumer, SegmentsEncodedConsumerDefinition>();
+        bus.AddConsumer<VideoDeletedConsumer, VideoDeletedConsumerDefinition>();
+    }
 }

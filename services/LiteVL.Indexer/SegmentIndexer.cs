@@ -22,7 +22,12 @@ public sealed class SegmentIndexer(LiteVLDbContext db, VideoLedger ledger, IVect
             return null;
         }
 
-        var video = await db.Videos.AsNoTracking().Include(v => v.Segments).FirstAsync(v => v.Id == message.VideoId, ct).ConfigureAwait(false);
+        var video = await db.Videos.AsNoTracking().Include(v => v.Segments).FirstOrDefaultAsync(v => v.Id == message.VideoId, ct).ConfigureAwait(false);
+        if (video is null)
+        {
+            return null; // deleted meanwhile
+        }
+
         var segments = video.Segments.ToDictionary(s => s.Index);
         var points = new List<VectorPoint>(message.Segments.Count);
         foreach (var encoded in message.Segments)
@@ -56,6 +61,12 @@ public sealed class SegmentIndexer(LiteVLDbContext db, VideoLedger ledger, IVect
             .ConfigureAwait(false);
         if (!await ledger.TryTransitionAsync(video.Id, [VideoState.Indexing], VideoState.Indexed, $"{points.Count} points in {message.ModelVersion}", ct).ConfigureAwait(false))
         {
+            // Deleted while we upserted: its VideoDeleted may have been handled before our points existed.
+            if (!await db.Videos.AnyAsync(v => v.Id == video.Id, ct).ConfigureAwait(false))
+            {
+                await index.DeleteVideoAsync(message.ModelVersion, video.Id, ct).ConfigureAwait(false);
+            }
+
             return null;
         }
 

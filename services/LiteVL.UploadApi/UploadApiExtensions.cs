@@ -7,6 +7,7 @@ public static class UploadApiExtensions
     {
         services.AddOptions<UploadOptions>().Bind(configuration.GetSection(UploadOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddScoped<UploadService>();
+        services.AddScoped<DeleteVideoService>();
         return services;
     }
 

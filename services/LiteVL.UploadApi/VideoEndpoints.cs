@@ -53,6 +53,8 @@ public static class VideoEndpoints
         group.MapGet("/{id:guid}", Get).WithName("GetVideo");
         group.MapGet("/", List).WithName("ListVideos");
         group.MapGet("/{id:guid}/segments/{index:int}/thumbnail", Thumbnail).WithName("GetThumbnail");
+        group.MapDelete("/{id:guid}", Delete).WithName("DeleteVideo")
+            .WithSummary("Delete a video: its rows, original, frames, thumbnails, feature tensors and vector points.");
         return group;
     }
 
@@ -223,6 +225,15 @@ public static class VideoEndpoints
         }
 
         return Results.Stream(blobs.OpenRead(key), "image/jpeg");
+    }
+
+    /// <summary>204 once rows and files are gone (the indexer removes the points on VideoDeleted); 404 for another tenant's or an unknown video.</summary>
+    public static async Task<Results<NoContent, ProblemHttpResult>> Delete(Guid id, HttpContext http, DeleteVideoService deletions, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        ArgumentNullException.ThrowIfNull(deletions);
+        var deleted = await deletions.DeleteAsync(http.User.Tenant(), id, ct).ConfigureAwait(false);
+        return deleted is null ? NotFound(id) : TypedResults.NoContent();
     }
 
     private static ProblemHttpResult NotFound(Guid id) =>

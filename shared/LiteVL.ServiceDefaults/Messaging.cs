@@ -47,6 +47,7 @@ public static class MessagingExtensions
         MessageCorrelation.UseCorrelationId<SegmentsEncoded>(m => m.VideoId);
         MessageCorrelation.UseCorrelationId<VideoIndexed>(m => m.VideoId);
         MessageCorrelation.UseCorrelationId<VideoFailed>(m => m.VideoId);
+        MessageCorrelation.UseCorrelationId<VideoDeleted>(m => m.VideoId);
         services.AddMassTransit(x =>
         {
             x.SetKebabCaseEndpointNameFormatter();
