@@ -34,7 +34,14 @@ case "$cmd" in
     ;;
   stop)
     if [ -f "$RABBITMQ_PID_FILE" ]; then
-      rabbitmqctl -q stop "$RABBITMQ_PID_FILE" >/dev/null 2>&1 || kill "$(cat "$RABBITMQ_PID_FILE")" 2>/dev/null || true
+      pid=$(cat "$RABBITMQ_PID_FILE")
+      timeout 30 rabbitmqctl -q stop "$RABBITMQ_PID_FILE" >/dev/null 2>&1 || true
+      # If the graceful stop did not finish, end the node by its PID.
+      if kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        sleep 2
+        kill -9 "$pid" 2>/dev/null || true
+      fi
     fi
     # epmd outlives the node; stop it by its PID.
     for pid in $(pgrep -x epmd || true); do kill "$pid" 2>/dev/null || true; done
