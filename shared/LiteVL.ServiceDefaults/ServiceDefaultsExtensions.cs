@@ -19,7 +19,10 @@ public static class ServiceDefaultsExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddProblemDetails();
         builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
-        builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), ["live"]);
+        builder.Services.AddHealthChecks()
+            .AddCheck("self", () => HealthCheckResult.Healthy(), ["live"])
+            .AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag])
+            .AddCheck<BlobStoreHealthCheck>("blob-store", tags: [ReadyTag]);
         builder.Services.AddApiKeyAuthentication();
         builder.Services.AddOpenApi();
         return builder;
@@ -37,9 +40,26 @@ public static class ServiceDefaultsExtensions
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = c => c.Tags.Contains("live") });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag) || c.Tags.Contains("live") });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            // Every dependency: database, blob store, the broker (MassTransit's own check), and the model or ffmpeg where used.
+            Predicate = c => c.Tags.Contains(ReadyTag) || c.Tags.Contains("live") || c.Tags.Contains("masstransit"),
+            ResponseWriter = WriteHealthReport,
+        });
         app.MapOpenApi();
         return app;
+    }
+
+    /// <summary>The readiness report as JSON: overall status and each check's status and description.</summary>
+    private static Task WriteHealthReport(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        var body = new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+        };
+        return context.Response.WriteAsync(System.Text.Json.JsonSerializer.Serialize(body));
     }
 
     /// <summary>A ProblemDetails result with a type URI per status (RFC 9457).</summary>
