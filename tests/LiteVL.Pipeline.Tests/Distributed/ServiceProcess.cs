@@ -5,7 +5,10 @@ using System.Text;
 
 namespace LiteVL.Pipeline.Tests.Distributed;
 
-/// <summary>One LiteVL service as its own OS process (dotnet SERVICE.dll), configured by environment variables only.</summary>
+/// <summary>
+/// One LiteVL program as its own OS process (dotnet ASSEMBLY.dll from the test's output folder) on a free loopback port,
+/// configured by environment variables (and optional arguments); used for the separate services and the embedded host.
+/// </summary>
 internal sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -26,6 +29,17 @@ internal sealed class ServiceProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Peak resident memory of the process so far (Linux VmHWM), in bytes.</summary>
+    public long PeakResidentBytes
+    {
+        get
+        {
+            string status = File.ReadAllText($"/proc/{_process.Id}/status");
+            string line = status.Split('\n').First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+    }
+
     public string Log
     {
         get
@@ -37,7 +51,7 @@ internal sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServiceProcess> StartAsync(string name, string assembly, IReadOnlyDictionary<string, string> environment)
+    public static async Task<ServiceProcess> StartAsync(string name, string assembly, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string>? arguments = null, Func<bool>? ready = null)
     {
         int port = FreePort();
         var info = new ProcessStartInfo("dotnet")
@@ -48,6 +62,11 @@ internal sealed class ServiceProcess : IAsyncDisposable
             WorkingDirectory = AppContext.BaseDirectory,
         };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, assembly));
+        foreach (string a in arguments ?? [])
+        {
+            info.ArgumentList.Add(a);
+        }
+
         foreach (var (k, v) in environment)
         {
             info.Environment[k] = v;
@@ -72,7 +91,7 @@ internal sealed class ServiceProcess : IAsyncDisposable
 
             try
             {
-                if ((await http.GetAsync(new Uri("/health/live", UriKind.Relative))).IsSuccessStatusCode)
+                if ((await http.GetAsync(new Uri("/health/live", UriKind.Relative))).IsSuccessStatusCode && (ready?.Invoke() ?? true))
                 {
                     return service;
                 }
