@@ -52,6 +52,8 @@ public static class MessagingExtensions
         {
             x.SetKebabCaseEndpointNameFormatter();
             consumers(x);
+            // Every service may host it: they compete on one queue, and a fault is handled once.
+            x.AddConsumer<PipelineFaultConsumer, PipelineFaultConsumerDefinition>();
             if (options.Transport == MessageTransport.RabbitMq)
             {
                 // Quorum queues: replicated and durable, so a broker restart loses nothing that was confirmed.
