@@ -27,22 +27,9 @@ internal static class EmbeddedSetup
     /// <summary>Creates an admin key on first start and writes it to &lt;data&gt;/admin-key (owner-only).</summary>
     public static async Task<string> EnsureAdminKeyAsync(IServiceProvider services, string dataDir, CancellationToken ct)
     {
-        string path = Path.Combine(dataDir, AdminKeyFile);
         await using var scope = services.CreateAsyncScope();
-        var keys = scope.ServiceProvider.GetRequiredService<ApiKeyService>();
-        if (File.Exists(path) && await keys.AuthenticateAsync((await File.ReadAllTextAsync(path, ct).ConfigureAwait(false)).Trim(), ct).ConfigureAwait(false) is { IsAdmin: true })
-        {
-            return path;
-        }
-
-        var issued = await keys.CreateAsync(ApiKeyService.AdminTenant, "embedded host admin", isAdmin: true, ct).ConfigureAwait(false);
-        await File.WriteAllTextAsync(path, issued.Key + "\n", ct).ConfigureAwait(false);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-
-        return path;
+        return await scope.ServiceProvider.GetRequiredService<ApiKeyService>()
+            .EnsureAdminKeyFileAsync(Path.Combine(dataDir, AdminKeyFile), ct).ConfigureAwait(false);
     }
 
     /// <summary>When the library is empty, generates a handful of varied clips and uploads them for tenant "demo".</summary>
