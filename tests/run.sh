@@ -25,19 +25,29 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   fi
 fi
 
-# A throwaway PostgreSQL cluster and RabbitMQ node for this run, stopped on exit.
+# A throwaway PostgreSQL cluster and RabbitMQ node for this run, stopped on exit. Ports are drawn below Linux's
+# ephemeral range (32768+), where an outgoing connection could already hold them, and a start is retried on another.
 pg_dir=$(mktemp -d /tmp/litevl-test-pg.XXXXXX)
-pg_port=$(( 56000 + RANDOM % 2000 ))
 mq_dir=$(mktemp -d /tmp/litevl-test-mq.XXXXXX)
-mq_port=$(( 58000 + RANDOM % 1000 ))
 cleanup() {
   deploy/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true
   deploy/rabbitmq.sh stop "$mq_dir" >/dev/null 2>&1 || true
   rm -rf "$pg_dir" "$mq_dir"
 }
 trap cleanup EXIT
-LITEVL_TEST_POSTGRES=$(deploy/postgres.sh start "$pg_dir" "$pg_port")
-LITEVL_TEST_RABBITMQ_PORT=$(deploy/rabbitmq.sh start "$mq_dir" "$mq_port" $(( mq_port + 1000 )))
+for attempt in 1 2 3 4 5; do
+  pg_port=$(( 21000 + RANDOM % 4000 ))
+  if LITEVL_TEST_POSTGRES=$(deploy/postgres.sh start "$pg_dir" "$pg_port"); then break; fi
+  echo "PostgreSQL did not start on port $pg_port (attempt $attempt); log: $(tail -n 3 "$pg_dir/server.log" 2>/dev/null)" >&2
+  [ "$attempt" -eq 5 ] && exit 1
+done
+for attempt in 1 2 3 4 5; do
+  mq_port=$(( 25000 + RANDOM % 3000 ))
+  if LITEVL_TEST_RABBITMQ_PORT=$(deploy/rabbitmq.sh start "$mq_dir" "$mq_port" $(( mq_port + 1000 ))); then break; fi
+  echo "RabbitMQ did not start on port $mq_port (attempt $attempt)" >&2
+  deploy/rabbitmq.sh stop "$mq_dir" >/dev/null 2>&1 || true
+  [ "$attempt" -eq 5 ] && exit 1
+done
 export LITEVL_TEST_POSTGRES LITEVL_TEST_RABBITMQ_PORT
 
 configuration="${CONFIGURATION:-Release}"
