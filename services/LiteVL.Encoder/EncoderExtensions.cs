@@ -10,6 +10,7 @@ public static class EncoderExtensions
         services.AddOptions<EncoderOptions>().Bind(configuration.GetSection(EncoderOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddLiteVLModel(configuration);
         services.AddScoped<SegmentEncoder>();
+        services.AddEncoderHeartbeat(configuration);
         return services;
     }
 

@@ -1,23 +1,68 @@
+using System.Runtime.ExceptionServices;
 using LiteVL.Contracts;
+using LiteVL.ServiceDefaults;
 using MassTransit;
 
 namespace LiteVL.Encoder;
 
-/// <summary>Takes FramesExtracted messages in batches (segments of several videos share a model run).</summary>
-public sealed class FramesExtractedConsumer(SegmentEncoder encoder) : IConsumer<Batch<FramesExtracted>>
+/// <summary>
+/// Takes FramesExtracted messages in batches (segments of several videos share a model run). When a batch fails, each
+/// video is tried alone, so a poison message fails only its own video: the others finish, and the batch's retries and
+/// final fault (<see cref="LiteVL.ServiceDefaults.PipelineFaultConsumer"/>) then touch only the video still stuck.
+/// </summary>
+public sealed class FramesExtractedConsumer(SegmentEncoder encoder, EncoderHeartbeatRecorder heartbeat, IServiceScopeFactory scopes) : IConsumer<Batch<FramesExtracted>>
 {
     public async Task Consume(ConsumeContext<Batch<FramesExtracted>> context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var outcome = await encoder.EncodeAsync([.. context.Message.Select(m => m.Message)], context.CancellationToken).ConfigureAwait(false);
-        foreach (var encoded in outcome.Encoded)
+        FramesExtracted[] messages = [.. context.Message.Select(m => m.Message)];
+        EncodeOutcome outcome;
+        try
         {
-            await context.Publish(encoded, context.CancellationToken).ConfigureAwait(false);
+            outcome = await heartbeat.TrackAsync(() => encoder.EncodeAsync(messages, context.CancellationToken)).ConfigureAwait(false);
+        }
+        catch (Exception) when (messages.DistinctBy(m => m.VideoId).Count() > 1 && !context.CancellationToken.IsCancellationRequested)
+        {
+            await EncodeOneByOneAsync(context, messages).ConfigureAwait(false);
+            return;
         }
 
-        foreach (var failed in outcome.Failed)
+        await PublishAsync(context, outcome).ConfigureAwait(false);
+    }
+
+    private async Task EncodeOneByOneAsync(ConsumeContext<Batch<FramesExtracted>> context, FramesExtracted[] messages)
+    {
+        ExceptionDispatchInfo? first = null;
+        foreach (var message in messages.DistinctBy(m => m.VideoId))
         {
-            await context.Publish(failed, context.CancellationToken).ConfigureAwait(false);
+            // A fresh scope (DbContext) per video: the failed batch may have left tracked changes behind.
+            await using var scope = scopes.CreateAsyncScope();
+            try
+            {
+                var alone = scope.ServiceProvider.GetRequiredService<SegmentEncoder>();
+                var outcome = await heartbeat.TrackAsync(() => alone.EncodeAsync([message], context.CancellationToken)).ConfigureAwait(false);
+                await PublishAsync(context, outcome).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!context.CancellationToken.IsCancellationRequested)
+            {
+                first ??= ExceptionDispatchInfo.Capture(e);
+            }
+        }
+
+        // Retry (and finally fault) the batch for the video(s) that failed alone; the finished ones are skipped then.
+        first?.Throw();
+    }
+
+    /// <summary>Publishes each video's outcome inside a span of that video's own trace (see <see cref="LiteVLTelemetry.StartVideoActivity"/>).</summary>
+    private static async Task PublishAsync(ConsumeContext<Batch<FramesExtracted>> context, EncodeOutcome outcome)
+    {
+        LiteVLTelemetry.EncoderBatchSegments.Record(outcome.Encoded.Sum(e => e.Segments.Count));
+        LiteVLTelemetry.EncoderBatchVideos.Record(outcome.Encoded.Count);
+        var messages = context.Message.DistinctBy(m => m.Message.VideoId).ToDictionary(m => m.Message.VideoId);
+        foreach (var (videoId, message) in outcome.Encoded.Select(e => (e.VideoId, (object)e)).Concat(outcome.Failed.Select(f => (f.VideoId, (object)f))))
+        {
+            using var activity = messages.TryGetValue(videoId, out var source) ? LiteVLTelemetry.StartVideoActivity("encode video", source, videoId) : null;
+            await context.Publish(message, context.CancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -2,14 +2,17 @@ using LiteVL.QueryApi;
 using LiteVL.ServiceDefaults;
 using LiteVL.Storage;
 
-var builder = WebApplication.CreateBuilder(args);
-builder.AddServiceDefaults();
-builder.Services.AddLiteVLStorage(builder.Configuration);
-builder.Services.AddLiteVLMessaging(builder.Configuration, _ => { });
-builder.Services.AddQueryApi(builder.Configuration);
+return await ServiceMain.RunAsync("query API", async () =>
+{
+    var builder = WebApplication.CreateBuilder(args);
+    builder.AddServiceDefaults();
+    builder.Services.AddLiteVLStorage(builder.Configuration);
+    builder.Services.AddLiteVLMessaging(builder.Configuration, _ => { });
+    builder.Services.AddQueryApi(builder.Configuration);
 
-var app = builder.Build();
-await app.Services.MigrateLiteVLDatabaseAsync();
-app.UseServiceDefaults();
-app.MapQueryApi();
-await app.RunAsync();
+    var app = builder.Build();
+    app.UseServiceDefaults();
+    await app.Services.MigrateLiteVLDatabaseAsync();
+    app.MapQueryApi();
+    await app.RunAsync();
+});

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using LiteVL.Model.Runtime;
 using LiteVL.Model.Text;
+using LiteVL.ServiceDefaults;
 using LiteVL.Storage;
 using LiteVL.Storage.Blobs;
 using LiteVL.Storage.Entities;
@@ -125,7 +126,9 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
             .ThenBy(v => v.VideoId)
             .Take(limit)
             .ToList();
-        return new SearchResponse(query, c.Version, rerank && live.Count > 0, warnings, hits, new SearchTimings(encodeMs, coarseMs, loadMs, rerankMs, total.Elapsed.TotalMilliseconds));
+        bool didRerank = rerank && live.Count > 0;
+        LiteVLTelemetry.SearchDuration.Record(total.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("rerank", didRerank));
+        return new SearchResponse(query, c.Version, didRerank, warnings, hits, new SearchTimings(encodeMs, coarseMs, loadMs, rerankMs, total.Elapsed.TotalMilliseconds));
     }
 
     private static (string Query, int Limit, int Candidates, bool Rerank) Validate(SearchRequest request, SearchOptions o)

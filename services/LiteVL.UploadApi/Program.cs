@@ -2,28 +2,31 @@ using LiteVL.ServiceDefaults;
 using LiteVL.Storage;
 using LiteVL.UploadApi;
 
-var builder = WebApplication.CreateBuilder(args);
-builder.AddServiceDefaults();
-builder.Services.AddLiteVLStorage(builder.Configuration);
-builder.Services.AddLiteVLMessaging(builder.Configuration, _ => { });
-builder.Services.AddUploadApi(builder.Configuration);
-
-// In the distributed mode the Upload API is the single process that re-drives stuck videos and sweeps orphan files.
-builder.Services.AddSingleton(new FrameGeometry(
-    builder.Configuration.GetValue("LiteVL:Frames:FramesPerSegment", 8),
-    builder.Configuration.GetValue("LiteVL:Frames:FrameSize", 384)));
-builder.Services.AddOptions<ReconcilerOptions>().Bind(builder.Configuration.GetSection(ReconcilerOptions.Section));
-builder.Services.AddHostedService<PipelineReconciler>();
-builder.Services.AddLiteVLOrphanSweeper(builder.Configuration);
-
-var app = builder.Build();
-await app.Services.MigrateLiteVLDatabaseAsync();
-if (app.Configuration["LiteVL:AdminKeyFile"] is { Length: > 0 } adminKeyFile)
+return await ServiceMain.RunAsync("upload API", async () =>
 {
-    await using var scope = app.Services.CreateAsyncScope();
-    await scope.ServiceProvider.GetRequiredService<ApiKeyService>().EnsureAdminKeyFileAsync(adminKeyFile);
-}
+    var builder = WebApplication.CreateBuilder(args);
+    builder.AddServiceDefaults();
+    builder.Services.AddLiteVLStorage(builder.Configuration);
+    builder.Services.AddLiteVLMessaging(builder.Configuration, _ => { });
+    builder.Services.AddUploadApi(builder.Configuration);
 
-app.UseServiceDefaults();
-app.MapUploadApi();
-await app.RunAsync();
+    // In the distributed mode the Upload API is the single process that re-drives stuck videos and sweeps orphan files.
+    builder.Services.AddSingleton(new FrameGeometry(
+        builder.Configuration.GetValue("LiteVL:Frames:FramesPerSegment", 8),
+        builder.Configuration.GetValue("LiteVL:Frames:FrameSize", 384)));
+    builder.Services.AddOptions<ReconcilerOptions>().Bind(builder.Configuration.GetSection(ReconcilerOptions.Section));
+    builder.Services.AddHostedService<PipelineReconciler>();
+    builder.Services.AddLiteVLOrphanSweeper(builder.Configuration);
+
+    var app = builder.Build();
+    app.UseServiceDefaults();
+    await app.Services.MigrateLiteVLDatabaseAsync();
+    if (app.Configuration["LiteVL:AdminKeyFile"] is { Length: > 0 } adminKeyFile)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<ApiKeyService>().EnsureAdminKeyFileAsync(adminKeyFile);
+    }
+
+    app.MapUploadApi();
+    await app.RunAsync();
+});

@@ -1,3 +1,5 @@
+using LiteVL.ServiceDefaults;
+
 namespace LiteVL.UploadApi;
 
 public static class UploadApiExtensions
@@ -8,6 +10,7 @@ public static class UploadApiExtensions
         services.AddOptions<UploadOptions>().Bind(configuration.GetSection(UploadOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddScoped<UploadService>();
         services.AddScoped<DeleteVideoService>();
+        services.AddHostedService<VideoStateMetrics>(); // litevl_videos{state} at /metrics, counted by this one process
         return services;
     }
 

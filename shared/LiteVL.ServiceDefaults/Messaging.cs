@@ -1,7 +1,10 @@
+using System.ComponentModel.DataAnnotations;
+using ValidationResult = System.ComponentModel.DataAnnotations.ValidationResult;
 using LiteVL.Contracts;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace LiteVL.ServiceDefaults;
 
@@ -15,7 +18,7 @@ public enum MessageTransport
 }
 
 /// <summary>Section <c>LiteVL:Messaging</c>.</summary>
-public sealed class MessagingOptions
+public sealed class MessagingOptions : IValidatableObject
 {
     public const string Section = "LiteVL:Messaging";
 
@@ -23,7 +26,8 @@ public sealed class MessagingOptions
 
     public string RabbitMqHost { get; set; } = "localhost";
 
-    public ushort RabbitMqPort { get; set; } = 5672;
+    [Range(1, 65535)]
+    public int RabbitMqPort { get; set; } = 5672;
 
     public string RabbitMqVirtualHost { get; set; } = "/";
 
@@ -32,7 +36,38 @@ public sealed class MessagingOptions
     public string RabbitMqPassword { get; set; } = "guest";
 
     /// <summary>Messages a consumer holds un-acknowledged: a crashed worker returns at most this many to the queue.</summary>
+    [Range(1, 10_000)]
     public int PrefetchCount { get; set; } = 16;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Transport != MessageTransport.RabbitMq)
+        {
+            yield break;
+        }
+
+        foreach (var (name, value) in new[] { (nameof(RabbitMqHost), RabbitMqHost), (nameof(RabbitMqVirtualHost), RabbitMqVirtualHost), (nameof(RabbitMqUsername), RabbitMqUsername) })
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                yield return new ValidationResult($"{Section}:{name} must not be empty when {Section}:Transport is RabbitMq.", [name]);
+            }
+        }
+    }
+
+    /// <summary>The options of <paramref name="configuration"/>, or an <see cref="OptionsValidationException"/> that names each bad key.</summary>
+    public static MessagingOptions Load(IConfiguration configuration)
+    {
+        var options = configuration.GetSection(Section).Get<MessagingOptions>() ?? new MessagingOptions();
+        var results = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true))
+        {
+            throw new OptionsValidationException(Section, typeof(MessagingOptions), results.Select(r =>
+                r.ErrorMessage is { } m && m.StartsWith(Section, StringComparison.Ordinal) ? m : $"{Section}:{string.Join(",", r.MemberNames)}: {r.ErrorMessage}"));
+        }
+
+        return options;
+    }
 }
 
 public static class MessagingExtensions
@@ -40,7 +75,7 @@ public static class MessagingExtensions
     /// <summary>MassTransit on the configured transport, with the video id as correlation id of every message.</summary>
     public static IServiceCollection AddLiteVLMessaging(this IServiceCollection services, IConfiguration configuration, Action<IBusRegistrationConfigurator> consumers)
     {
-        var options = configuration.GetSection(MessagingOptions.Section).Get<MessagingOptions>() ?? new MessagingOptions();
+        var options = MessagingOptions.Load(configuration);
         services.AddSingleton(options);
         MessageCorrelation.UseCorrelationId<VideoUploaded>(m => m.VideoId);
         MessageCorrelation.UseCorrelationId<FramesExtracted>(m => m.VideoId);
@@ -66,7 +101,7 @@ public static class MessagingExtensions
                 });
                 x.UsingRabbitMq((context, cfg) =>
                 {
-                    cfg.Host(options.RabbitMqHost, options.RabbitMqPort, options.RabbitMqVirtualHost, h =>
+                    cfg.Host(options.RabbitMqHost, (ushort)options.RabbitMqPort, options.RabbitMqVirtualHost, h =>
                     {
                         h.Username(options.RabbitMqUsername);
                         h.Password(options.RabbitMqPassword);
@@ -74,6 +109,7 @@ public static class MessagingExtensions
                     });
                     cfg.PrefetchCount = options.PrefetchCount;
                     cfg.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(300)));
+                    cfg.UseConsumeFilter(typeof(StageTelemetryFilter<>), context);
                     cfg.ConfigureEndpoints(context);
                 });
             }
@@ -82,6 +118,7 @@ public static class MessagingExtensions
                 x.UsingInMemory((context, cfg) =>
                 {
                     cfg.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200)));
+                    cfg.UseConsumeFilter(typeof(StageTelemetryFilter<>), context);
                     cfg.ConfigureEndpoints(context);
                 });
             }

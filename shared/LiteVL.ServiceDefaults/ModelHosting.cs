@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using System.ComponentModel.DataAnnotations;
+using System.Diagnostics.Metrics;
 using LiteVL.Model.Graphs;
 using LiteVL.Model.Runtime;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -18,12 +19,15 @@ public sealed class ModelOptions
     public string Directory { get; set; } = "model";
 
     /// <summary>cpu or cuda.</summary>
+    [RegularExpression("^(?i:cpu|cuda)$", ErrorMessage = "LiteVL:Model:Device must be cpu or cuda.")]
     public string Device { get; set; } = "cpu";
 
     public bool RequireDevice { get; set; }
 
     public bool Fp16 { get; set; }
 
+    /// <summary>Threads per ONNX Runtime session; 0 = ONNX Runtime's default (one per core).</summary>
+    [Range(0, 1024)]
     public int IntraOpThreads { get; set; }
 }
 
@@ -41,7 +45,7 @@ public static class ModelHostingExtensions
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<ModelOptions>>().Value;
-            return LiteVLModel.Open(
+            var model = LiteVLModel.Open(
                 o.Directory,
                 new RuntimeOptions
                 {
@@ -51,6 +55,11 @@ public static class ModelHostingExtensions
                     IntraOpThreads = o.IntraOpThreads,
                 },
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger("LiteVL.Model"));
+            LiteVLTelemetry.Meter.CreateObservableGauge(
+                "litevl.model.provider",
+                () => new Measurement<int>(1, new("provider", (model.ActiveDevice ?? model.Options.Device).ToString().ToLowerInvariant()), new("model_version", model.Config.Version)),
+                description: "The ONNX Runtime execution provider the model runs on (1 per loaded model; the provider is a label).");
+            return model;
         });
         services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [ServiceDefaultsExtensions.ReadyTag]);
         return services;

@@ -13,7 +13,8 @@ public static class ServiceDefaultsExtensions
 {
     public const string ReadyTag = "ready";
 
-    /// <summary>What every LiteVL service has: ProblemDetails on every error, health checks, API-key authentication, OpenAPI.</summary>
+    /// <summary>What every LiteVL service has: ProblemDetails on every error, health checks, API-key authentication, OpenAPI,
+    /// OpenTelemetry traces and metrics.</summary>
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -25,16 +26,20 @@ public static class ServiceDefaultsExtensions
             .AddCheck<BlobStoreHealthCheck>("blob-store", tags: [ReadyTag]);
         builder.Services.AddApiKeyAuthentication();
         builder.Services.AddOpenApi();
+        builder.AddLiteVLTelemetry();
         return builder;
     }
 
     /// <summary>
-    /// <c>/health/live</c> (the process answers) and <c>/health/ready</c> (its dependencies answer), the OpenAPI document,
+    /// <c>/health/live</c> (the process answers) and <c>/health/ready</c> (its dependencies answer), <c>/metrics</c>, the OpenAPI document,
     /// and ProblemDetails for unhandled exceptions and bare status codes.
     /// </summary>
     public static WebApplication UseServiceDefaults(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        // Every ValidateOnStart option now, before anything starts: a bad setting stops the service with one message
+        // (ServiceMain) instead of a host failure logged with a stack trace.
+        app.Services.GetService<Microsoft.Extensions.Options.IStartupValidator>()?.Validate();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
@@ -47,6 +52,7 @@ public static class ServiceDefaultsExtensions
             ResponseWriter = WriteHealthReport,
         });
         app.MapOpenApi();
+        app.MapLiteVLMetrics();
         return app;
     }
 

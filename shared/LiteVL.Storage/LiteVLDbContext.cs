@@ -19,6 +19,8 @@ public abstract class LiteVLDbContext(DbContextOptions options) : DbContext(opti
 
     public DbSet<VideoEvent> VideoEvents => Set<VideoEvent>();
 
+    public DbSet<EncoderWorker> EncoderWorkers => Set<EncoderWorker>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
@@ -74,6 +76,16 @@ public abstract class LiteVLDbContext(DbContextOptions options) : DbContext(opti
             e.Property(ev => ev.State).HasConversion<string>().HasMaxLength(16);
             e.Property(ev => ev.Detail).HasMaxLength(2000);
             e.HasIndex(ev => new { ev.VideoId, ev.At });
+            e.HasIndex(ev => new { ev.State, ev.At }); // the dashboard's throughput and latency windows
+        });
+
+        modelBuilder.Entity<EncoderWorker>(e =>
+        {
+            e.HasKey(w => w.Id);
+            e.Property(w => w.Id).HasMaxLength(200);
+            e.Property(w => w.Provider).HasMaxLength(16);
+            e.Property(w => w.ModelVersion).HasMaxLength(100);
+            e.HasIndex(w => w.LastHeartbeatAt);
         });
     }
 }

@@ -9,6 +9,8 @@ namespace LiteVL.Storage;
 /// </summary>
 public sealed class VideoLedger(LiteVLDbContext db, TimeProvider clock)
 {
+    private static readonly VideoState[] NonTerminal = [.. Enum.GetValues<VideoState>().Where(s => !s.IsTerminal())];
+
     public async Task<Video> CreateAsync(Video video, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(video);
@@ -49,16 +51,24 @@ public sealed class VideoLedger(LiteVLDbContext db, TimeProvider clock)
     }
 
     /// <summary>Ends a non-terminal video in <c>Failed</c> with a reason a person understands.</summary>
-    public Task<bool> FailAsync(Guid videoId, string stage, string reason, CancellationToken ct = default)
+    public Task<bool> FailAsync(Guid videoId, string stage, string reason, CancellationToken ct = default) =>
+        FailFromAsync(videoId, NonTerminal, stage, reason, ct);
+
+    /// <summary>
+    /// Like <see cref="FailAsync"/>, but only while the video is in one of <paramref name="from"/> (the failing stage's
+    /// own states): a video another stage has moved on meanwhile is left alone.
+    /// </summary>
+    public Task<bool> FailFromAsync(Guid videoId, VideoState[] from, string stage, string reason, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(reason);
+        ArgumentNullException.ThrowIfNull(from);
         var now = clock.GetUtcNow().UtcDateTime;
         string shortReason = reason.Length > 2000 ? reason[..1997] + "..." : reason;
         return InTransactionAsync(
             async () =>
             {
                 int changed = await db.Videos
-                    .Where(v => v.Id == videoId && v.State != VideoState.Indexed && v.State != VideoState.Failed)
+                    .Where(v => v.Id == videoId && from.Contains(v.State) && v.State != VideoState.Indexed && v.State != VideoState.Failed)
                     .ExecuteUpdateAsync(
                         s => s.SetProperty(v => v.State, VideoState.Failed)
                             .SetProperty(v => v.FailedStage, stage)
@@ -72,6 +82,41 @@ public sealed class VideoLedger(LiteVLDbContext db, TimeProvider clock)
                 }
 
                 db.VideoEvents.Add(new VideoEvent { VideoId = videoId, State = VideoState.Failed, At = now, Detail = $"{stage}: {shortReason}" });
+                await db.SaveChangesAsync(ct).ConfigureAwait(false);
+                return true;
+            },
+            ct);
+    }
+
+    /// <summary>
+    /// Sends a video back to the start of the pipeline (an operator's retry or re-index): if it is in one of
+    /// <paramref name="from"/> it becomes <c>Uploaded</c> with its failure cleared and re-drive attempts reset, and the
+    /// timeline records why. Conditional like every transition, so a stage that moved the video meanwhile wins; the
+    /// caller publishes the trigger (VideoUploaded) only when this returns true.
+    /// </summary>
+    public Task<bool> TryRequeueAsync(Guid videoId, VideoState[] from, string detail, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(from);
+        var now = clock.GetUtcNow().UtcDateTime;
+        return InTransactionAsync(
+            async () =>
+            {
+                int changed = await db.Videos
+                    .Where(v => v.Id == videoId && from.Contains(v.State))
+                    .ExecuteUpdateAsync(
+                        s => s.SetProperty(v => v.State, VideoState.Uploaded)
+                            .SetProperty(v => v.FailedStage, (string?)null)
+                            .SetProperty(v => v.FailureReason, (string?)null)
+                            .SetProperty(v => v.Attempts, 0)
+                            .SetProperty(v => v.StateChangedAt, now)
+                            .SetProperty(v => v.UpdatedAt, now),
+                        ct).ConfigureAwait(false);
+                if (changed == 0)
+                {
+                    return false;
+                }
+
+                db.VideoEvents.Add(new VideoEvent { VideoId = videoId, State = VideoState.Uploaded, At = now, Detail = detail });
                 await db.SaveChangesAsync(ct).ConfigureAwait(false);
                 return true;
             },

@@ -68,6 +68,49 @@ namespace LiteVL.Storage.Migrations.Postgres
                     b.ToTable("ApiKeys");
                 });
 
+            modelBuilder.Entity("LiteVL.Storage.Entities.EncoderWorker", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<long>("Batches")
+                        .HasColumnType("bigint");
+
+                    b.Property<DateTime?>("LastBatchAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("LastBatchSize")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTime>("LastHeartbeatAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ModelVersion")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<long>("Segments")
+                        .HasColumnType("bigint");
+
+                    b.Property<double>("SegmentsPerSecond")
+                        .HasColumnType("double precision");
+
+                    b.Property<DateTime>("StartedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("LastHeartbeatAt");
+
+                    b.ToTable("EncoderWorkers");
+                });
+
             modelBuilder.Entity("LiteVL.Storage.Entities.Segment", b =>
                 {
                     b.Property<Guid>("VideoId")
@@ -235,6 +278,8 @@ namespace LiteVL.Storage.Migrations.Postgres
                         .HasColumnType("uuid");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("State", "At");
 
                     b.HasIndex("VideoId", "At");
 

@@ -62,6 +62,49 @@ namespace LiteVL.Storage.Migrations.Sqlite
                     b.ToTable("ApiKeys");
                 });
 
+            modelBuilder.Entity("LiteVL.Storage.Entities.EncoderWorker", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Batches")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("LastBatchAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("LastBatchSize")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("LastHeartbeatAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ModelVersion")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Segments")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("SegmentsPerSecond")
+                        .HasColumnType("REAL");
+
+                    b.Property<DateTime>("StartedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("LastHeartbeatAt");
+
+                    b.ToTable("EncoderWorkers");
+                });
+
             modelBuilder.Entity("LiteVL.Storage.Entities.Segment", b =>
                 {
                     b.Property<Guid>("VideoId")
@@ -227,6 +270,8 @@ namespace LiteVL.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("State", "At");
 
                     b.HasIndex("VideoId", "At");
 

@@ -1,0 +1,92 @@
+using System.Diagnostics;
+
+namespace LiteVL.Pipeline.Tests.Distributed;
+
+/// <summary>
+/// A service started with a bad configuration stops at once with exit code 2 and one message that names the key to fix,
+/// not an unhandled-exception stack trace (and not a process that runs on and fails later).
+/// </summary>
+public sealed class StartupValidationTests
+{
+    public static TheoryData<string, string, string, string> Cases => new()
+    {
+        { "LiteVL__Messaging__Transport", "Kafka", "LiteVL:Messaging:Transport", "MessageTransport" },
+        { "LiteVL__Messaging__PrefetchCount", "0", "LiteVL:Messaging", "PrefetchCount" },
+        { "LiteVL__Messaging__RabbitMqPort", "70000", "LiteVL:Messaging", "RabbitMqPort" },
+        { "LiteVL__Storage__Provider", "Postgres", "LiteVL:Storage:ConnectionString is required", "Host=" },
+        { "LiteVL__Model__Device", "tpu", "LiteVL:Model", "must be cpu or cuda" },
+        { "LiteVL__Encoder__MessagesPerBatch", "0", "LiteVL:Encoder", "MessagesPerBatch" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task A_bad_setting_stops_the_encoder_with_a_message_naming_it(string variable, string value, string expected, string alsoExpected)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["LiteVL__Messaging__Transport"] = "RabbitMq",
+            ["LiteVL__Messaging__RabbitMqHost"] = "127.0.0.1",
+            ["LiteVL__Storage__DataDirectory"] = Directory.CreateTempSubdirectory("litevl-startup-").FullName,
+            [variable] = value,
+        };
+        var (exitCode, output) = await RunToExitAsync("LiteVL.Encoder.dll", environment);
+
+        Assert.True(exitCode == 2, $"exit code {exitCode}:\n{output}");
+        Assert.Contains("encoder cannot start", output, StringComparison.Ordinal);
+        Assert.Contains(expected, output, StringComparison.Ordinal);
+        Assert.Contains(alsoExpected, output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unreachable_database_is_named_with_the_key_to_check()
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["LiteVL__Storage__Provider"] = "Postgres",
+            // Port 1 on loopback: nothing listens there, the connection is refused at once.
+            ["LiteVL__Storage__ConnectionString"] = "Host=127.0.0.1;Port=1;Database=litevl;Username=litevl;Password=x;Timeout=2",
+            ["LiteVL__Storage__DataDirectory"] = Directory.CreateTempSubdirectory("litevl-startup-").FullName,
+        };
+        var (exitCode, output) = await RunToExitAsync("LiteVL.Indexer.dll", environment);
+
+        Assert.True(exitCode == 2, $"exit code {exitCode}:\n{output}");
+        Assert.Contains("indexer cannot start: the PostgreSQL database cannot be used", output, StringComparison.Ordinal);
+        Assert.Contains("LiteVL:Storage:ConnectionString", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunToExitAsync(string assembly, Dictionary<string, string> environment)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, assembly));
+        foreach (var (k, v) in environment)
+        {
+            info.Environment[k] = v;
+        }
+
+        info.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            return (-1, $"still running after 90 s (the bad setting was not caught at start-up):\n{await stdout}{await stderr}");
+        }
+
+        return (process.ExitCode, await stdout + await stderr);
+    }
+}
