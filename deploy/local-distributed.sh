@@ -2,8 +2,8 @@
 # The distributed mode on one machine, without containers: PostgreSQL, RabbitMQ and every service as its own process.
 #   deploy/local-distributed.sh start [DATA_DIR] [ENCODERS]   builds, starts everything, prints URLs and PIDs
 #   deploy/local-distributed.sh stop  [DATA_DIR]              stops the services (by PID), RabbitMQ and PostgreSQL
-# The Upload API listens on http://127.0.0.1:8080 and, with QDRANT_URL set, the query API on :8081; an admin key is
-# written to DATA_DIR/admin-key.
+# The Upload API listens on http://127.0.0.1:8080, the dashboard on :8091/admin and, with QDRANT_URL set, the query API
+# on :8081; an admin key is written to DATA_DIR/admin-key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmd="${1:-start}"
@@ -49,6 +49,9 @@ case "$cmd" in
     else
       echo "query API not started: in the distributed mode it needs Qdrant (set QDRANT_URL=http://HOST:6334); the embedded index belongs to the indexer process"
     fi
+    [ -n "${QDRANT_URL:-}" ] && export LiteVL__Dashboard__QueryApiUrl=http://127.0.0.1:8081 # its search page asks the query API
+    LiteVL__Dashboard__RabbitMqManagementUrl=http://127.0.0.1:55673 start_service dashboard LiteVL.Dashboard 8091
+    echo "dashboard: http://127.0.0.1:8091/admin (sign in with the admin key)"
     echo "admin key: $data/admin-key (written by the Upload API on first start)"
     echo "RabbitMQ management: http://127.0.0.1:55673 (guest/guest)"
     ;;

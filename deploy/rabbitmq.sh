@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway RabbitMQ node (with the management plugin) for tests and local runs, without systemd.
 #   deploy/rabbitmq.sh start [DIR] [PORT] [MGMT_PORT]   prints the AMQP port; node files live under DIR
-#   deploy/rabbitmq.sh stop  [DIR]                       stops the node and its epmd by PID
+#   deploy/rabbitmq.sh stop  [DIR]                       stops the node (and its epmd when no other node uses it) by PID
+#   deploy/rabbitmq.sh queues [DIR]                      lists queues: name, ready, unacknowledged, consumers
 # Installs the Debian package when RabbitMQ is missing (announcing it).
 set -euo pipefail
 cmd="${1:-start}"
@@ -43,11 +44,17 @@ case "$cmd" in
         kill -9 "$pid" 2>/dev/null || true
       fi
     fi
-    # epmd outlives the node; stop it by its PID.
-    for pid in $(pgrep -x epmd || true); do kill "$pid" 2>/dev/null || true; done
+    # epmd outlives the node; stop it by its PID, unless another Erlang node (another RabbitMQ) still uses it.
+    if ! pgrep -x beam.smp >/dev/null 2>&1; then
+      for pid in $(pgrep -x epmd || true); do kill "$pid" 2>/dev/null || true; done
+    fi
+    ;;
+  queues)
+    # Messages ready and unacknowledged per queue, read from the node itself (no statistics delay).
+    rabbitmqctl -q list_queues name messages_ready messages_unacknowledged consumers
     ;;
   *)
-    echo "usage: $0 start|stop [DIR] [PORT] [MGMT_PORT]" >&2
+    echo "usage: $0 start|stop|queues [DIR] [PORT] [MGMT_PORT]" >&2
     exit 2
     ;;
 esac

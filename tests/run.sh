@@ -9,12 +9,14 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 2
 fi
 
-# What the tests need on the machine: ffmpeg (media tests), PostgreSQL (the Npgsql path) and RabbitMQ (the distributed
-# mode), all from Debian packages.
+# What the tests need on the machine: ffmpeg (media tests), PostgreSQL (the Npgsql path), RabbitMQ (the distributed
+# mode), Chromium (dashboard tests) and docker-compose (renders docker-compose.yml without an engine), all from Debian.
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v rabbitmq-server >/dev/null 2>&1 || need_apt+=(rabbitmq-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need_apt[*]} (apt-get install -y ${need_apt[*]})"
@@ -53,6 +55,9 @@ export LITEVL_TEST_POSTGRES LITEVL_TEST_RABBITMQ_PORT
 configuration="${CONFIGURATION:-Release}"
 results="${TEST_RESULTS_DIR:-artifacts/test-results}"
 mkdir -p "$results"
+
+# The deployment files (compose, k8s, Dockerfiles) checked without an engine or a cluster.
+deploy/validate.sh
 
 dotnet restore LiteVL.Platform.sln --nologo -v quiet
 dotnet build LiteVL.Platform.sln -c "$configuration" --no-restore --nologo -v quiet -clp:ErrorsOnly

@@ -1,3 +1,4 @@
+using LiteVL.Dashboard;
 using LiteVL.Encoder;
 using LiteVL.FrameExtractor;
 using LiteVL.Host;
@@ -42,6 +43,7 @@ builder.Services.AddFrameExtractor(builder.Configuration);
 builder.Services.AddEncoder(builder.Configuration);
 builder.Services.AddIndexer(builder.Configuration);
 builder.Services.AddQueryApi(builder.Configuration);
+builder.Services.AddDashboard(builder.Configuration);
 builder.Services.AddLiteVLMessaging(builder.Configuration, bus =>
 {
     bus.AddFrameExtractorConsumers();
@@ -53,10 +55,11 @@ builder.Services.AddHostedService<PipelineReconciler>();
 builder.Services.AddLiteVLOrphanSweeper(builder.Configuration);
 
 var app = builder.Build();
-await app.Services.MigrateLiteVLDatabaseAsync();
 app.UseServiceDefaults();
+await app.Services.MigrateLiteVLDatabaseAsync();
 app.MapUploadApi();
 app.MapQueryApi();
+app.MapDashboard();
 await app.StartAsync();
 
 string adminKey = await EmbeddedSetup.EnsureAdminKeyAsync(app.Services, dataDir, app.Lifetime.ApplicationStopping);
@@ -65,6 +68,7 @@ Console.WriteLine($"""
 
     LiteVL embedded host is running.
       API          {urls}   (OpenAPI: {app.Urls.First()}/openapi/v1.json)
+      dashboard    {app.Urls.First()}/admin   (sign in with the admin key)
       admin key    {adminKey}
       data         {dataDir}
       model        {model.Version} ({model.Preset}, T={model.NumFrames}, S={model.Vision.ImageSize})

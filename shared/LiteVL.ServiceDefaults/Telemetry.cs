@@ -29,8 +29,8 @@ public static class LiteVLTelemetry
 
     public static readonly Meter Meter = new(Name);
 
-    /// <summary>Seconds a stage spent on one message, tag <c>stage</c> (extract, encode, index, delete) and <c>outcome</c> (ok, error).
-    /// For encode it includes the wait for the batch to fill.</summary>
+    /// <summary>Seconds a stage spent on one message, tag <c>stage</c> (extract, encode, index, delete) and <c>outcome</c>
+    /// (ok, error); for encode, on one batch of messages.</summary>
     public static readonly Histogram<double> StageDuration = Meter.CreateHistogram<double>(
         "litevl.stage.duration", "s", "Time a pipeline stage spent on one message.",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] });
@@ -54,6 +54,7 @@ public static class LiteVLTelemetry
     {
         [typeof(VideoUploaded)] = "extract",
         [typeof(FramesExtracted)] = "encode",
+        [typeof(Batch<FramesExtracted>)] = "encode", // the encoder consumes batches: one measurement per batch
         [typeof(SegmentsEncoded)] = "index",
         [typeof(VideoDeleted)] = "delete",
     };
@@ -69,9 +70,11 @@ public static class LiteVLTelemetry
     {
         ArgumentNullException.ThrowIfNull(message);
         var links = Activity.Current is { } batch ? new[] { new ActivityLink(batch.Context) } : null;
-        ActivityContext.TryParse(message.Headers.Get<string>(DiagnosticHeaders.DiagnosticId), null, isRemote: true, out var parent);
+        // MassTransit 8 carries the sender's span id (W3C format) in the MT-Activity-Id header of every message.
+        string? traceParent = message.Headers.Get<string>(DiagnosticHeaders.ActivityId) ?? message.Headers.Get<string>(DiagnosticHeaders.DiagnosticId);
+        ActivityContext.TryParse(traceParent, null, isRemote: true, out var parent);
         var activity = Source.StartActivity(name, ActivityKind.Internal, parent, links: links);
-        activity?.SetTag("litevl.video_id", videoId);
+        activity?.SetTag("litevl.video_id", videoId.ToString());
         return activity;
     }
 

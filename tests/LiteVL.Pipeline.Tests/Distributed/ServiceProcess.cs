@@ -13,6 +13,7 @@ internal sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _log = new();
+    private (string Text, TaskCompletionSource Seen)? _killOn;
 
     private ServiceProcess(string name, Process process, Uri baseAddress)
     {
@@ -110,6 +111,38 @@ internal sealed class ServiceProcess : IAsyncDisposable
         throw new TimeoutException($"{name} did not become live in 90 s:\n{service.Log}");
     }
 
+    /// <summary>Sends a signal (STOP, CONT, KILL, ...) to the process; KILL waits until it is gone.</summary>
+    public async Task SignalAsync(string signal)
+    {
+        using (var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill!.WaitForExitAsync();
+        }
+
+        if (signal == "KILL")
+        {
+            await _process.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>SIGKILLs the process the moment it prints a line containing <paramref name="text"/>.</summary>
+    public async Task KillOnLogLineAsync(string text, TimeSpan timeout)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_log)
+        {
+            _killOn = (text, seen);
+            if (_log.ToString().Contains(text, StringComparison.Ordinal))
+            {
+                _process.Kill();
+                seen.TrySetResult();
+            }
+        }
+
+        await seen.Task.WaitAsync(timeout);
+        await _process.WaitForExitAsync();
+    }
+
     public async Task StopAsync()
     {
         if (_process.HasExited)
@@ -146,6 +179,10 @@ internal sealed class ServiceProcess : IAsyncDisposable
             lock (_log)
             {
                 _log.AppendLine(line);
+                if (_killOn is { } k && line.Contains(k.Text, StringComparison.Ordinal) && k.Seen.TrySetResult() is true)
+                {
+                    _process.Kill(); // SIGKILL, from the thread that read the line: no time for the process to go on
+                }
             }
         }
     }

@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using Npgsql;
+
+namespace LiteVL.Pipeline.Tests.Distributed;
+
+/// <summary>
+/// A PostgreSQL cluster and a RabbitMQ node of the test's own, started and stopped with the scripts users run
+/// (deploy/postgres.sh, deploy/rabbitmq.sh), so the fault test can restart them without disturbing the shared ones.
+/// </summary>
+internal sealed class OwnInfrastructure : IAsyncDisposable
+{
+    private readonly string _root;
+    private readonly string _repository;
+
+    private OwnInfrastructure(string root, string repository)
+    {
+        _root = root;
+        _repository = repository;
+    }
+
+    public int PostgresPort { get; private set; }
+
+    public int RabbitMqPort { get; private set; }
+
+    public string PostgresAdmin { get; private set; } = "";
+
+    private string PgDir => Path.Combine(_root, "pg");
+
+    private string MqDir => Path.Combine(_root, "mq");
+
+    public static async Task<OwnInfrastructure> StartAsync()
+    {
+        // Short: RabbitMQ names the node after the directory, and PostgreSQL puts its socket there (path limit 107 bytes).
+        string root = Path.Combine("/tmp", $"lvf-{Guid.NewGuid():N}"[..12]);
+        Directory.CreateDirectory(root);
+        var infra = new OwnInfrastructure(root, RepositoryRoot());
+        try
+        {
+            // Ports below Linux's ephemeral range and away from tests/run.sh's (21000-27999); retried like run.sh does.
+            for (int attempt = 0; ; attempt++)
+            {
+                int port = 28000 + Random.Shared.Next(2000);
+                var (code, output) = await infra.ScriptAsync("postgres.sh", "start", infra.PgDir, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                if (code == 0)
+                {
+                    infra.PostgresPort = port;
+                    infra.PostgresAdmin = output.Trim();
+                    break;
+                }
+
+                if (attempt == 4)
+                {
+                    throw new InvalidOperationException($"PostgreSQL did not start: {output}");
+                }
+            }
+
+            for (int attempt = 0; ; attempt++)
+            {
+                int port = 30000 + Random.Shared.Next(1000);
+                var (code, output) = await infra.ScriptAsync("rabbitmq.sh", "start", infra.MqDir, port.ToString(System.Globalization.CultureInfo.InvariantCulture), (port + 1000).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                if (code == 0)
+                {
+                    infra.RabbitMqPort = port;
+                    break;
+                }
+
+                await infra.ScriptAsync("rabbitmq.sh", "stop", infra.MqDir);
+                if (attempt == 4)
+                {
+                    throw new InvalidOperationException($"RabbitMQ did not start: {output}");
+                }
+            }
+
+            return infra;
+        }
+        catch
+        {
+            await infra.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async Task RestartRabbitMqAsync()
+    {
+        await ScriptAsync("rabbitmq.sh", "stop", MqDir);
+        string port = RabbitMqPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var (code, output) = await ScriptAsync("rabbitmq.sh", "start", MqDir, port, (RabbitMqPort + 1000).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(code == 0, $"RabbitMQ did not come back: {output}");
+    }
+
+    public async Task RestartPostgresAsync()
+    {
+        await ScriptAsync("postgres.sh", "stop", PgDir);
+        var (code, output) = await ScriptAsync("postgres.sh", "start", PgDir, PostgresPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(code == 0, $"PostgreSQL did not come back: {output}");
+    }
+
+    /// <summary>Messages ready and unacknowledged in <paramref name="queue"/>, read from the node (no statistics delay).</summary>
+    public async Task<(int Ready, int Unacked, int Consumers)> QueueAsync(string queue)
+    {
+        var (code, output) = await ScriptAsync("rabbitmq.sh", "queues", MqDir);
+        Assert.True(code == 0, output);
+        foreach (string line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string[] f = line.Split('\t');
+            if (f.Length == 4 && f[0] == queue)
+            {
+                return (int.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(f[3], System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+
+        return (0, 0, 0);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await ScriptAsync("rabbitmq.sh", "stop", MqDir);
+        await ScriptAsync("postgres.sh", "stop", PgDir);
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private async Task<(int Code, string Output)> ScriptAsync(string script, params string[] arguments)
+    {
+        var info = new ProcessStartInfo(Path.Combine(_repository, "deploy", script)) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in arguments)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "LiteVL.Platform.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("The repository root (LiteVL.Platform.sln) was not found above the test's folder.");
+    }
+}
