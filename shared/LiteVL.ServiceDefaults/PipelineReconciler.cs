@@ -23,7 +23,7 @@ public sealed class ReconcilerOptions
     /// <summary>A video that stayed in a non-terminal state this long is re-driven.</summary>
     public TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Re-drives of one stage before the video ends Failed.</summary>
+    /// <summary>Re-drives of one video (over all its stages) before it ends Failed; an operator's retry starts again at 0.</summary>
     public int MaxAttempts { get; set; } = 5;
 }
 
@@ -98,8 +98,7 @@ public sealed partial class PipelineReconciler(IServiceScopeFactory scopes, IOpt
                     break;
                 default:
                     // Extracted, Encoding, Encoded, Indexing: the frames are on disk; re-encoding is idempotent and carries the embeddings again.
-                    await db.Videos.Where(x => x.Id == v.Id && (x.State == VideoState.Encoded || x.State == VideoState.Indexing))
-                        .ExecuteUpdateAsync(s => s.SetProperty(x => x.State, VideoState.Extracted), ct).ConfigureAwait(false);
+                    await ledger.TryTransitionAsync(v.Id, [VideoState.Encoded, VideoState.Indexing], VideoState.Extracted, $"re-driven by the reconciler: stuck in {v.State}", ct).ConfigureAwait(false);
                     var frames = await db.Segments.AsNoTracking().Where(s => s.VideoId == v.Id).CountAsync(ct).ConfigureAwait(false);
                     var meta = scope.ServiceProvider.GetRequiredService<FrameGeometry>();
                     await publish.Publish(new FramesExtracted { VideoId = v.Id, TenantId = v.TenantId, SegmentCount = frames, FramesPerSegment = meta.FramesPerSegment, FrameSize = meta.FrameSize }, ct).ConfigureAwait(false);

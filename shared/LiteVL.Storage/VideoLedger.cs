@@ -35,8 +35,7 @@ public sealed class VideoLedger(LiteVLDbContext db, TimeProvider clock)
                     .ExecuteUpdateAsync(
                         s => s.SetProperty(v => v.State, to)
                             .SetProperty(v => v.StateChangedAt, now)
-                            .SetProperty(v => v.UpdatedAt, now)
-                            .SetProperty(v => v.Attempts, v => v.State == to ? v.Attempts : 0),
+                            .SetProperty(v => v.UpdatedAt, now),
                         ct).ConfigureAwait(false);
                 if (changed == 0)
                 {

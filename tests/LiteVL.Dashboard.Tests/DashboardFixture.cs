@@ -66,7 +66,7 @@ public sealed class DashboardFixture : IAsyncLifetime
             files.Add((TruncatedTitle, await clips.MakeTruncatedMp4Async(Path.Combine(clipsDir, "truncated.mp4"))));
         }
 
-        _host = await HostProcess.StartAsync(Path.Combine(_root, "data"));
+        _host = await HostProcess.StartAsync(Path.Combine(_root, "data"), new Dictionary<string, string> { ["LiteVL__Encoder__Heartbeat__Interval"] = "00:00:01" });
         using (var admin = AdminApi())
         {
             using var created = await admin.PostAsJsonAsync("/v1/admin/keys", new { tenant = Tenant, name = "dashboard tests" });

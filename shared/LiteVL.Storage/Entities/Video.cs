@@ -40,7 +40,7 @@ public sealed class Video
     /// <summary>Model version whose vectors index this video.</summary>
     public string? ModelVersion { get; set; }
 
-    /// <summary>How many times the reconciler re-drove the current stage.</summary>
+    /// <summary>How many times the reconciler re-drove this video (all stages together); an operator's retry resets it.</summary>
     public int Attempts { get; set; }
 
     public DateTime CreatedAt { get; set; }

@@ -9,7 +9,7 @@ namespace LiteVL.Pipeline.Tests.Distributed;
 /// One LiteVL program as its own OS process (dotnet ASSEMBLY.dll from the test's output folder) on a free loopback port,
 /// configured by environment variables (and optional arguments); used for the separate services and the embedded host.
 /// </summary>
-internal sealed class ServiceProcess : IAsyncDisposable
+public sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _log = new();

@@ -2,8 +2,11 @@ using LiteVL.Pipeline.Tests.Distributed;
 
 namespace LiteVL.Pipeline.Tests.EndToEnd;
 
-/// <summary>The embedded host as a real OS process (the README's first command), on a free loopback port.</summary>
-internal sealed class HostProcess : IAsyncDisposable
+/// <summary>
+/// The embedded host as a real OS process (the README's first command), on a free loopback port. Also compiled into
+/// tests/LiteVL.Dashboard.Tests (linked, with ServiceProcess.cs).
+/// </summary>
+public sealed class HostProcess : IAsyncDisposable
 {
     private readonly ServiceProcess _process;
 
@@ -18,6 +21,11 @@ internal sealed class HostProcess : IAsyncDisposable
     public string DataDirectory { get; }
 
     public string Log => _process.Log;
+
+    /// <summary>The admin key the host wrote on first start.</summary>
+    public string AdminKey => File.ReadAllText(Path.Combine(DataDirectory, "admin-key")).Trim();
+
+    public string Tail(int characters = 4000) => Log.Length > characters ? Log[^characters..] : Log;
 
     public long PeakResidentBytes => _process.PeakResidentBytes;
 

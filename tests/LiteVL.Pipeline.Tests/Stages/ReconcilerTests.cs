@@ -162,5 +162,40 @@ public sealed class ReconcilerTests
         var video = await rig.GetVideoAsync(id);
         Assert.Equal(VideoState.Extracted, video.State); // the encoder only takes Extracted (or Encoding) videos
         Assert.Equal(1, video.Attempts);
+        var reset = video.Events.MaxBy(e => e.Id)!;
+        Assert.Equal((VideoState.Extracted, "re-driven by the reconciler: stuck in Encoded"), (reset.State, reset.Detail));
+    }
+
+    [Fact]
+    public async Task A_video_that_keeps_getting_stuck_after_a_backward_reset_still_ends_Failed()
+    {
+        // Each re-drive of a video stuck in Indexing sends it back to Extracted; the stages then move it forward again
+        // (as a worker that crashes on it every time would). The re-drive budget must not start over on the way.
+        await using var rig = await PipelineRig.CreateAsync(consumers: false, clock: _clock);
+        var id = await rig.SeedVideoAsync();
+        var reconciler = Reconciler(rig);
+        for (int pass = 1; pass <= MaxAttempts + 1; pass++)
+        {
+            await using (var scope = rig.Services.CreateAsyncScope())
+            {
+                var ledger = scope.ServiceProvider.GetRequiredService<VideoLedger>();
+                await ledger.TryTransitionAsync(id, [VideoState.Uploaded, VideoState.Extracted], VideoState.Encoding);
+                await ledger.TryTransitionAsync(id, [VideoState.Encoding], VideoState.Encoded);
+                await ledger.TryTransitionAsync(id, [VideoState.Encoded], VideoState.Indexing);
+            }
+
+            _clock.Advance(StaleAfter + TimeSpan.FromSeconds(1));
+            await reconciler.ReconcileOnceAsync(CancellationToken.None);
+            if ((await rig.GetVideoAsync(id)).State == VideoState.Failed)
+            {
+                Assert.Equal(MaxAttempts + 1, pass);
+                break;
+            }
+        }
+
+        var video = await rig.GetVideoAsync(id);
+        Assert.Equal(VideoState.Failed, video.State);
+        Assert.Contains($"after {MaxAttempts} re-drives", video.FailureReason, StringComparison.Ordinal);
+        Assert.Equal(MaxAttempts, video.Events.Count(e => e.Detail == "re-driven by the reconciler: stuck in Indexing"));
     }
 }
