@@ -9,7 +9,8 @@ cmd="${1:-start}"
 dir="${2:-/tmp/litevl-rabbitmq}"
 port="${3:-5672}"
 mgmt="${4:-15672}"
-export RABBITMQ_NODENAME="litevl-$(basename "$dir" | tr -c 'a-zA-Z0-9\n' '-')@localhost"
+# The node is named after the whole directory path (two DIRs with the same last component are two nodes).
+export RABBITMQ_NODENAME="litevl-$(basename "$dir" | tr -c 'a-zA-Z0-9\n' '-')-$(realpath -m "$dir" | md5sum | cut -c1-8)@localhost"
 export RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" RABBITMQ_PID_FILE="$dir/rabbit.pid"
 export RABBITMQ_NODE_PORT="$port" RABBITMQ_DIST_PORT=$((port + 100))
 export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-rabbitmq_management tcp_config [{port,$mgmt}]"

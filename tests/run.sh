@@ -45,12 +45,13 @@ for attempt in 1 2 3 4 5; do
 done
 for attempt in 1 2 3 4 5; do
   mq_port=$(( 25000 + RANDOM % 3000 ))
-  if LITEVL_TEST_RABBITMQ_PORT=$(deploy/rabbitmq.sh start "$mq_dir" "$mq_port" $(( mq_port + 1000 ))); then break; fi
+  LITEVL_TEST_RABBITMQ_MANAGEMENT_PORT=$(( mq_port + 1000 ))
+  if LITEVL_TEST_RABBITMQ_PORT=$(deploy/rabbitmq.sh start "$mq_dir" "$mq_port" "$LITEVL_TEST_RABBITMQ_MANAGEMENT_PORT"); then break; fi
   echo "RabbitMQ did not start on port $mq_port (attempt $attempt)" >&2
   deploy/rabbitmq.sh stop "$mq_dir" >/dev/null 2>&1 || true
   [ "$attempt" -eq 5 ] && exit 1
 done
-export LITEVL_TEST_POSTGRES LITEVL_TEST_RABBITMQ_PORT
+export LITEVL_TEST_POSTGRES LITEVL_TEST_RABBITMQ_PORT LITEVL_TEST_RABBITMQ_MANAGEMENT_PORT
 
 configuration="${CONFIGURATION:-Release}"
 results="${TEST_RESULTS_DIR:-artifacts/test-results}"

@@ -136,6 +136,18 @@ internal sealed class DistributedDeployment : IAsyncDisposable
     /// <summary>Uploads the clips six at a time; every one must be accepted (202, not a duplicate). Returns id → segments.</summary>
     public async Task<Dictionary<Guid, int>> UploadAsync(IEnumerable<(string Path, int Segments)> clips)
     {
+        try
+        {
+            return await UploadAllAsync(clips);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            throw new InvalidOperationException($"an upload failed: {e.Message}\n{Logs()}", e);
+        }
+    }
+
+    private async Task<Dictionary<Guid, int>> UploadAllAsync(IEnumerable<(string Path, int Segments)> clips)
+    {
         var ids = new Dictionary<Guid, int>();
         await Parallel.ForEachAsync(clips, new ParallelOptions { MaxDegreeOfParallelism = 6 }, async (clip, ct) =>
         {
