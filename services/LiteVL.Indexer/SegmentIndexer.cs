@@ -3,6 +3,7 @@ using LiteVL.Storage;
 using LiteVL.Storage.Entities;
 using LiteVL.VectorIndex;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 
 namespace LiteVL.Indexer;
 
@@ -10,7 +11,7 @@ namespace LiteVL.Indexer;
 /// Writes one vector point per segment (deterministic ids: a re-delivered message overwrites the same points) and
 /// marks the video <c>Indexed</c>. Knows nothing of the bus.
 /// </summary>
-public sealed class SegmentIndexer(LiteVLDbContext db, VideoLedger ledger, IVectorIndex index)
+public sealed partial class SegmentIndexer(LiteVLDbContext db, VideoLedger ledger, IVectorIndex index, ILogger<SegmentIndexer> logger)
 {
     public const string Stage = "index";
 
@@ -70,6 +71,10 @@ public sealed class SegmentIndexer(LiteVLDbContext db, VideoLedger ledger, IVect
             return null;
         }
 
+        LogIndexed(logger, video.Id, points.Count, message.ModelVersion);
         return new VideoIndexed { VideoId = video.Id, TenantId = video.TenantId, ModelVersion = message.ModelVersion, SegmentCount = points.Count };
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Indexed video {VideoId}: {Points} points in {ModelVersion}")]
+    private static partial void LogIndexed(ILogger logger, Guid videoId, int points, string modelVersion);
 }

@@ -5,6 +5,7 @@ using LiteVL.Storage.Blobs;
 using LiteVL.Storage.Entities;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace LiteVL.UploadApi;
@@ -27,7 +28,7 @@ public sealed class UploadRejectedException(int status, string title, string mes
 /// Streams a video body into the blob store while hashing it (never holding the video in memory), refuses what is
 /// not a video or too big, deduplicates by (tenant, SHA-256), records the video and publishes <see cref="VideoUploaded"/>.
 /// </summary>
-public sealed class UploadService(IBlobStore blobs, LiteVLDbContext db, VideoLedger ledger, IPublishEndpoint publish, IOptions<UploadOptions> options, TimeProvider clock)
+public sealed partial class UploadService(IBlobStore blobs, LiteVLDbContext db, VideoLedger ledger, IPublishEndpoint publish, IOptions<UploadOptions> options, TimeProvider clock, ILogger<UploadService> logger)
 {
     public async Task<UploadResult> UploadAsync(string tenantId, Stream body, UploadMetadata metadata, CancellationToken ct)
     {
@@ -117,6 +118,7 @@ public sealed class UploadService(IBlobStore blobs, LiteVLDbContext db, VideoLed
         await publish.Publish(
             new VideoUploaded { VideoId = id, TenantId = tenantId, Sha256 = hash, SizeBytes = total, UploadedAt = clock.GetUtcNow() },
             ct).ConfigureAwait(false);
+        LogAccepted(logger, id, tenantId, total);
         return new UploadResult(id, VideoState.Uploaded, hash, Duplicate: false, total);
     }
 
@@ -145,4 +147,7 @@ public sealed class UploadService(IBlobStore blobs, LiteVLDbContext db, VideoLed
                 "The body is not a recognised video container (MP4/MOV, Matroska/WebM, AVI, MPEG-TS/PS, FLV, Ogg, ASF).");
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Accepted video {VideoId} of tenant {TenantId} ({SizeBytes} bytes)")]
+    private static partial void LogAccepted(ILogger logger, Guid videoId, string tenantId, long sizeBytes);
 }
