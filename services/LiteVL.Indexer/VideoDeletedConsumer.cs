@@ -1,15 +1,18 @@
 using LiteVL.Contracts;
+using LiteVL.Storage;
 using LiteVL.VectorIndex;
 using MassTransit;
+using Microsoft.EntityFrameworkCore;
 
 namespace LiteVL.Indexer;
 
 /// <summary>
 /// Removes a deleted video's points from the vector index (the indexer owns it: in distributed mode the embedded index
 /// lives in this process). Cleans the collection of the message's model version and of the active version (a video
-/// deleted before it was indexed has no version yet). Idempotent: a re-delivery deletes nothing and succeeds.
+/// deleted before it was indexed has no version yet), then removes the video's tombstone. Idempotent: a re-delivery
+/// deletes nothing and succeeds.
 /// </summary>
-public sealed partial class VideoDeletedConsumer(IVectorIndex index, ILogger<VideoDeletedConsumer> logger) : IConsumer<VideoDeleted>
+public sealed partial class VideoDeletedConsumer(IVectorIndex index, LiteVLDbContext db, ILogger<VideoDeletedConsumer> logger) : IConsumer<VideoDeleted>
 {
     public async Task Consume(ConsumeContext<VideoDeleted> context)
     {
@@ -29,6 +32,9 @@ public sealed partial class VideoDeletedConsumer(IVectorIndex index, ILogger<Vid
                 // No collection for that version: no points to remove.
             }
         }
+
+        // The points are gone: the deletion is complete.
+        await db.DeletedVideos.Where(d => d.VideoId == message.VideoId).ExecuteDeleteAsync(ct).ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removed {Points} points of deleted video {VideoId} from {ModelVersion}")]

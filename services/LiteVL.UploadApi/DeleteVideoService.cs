@@ -1,6 +1,7 @@
 using LiteVL.Contracts;
 using LiteVL.Storage;
 using LiteVL.Storage.Blobs;
+using LiteVL.Storage.Entities;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
@@ -12,11 +13,13 @@ public sealed record DeleteVideoResult(Guid VideoId, string TenantId, string? Mo
 /// <summary>
 /// Deletes a video of a tenant: its rows (video, segments, timeline) first, so every pipeline stage from then on finds
 /// nothing to do; then its files (original, frames and thumbnails, feature tensors); then publishes
-/// <see cref="VideoDeleted"/> for the indexer, which owns the vector index, to remove the points. A stage that was
+/// <see cref="VideoDeleted"/> for the indexer, which owns the vector index, to remove the points. A tombstone
+/// (<see cref="DeletedVideo"/>), written with the row deletion, stays until the indexer has removed them, so a
+/// VideoDeleted lost to a broker outage is re-published by the reconciler. A stage that was
 /// working on the video when it went cleans up what it wrote itself; files that could not be removed (held open, a
 /// stage still writing) are collected later by the orphan sweeper.
 /// </summary>
-public sealed partial class DeleteVideoService(LiteVLDbContext db, IBlobStore blobs, IPublishEndpoint publish, ILogger<DeleteVideoService> logger)
+public sealed partial class DeleteVideoService(LiteVLDbContext db, IBlobStore blobs, IPublishEndpoint publish, TimeProvider clock, ILogger<DeleteVideoService> logger)
 {
     /// <summary>Deletes the video; <c>null</c> when the tenant has no such video (another tenant's video included).</summary>
     public async Task<DeleteVideoResult?> DeleteAsync(string tenantId, Guid videoId, CancellationToken ct = default)
@@ -43,6 +46,15 @@ public sealed partial class DeleteVideoService(LiteVLDbContext db, IBlobStore bl
             await db.VideoEvents.Where(e => e.VideoId == videoId).ExecuteDeleteAsync(ct).ConfigureAwait(false);
             await db.Segments.Where(s => s.VideoId == videoId).ExecuteDeleteAsync(ct).ConfigureAwait(false);
             int rows = await db.Videos.Where(v => v.Id == videoId && v.TenantId == tenantId).ExecuteDeleteAsync(ct).ConfigureAwait(false);
+            if (rows > 0 && !await db.DeletedVideos.AnyAsync(d => d.VideoId == videoId, ct).ConfigureAwait(false))
+            {
+                // The tombstone stays until the indexer has removed the points (the reconciler re-publishes if it must).
+                var now = clock.GetUtcNow().UtcDateTime;
+                db.DeletedVideos.Add(new DeletedVideo { VideoId = videoId, TenantId = tenantId, ModelVersion = version, DeletedAt = now, LastPublishedAt = now });
+                await db.SaveChangesAsync(ct).ConfigureAwait(false);
+                db.ChangeTracker.Clear();
+            }
+
             await transaction.CommitAsync(ct).ConfigureAwait(false);
             return rows > 0;
         }).ConfigureAwait(false);

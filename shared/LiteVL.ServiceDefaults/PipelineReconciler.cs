@@ -30,7 +30,9 @@ public sealed class ReconcilerOptions
 /// <summary>
 /// The database drives the pipeline, messages are triggers: videos stuck in a stage (a lost message, a crashed worker)
 /// get their stage's trigger published again; every stage is idempotent, so a duplicate trigger is harmless. After
-/// <see cref="ReconcilerOptions.MaxAttempts"/> re-drives the video ends Failed with the reason.
+/// <see cref="ReconcilerOptions.MaxAttempts"/> re-drives the video ends Failed with the reason. Deleted videos whose
+/// points the indexer has not confirmed removing (a tombstone older than StaleAfter) get VideoDeleted again, without
+/// limit: no embedding may outlive its video.
 /// </summary>
 public sealed partial class PipelineReconciler(IServiceScopeFactory scopes, IOptions<ReconcilerOptions> options, TimeProvider clock, ILogger<PipelineReconciler> logger) : BackgroundService
 {
@@ -108,8 +110,33 @@ public sealed partial class PipelineReconciler(IServiceScopeFactory scopes, IOpt
             LogRedriven(logger, v.Id, v.State, v.Attempts + 1);
         }
 
-        return stuck.Count;
+        return stuck.Count + await RedriveDeletionsAsync(db, publish, cutoff, ct).ConfigureAwait(false);
     }
+
+    /// <summary>Deleted videos whose points the indexer has not confirmed removing: publish VideoDeleted again.</summary>
+    private async Task<int> RedriveDeletionsAsync(LiteVLDbContext db, IPublishEndpoint publish, DateTime cutoff, CancellationToken ct)
+    {
+        var pending = await db.DeletedVideos.AsNoTracking().Where(d => d.LastPublishedAt < cutoff).OrderBy(d => d.LastPublishedAt).Take(200)
+            .ToListAsync(ct).ConfigureAwait(false);
+        foreach (var d in pending)
+        {
+            var now = clock.GetUtcNow().UtcDateTime;
+            int claimed = await db.DeletedVideos.Where(x => x.VideoId == d.VideoId && x.Attempts == d.Attempts)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.Attempts, d.Attempts + 1).SetProperty(x => x.LastPublishedAt, now), ct).ConfigureAwait(false);
+            if (claimed == 0)
+            {
+                continue; // another reconciler took it, or the indexer finished meanwhile
+            }
+
+            await publish.Publish(new VideoDeleted { VideoId = d.VideoId, TenantId = d.TenantId, ModelVersion = d.ModelVersion }, ct).ConfigureAwait(false);
+            LogDeletionRedriven(logger, d.VideoId, d.Attempts + 1);
+        }
+
+        return pending.Count;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Re-published VideoDeleted for video {VideoId}: its points were not confirmed removed (attempt {Attempt})")]
+    private static partial void LogDeletionRedriven(ILogger logger, Guid videoId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Re-drove video {VideoId} stuck in {State} (attempt {Attempt})")]
     private static partial void LogRedriven(ILogger logger, Guid videoId, VideoState state, int attempt);

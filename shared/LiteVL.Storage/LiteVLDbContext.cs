@@ -21,6 +21,8 @@ public abstract class LiteVLDbContext(DbContextOptions options) : DbContext(opti
 
     public DbSet<EncoderWorker> EncoderWorkers => Set<EncoderWorker>();
 
+    public DbSet<DeletedVideo> DeletedVideos => Set<DeletedVideo>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
@@ -79,6 +81,14 @@ public abstract class LiteVLDbContext(DbContextOptions options) : DbContext(opti
             e.HasIndex(ev => new { ev.State, ev.At }); // the dashboard's throughput and latency windows
         });
 
+        modelBuilder.Entity<DeletedVideo>(e =>
+        {
+            e.HasKey(d => d.VideoId);
+            e.Property(d => d.VideoId).ValueGeneratedNever();
+            e.Property(d => d.TenantId).HasMaxLength(64);
+            e.Property(d => d.ModelVersion).HasMaxLength(100);
+            e.HasIndex(d => d.LastPublishedAt);
+        });
         modelBuilder.Entity<EncoderWorker>(e =>
         {
             e.HasKey(w => w.Id);

@@ -28,6 +28,7 @@ internal static class DeletionChecks
             scoped.GetRequiredService<LiteVLDbContext>(),
             scoped.GetRequiredService<LiteVL.Storage.Blobs.IBlobStore>(),
             scoped.GetRequiredService<IPublishEndpoint>(),
+            scoped.GetRequiredService<TimeProvider>(),
             NullLogger<DeleteVideoService>.Instance);
 
     /// <summary>DELETE /v1/videos/{id} as the route handler answers it for a caller of <paramref name="tenant"/>.</summary>
@@ -69,6 +70,14 @@ internal static class DeletionChecks
             Assert.Equal(0, await db.Videos.CountAsync(v => v.Id == id));
             Assert.Equal(0, await db.Segments.CountAsync(s => s.VideoId == id));
             Assert.Equal(0, await db.VideoEvents.CountAsync(e => e.VideoId == id));
+
+            // The tombstone goes once the indexer has removed the points (it may still be handling VideoDeleted).
+            for (var deadline = DateTime.UtcNow.AddSeconds(15); await db.DeletedVideos.AnyAsync(d => d.VideoId == id) && DateTime.UtcNow < deadline;)
+            {
+                await Task.Delay(50);
+            }
+
+            Assert.Equal(0, await db.DeletedVideos.CountAsync(d => d.VideoId == id));
         }
 
         Assert.Empty(FilesOf(rig, id));

@@ -68,6 +68,36 @@ namespace LiteVL.Storage.Migrations.Postgres
                     b.ToTable("ApiKeys");
                 });
 
+            modelBuilder.Entity("LiteVL.Storage.Entities.DeletedVideo", b =>
+                {
+                    b.Property<Guid>("VideoId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTime>("DeletedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime>("LastPublishedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ModelVersion")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.HasKey("VideoId");
+
+                    b.HasIndex("LastPublishedAt");
+
+                    b.ToTable("DeletedVideos");
+                });
+
             modelBuilder.Entity("LiteVL.Storage.Entities.EncoderWorker", b =>
                 {
                     b.Property<string>("Id")

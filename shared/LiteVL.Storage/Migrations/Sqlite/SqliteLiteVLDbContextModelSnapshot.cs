@@ -62,6 +62,36 @@ namespace LiteVL.Storage.Migrations.Sqlite
                     b.ToTable("ApiKeys");
                 });
 
+            modelBuilder.Entity("LiteVL.Storage.Entities.DeletedVideo", b =>
+                {
+                    b.Property<Guid>("VideoId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("DeletedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("LastPublishedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ModelVersion")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("VideoId");
+
+                    b.HasIndex("LastPublishedAt");
+
+                    b.ToTable("DeletedVideos");
+                });
+
             modelBuilder.Entity("LiteVL.Storage.Entities.EncoderWorker", b =>
                 {
                     b.Property<string>("Id")
