@@ -16,71 +16,72 @@ if (!await Prerequisites.EnsureFfmpegAsync(Console.Out, Console.Error))
     return 1;
 }
 
-string dataDir = Path.GetFullPath(options.DataDirectory);
-Directory.CreateDirectory(dataDir);
-var builder = WebApplication.CreateBuilder(options.Remaining);
-// Embedded defaults; anything set by environment or arguments (e.g. LiteVL__Storage__Provider=Postgres) wins.
-var defaults = new Dictionary<string, string?>
+return await ServiceMain.RunAsync("LiteVL host", async () =>
 {
-    ["LiteVL:Storage:Provider"] = "Sqlite",
-    ["LiteVL:Storage:DataDirectory"] = dataDir,
-    ["LiteVL:Messaging:Transport"] = "InMemory",
-    ["LiteVL:VectorIndex:Kind"] = "Embedded",
-    ["LiteVL:Model:Directory"] = Path.Combine(dataDir, "model"),
-};
-builder.Configuration.AddInMemoryCollection(defaults.Where(kv => builder.Configuration[kv.Key] is null));
-if (builder.Configuration["urls"] is null && builder.Configuration["ASPNETCORE_URLS"] is null)
-{
-    builder.WebHost.UseUrls("http://127.0.0.1:8080");
-}
+    string dataDir = Path.GetFullPath(options.DataDirectory);
+    Directory.CreateDirectory(dataDir);
+    var builder = WebApplication.CreateBuilder(options.Remaining);
+    // Embedded defaults; anything set by environment or arguments (e.g. LiteVL__Storage__Provider=Postgres) wins.
+    var defaults = new Dictionary<string, string?>
+    {
+        ["LiteVL:Storage:Provider"] = "Sqlite",
+        ["LiteVL:Storage:DataDirectory"] = dataDir,
+        ["LiteVL:Messaging:Transport"] = "InMemory",
+        ["LiteVL:VectorIndex:Kind"] = "Embedded",
+        ["LiteVL:Model:Directory"] = Path.Combine(dataDir, "model"),
+    };
+    builder.Configuration.AddInMemoryCollection(defaults.Where(kv => builder.Configuration[kv.Key] is null));
+    if (builder.Configuration["urls"] is null && builder.Configuration["ASPNETCORE_URLS"] is null)
+    {
+        builder.WebHost.UseUrls("http://127.0.0.1:8080");
+    }
 
-var model = EmbeddedSetup.EnsureModel(builder.Configuration["LiteVL:Model:Directory"]!, Console.Out);
-builder.Services.AddSingleton(new FrameGeometry(model.NumFrames, model.Vision.ImageSize));
-builder.AddServiceDefaults();
-builder.Services.AddLiteVLStorage(builder.Configuration);
-builder.Services.AddUploadApi(builder.Configuration);
-builder.Services.AddFrameExtractor(builder.Configuration);
-builder.Services.AddEncoder(builder.Configuration);
-builder.Services.AddIndexer(builder.Configuration);
-builder.Services.AddQueryApi(builder.Configuration);
-builder.Services.AddDashboard(builder.Configuration);
-builder.Services.AddLiteVLMessaging(builder.Configuration, bus =>
-{
-    bus.AddFrameExtractorConsumers();
-    bus.AddEncoderConsumers();
-    bus.AddIndexerConsumers();
+    var model = EmbeddedSetup.EnsureModel(builder.Configuration["LiteVL:Model:Directory"]!, Console.Out);
+    builder.Services.AddSingleton(new FrameGeometry(model.NumFrames, model.Vision.ImageSize));
+    builder.AddServiceDefaults();
+    builder.Services.AddLiteVLStorage(builder.Configuration);
+    builder.Services.AddUploadApi(builder.Configuration);
+    builder.Services.AddFrameExtractor(builder.Configuration);
+    builder.Services.AddEncoder(builder.Configuration);
+    builder.Services.AddIndexer(builder.Configuration);
+    builder.Services.AddQueryApi(builder.Configuration);
+    builder.Services.AddDashboard(builder.Configuration);
+    builder.Services.AddLiteVLMessaging(builder.Configuration, bus =>
+    {
+        bus.AddFrameExtractorConsumers();
+        bus.AddEncoderConsumers();
+        bus.AddIndexerConsumers();
+    });
+    builder.Services.AddLiteVLReconciler(builder.Configuration);
+    builder.Services.AddLiteVLOrphanSweeper(builder.Configuration);
+
+    var app = builder.Build();
+    app.UseServiceDefaults();
+    await app.Services.MigrateLiteVLDatabaseAsync();
+    app.MapUploadApi();
+    app.MapQueryApi();
+    app.MapDashboard();
+    await app.StartAsync();
+
+    string adminKey = await EmbeddedSetup.EnsureAdminKeyAsync(app.Services, dataDir, app.Lifetime.ApplicationStopping);
+    string urls = string.Join(", ", app.Urls);
+    Console.WriteLine($"""
+
+        LiteVL embedded host is running.
+          API          {urls}   (OpenAPI: {app.Urls.First()}/openapi/v1.json)
+          dashboard    {app.Urls.First()}/admin   (sign in with the admin key)
+          admin key    {adminKey}
+          data         {dataDir}
+          model        {model.Version} ({model.Preset}, T={model.NumFrames}, S={model.Vision.ImageSize})
+        Try: curl -H "Authorization: Bearer $(cat {adminKey})" {app.Urls.First()}/v1/videos
+        Ctrl+C stops it.
+
+        """);
+    int samples = await EmbeddedSetup.IngestSamplesIfEmptyAsync(app.Services, dataDir, options.Samples, Console.Out, app.Lifetime.ApplicationStopping);
+    if (samples > 0)
+    {
+        Console.WriteLine($"{samples} sample clips accepted; they are being indexed (demo tenant key: {Path.Combine(dataDir, "demo-key")}).");
+    }
+
+    await app.WaitForShutdownAsync();
 });
-builder.Services.AddOptions<ReconcilerOptions>().Bind(builder.Configuration.GetSection(ReconcilerOptions.Section));
-builder.Services.AddHostedService<PipelineReconciler>();
-builder.Services.AddLiteVLOrphanSweeper(builder.Configuration);
-
-var app = builder.Build();
-app.UseServiceDefaults();
-await app.Services.MigrateLiteVLDatabaseAsync();
-app.MapUploadApi();
-app.MapQueryApi();
-app.MapDashboard();
-await app.StartAsync();
-
-string adminKey = await EmbeddedSetup.EnsureAdminKeyAsync(app.Services, dataDir, app.Lifetime.ApplicationStopping);
-string urls = string.Join(", ", app.Urls);
-Console.WriteLine($"""
-
-    LiteVL embedded host is running.
-      API          {urls}   (OpenAPI: {app.Urls.First()}/openapi/v1.json)
-      dashboard    {app.Urls.First()}/admin   (sign in with the admin key)
-      admin key    {adminKey}
-      data         {dataDir}
-      model        {model.Version} ({model.Preset}, T={model.NumFrames}, S={model.Vision.ImageSize})
-    Try: curl -H "Authorization: Bearer $(cat {adminKey})" {app.Urls.First()}/v1/videos
-    Ctrl+C stops it.
-
-    """);
-int samples = await EmbeddedSetup.IngestSamplesIfEmptyAsync(app.Services, dataDir, options.Samples, Console.Out, app.Lifetime.ApplicationStopping);
-if (samples > 0)
-{
-    Console.WriteLine($"{samples} sample clips accepted; they are being indexed (demo tenant key: {Path.Combine(dataDir, "demo-key")}).");
-}
-
-await app.WaitForShutdownAsync();
-return 0;

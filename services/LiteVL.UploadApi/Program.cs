@@ -14,8 +14,7 @@ return await ServiceMain.RunAsync("upload API", async () =>
     builder.Services.AddSingleton(new FrameGeometry(
         builder.Configuration.GetValue("LiteVL:Frames:FramesPerSegment", 8),
         builder.Configuration.GetValue("LiteVL:Frames:FrameSize", 384)));
-    builder.Services.AddOptions<ReconcilerOptions>().Bind(builder.Configuration.GetSection(ReconcilerOptions.Section));
-    builder.Services.AddHostedService<PipelineReconciler>();
+    builder.Services.AddLiteVLReconciler(builder.Configuration);
     builder.Services.AddLiteVLOrphanSweeper(builder.Configuration);
 
     var app = builder.Build();

@@ -10,6 +10,21 @@ using Microsoft.Extensions.Options;
 
 namespace LiteVL.ServiceDefaults;
 
+/// <summary>The reconciler runs in one process of a deployment: the Upload API (distributed mode) or the embedded host.</summary>
+public static class ReconcilerExtensions
+{
+    public static IServiceCollection AddLiteVLReconciler(this IServiceCollection services, Microsoft.Extensions.Configuration.IConfiguration configuration)
+    {
+        services.AddOptions<ReconcilerOptions>().Bind(configuration.GetSection(ReconcilerOptions.Section))
+            .Validate(o => o.Interval > TimeSpan.Zero, "LiteVL:Reconciler:Interval must be positive.")
+            .Validate(o => o.StaleAfter > TimeSpan.Zero, "LiteVL:Reconciler:StaleAfter must be positive.")
+            .Validate(o => o.MaxAttempts >= 1, "LiteVL:Reconciler:MaxAttempts must be at least 1.")
+            .ValidateOnStart();
+        services.AddHostedService<PipelineReconciler>();
+        return services;
+    }
+}
+
 /// <summary>Section <c>LiteVL:Reconciler</c>.</summary>
 public sealed class ReconcilerOptions
 {

@@ -18,6 +18,20 @@ public sealed class StartupValidationTests
         { "LiteVL__Encoder__MessagesPerBatch", "0", "LiteVL:Encoder", "MessagesPerBatch" },
     };
 
+    [Fact]
+    public async Task The_upload_API_refuses_a_reconciler_that_would_never_run()
+    {
+        var (exitCode, output) = await RunToExitAsync("LiteVL.UploadApi.dll", new Dictionary<string, string>
+        {
+            ["LiteVL__Storage__DataDirectory"] = Directory.CreateTempSubdirectory("litevl-startup-").FullName,
+            ["LiteVL__Reconciler__Interval"] = "00:00:00",
+        });
+
+        Assert.True(exitCode == 2, $"exit code {exitCode}:\n{output}");
+        Assert.Contains("upload API cannot start: invalid configuration in section LiteVL:Reconciler", output, StringComparison.Ordinal);
+        Assert.Contains("LiteVL:Reconciler:Interval must be positive.", output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public async Task A_bad_setting_stops_the_encoder_with_a_message_naming_it(string variable, string value, string expected, string alsoExpected)
