@@ -55,26 +55,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     public static async Task<ServiceProcess> StartAsync(string name, string assembly, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string>? arguments = null, Func<bool>? ready = null)
     {
         int port = FreePort();
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, assembly));
-        foreach (string a in arguments ?? [])
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        foreach (var (k, v) in environment)
-        {
-            info.Environment[k] = v;
-        }
-
-        info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
-        info.Environment["Logging__LogLevel__LiteVL"] = "Information";
+        var info = StartInfo(assembly, environment, arguments, port);
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {name}");
         var service = new ServiceProcess(name, process, new Uri($"http://127.0.0.1:{port}"));
         process.OutputDataReceived += (_, e) => service.Append(e.Data);
@@ -109,6 +90,26 @@ public sealed class ServiceProcess : IAsyncDisposable
 
         await service.DisposeAsync();
         throw new TimeoutException($"{name} did not become live in 90 s:\n{service.Log}");
+    }
+
+    /// <summary>Runs the program until it exits by itself (a start-up that must fail); -1 when it was still running after 90 s.</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(string assembly, IReadOnlyDictionary<string, string> environment)
+    {
+        using var process = Process.Start(StartInfo(assembly, environment, null, 0))!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            return (-1, $"still running after 90 s:\n{await stdout}{await stderr}");
+        }
+
+        return (process.ExitCode, await stdout + await stderr);
     }
 
     /// <summary>Sends a signal (STOP, CONT, KILL, ...) to the process; KILL waits until it is gone.</summary>
@@ -185,6 +186,32 @@ public sealed class ServiceProcess : IAsyncDisposable
                 }
             }
         }
+    }
+
+    /// <summary>dotnet ASSEMBLY.dll from the test's output folder on 127.0.0.1:<paramref name="port"/> (0: any), output redirected.</summary>
+    private static ProcessStartInfo StartInfo(string assembly, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string>? arguments, int port)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, assembly));
+        foreach (string a in arguments ?? [])
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        foreach (var (k, v) in environment)
+        {
+            info.Environment[k] = v;
+        }
+
+        info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+        info.Environment["Logging__LogLevel__LiteVL"] = "Information";
+        return info;
     }
 
     private static int FreePort()

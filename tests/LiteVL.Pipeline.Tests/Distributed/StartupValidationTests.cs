@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace LiteVL.Pipeline.Tests.Distributed;
 
 /// <summary>
@@ -21,7 +19,7 @@ public sealed class StartupValidationTests
     [Fact]
     public async Task The_upload_API_refuses_a_reconciler_that_would_never_run()
     {
-        var (exitCode, output) = await RunToExitAsync("LiteVL.UploadApi.dll", new Dictionary<string, string>
+        var (exitCode, output) = await ServiceProcess.RunToExitAsync("LiteVL.UploadApi.dll", new Dictionary<string, string>
         {
             ["LiteVL__Storage__DataDirectory"] = Directory.CreateTempSubdirectory("litevl-startup-").FullName,
             ["LiteVL__Reconciler__Interval"] = "00:00:00",
@@ -43,7 +41,7 @@ public sealed class StartupValidationTests
             ["LiteVL__Storage__DataDirectory"] = Directory.CreateTempSubdirectory("litevl-startup-").FullName,
             [variable] = value,
         };
-        var (exitCode, output) = await RunToExitAsync("LiteVL.Encoder.dll", environment);
+        var (exitCode, output) = await ServiceProcess.RunToExitAsync("LiteVL.Encoder.dll", environment);
 
         Assert.True(exitCode == 2, $"exit code {exitCode}:\n{output}");
         Assert.Contains("encoder cannot start", output, StringComparison.Ordinal);
@@ -63,44 +61,11 @@ public sealed class StartupValidationTests
             ["LiteVL__Storage__ConnectionString"] = "Host=127.0.0.1;Port=1;Database=litevl;Username=litevl;Password=x;Timeout=2",
             ["LiteVL__Storage__DataDirectory"] = Directory.CreateTempSubdirectory("litevl-startup-").FullName,
         };
-        var (exitCode, output) = await RunToExitAsync("LiteVL.Indexer.dll", environment);
+        var (exitCode, output) = await ServiceProcess.RunToExitAsync("LiteVL.Indexer.dll", environment);
 
         Assert.True(exitCode == 2, $"exit code {exitCode}:\n{output}");
         Assert.Contains("indexer cannot start: the PostgreSQL database cannot be used", output, StringComparison.Ordinal);
         Assert.Contains("LiteVL:Storage:ConnectionString", output, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunToExitAsync(string assembly, Dictionary<string, string> environment)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, assembly));
-        foreach (var (k, v) in environment)
-        {
-            info.Environment[k] = v;
-        }
-
-        info.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            return (-1, $"still running after 90 s (the bad setting was not caught at start-up):\n{await stdout}{await stderr}");
-        }
-
-        return (process.ExitCode, await stdout + await stderr);
     }
 }

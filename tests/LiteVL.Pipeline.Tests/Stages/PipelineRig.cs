@@ -178,6 +178,25 @@ public sealed class PipelineRig : IAsyncDisposable
         return id;
     }
 
+    /// <summary>
+    /// Seeds <paramref name="count"/> videos and extracts their frames directly (not through the bus), so their
+    /// FramesExtracted can be published together and reach the encoder as one batch.
+    /// </summary>
+    public async Task<(Guid[] Ids, List<FramesExtracted> Events)> SeedExtractedAsync(int count)
+    {
+        var ids = new Guid[count];
+        var events = new List<FramesExtracted>();
+        for (int i = 0; i < count; i++)
+        {
+            ids[i] = await SeedVideoAsync();
+            await using var scope = Services.CreateAsyncScope();
+            var outcome = await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(Uploaded(ids[i]), CancellationToken.None);
+            events.Add(Assert.IsType<FramesExtracted>(outcome));
+        }
+
+        return (ids, events);
+    }
+
     public static VideoUploaded Uploaded(Guid id) => new()
     {
         VideoId = id,

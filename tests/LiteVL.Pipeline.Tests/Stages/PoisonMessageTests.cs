@@ -46,14 +46,7 @@ public sealed class PoisonMessageTests
     public async Task FramesExtracted_the_encoder_always_fails_on_ends_only_that_video_Failed_and_its_batch_mates_Indexed()
     {
         await using var rig = await PipelineRig.CreateAsync();
-        var ids = new[] { await rig.SeedVideoAsync(), await rig.SeedVideoAsync(), await rig.SeedVideoAsync() };
-        var events = new List<FramesExtracted>();
-        foreach (var id in ids)
-        {
-            await using var scope = rig.Services.CreateAsyncScope();
-            var outcome = await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None);
-            events.Add(Assert.IsType<FramesExtracted>(outcome));
-        }
+        var (ids, events) = await rig.SeedExtractedAsync(3);
 
         // The poison: a plain file where the middle video's feature directory must go, so writing its tokens throws
         // an IOException on every delivery, while its batch mates are fine.

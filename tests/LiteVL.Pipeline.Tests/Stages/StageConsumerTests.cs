@@ -227,14 +227,7 @@ public sealed class StageConsumerTests
     {
         // Extraction runs directly (not through the bus) so the three events can be published at once.
         await using var rig = await PipelineRig.CreateAsync();
-        var ids = new[] { await rig.SeedVideoAsync(), await rig.SeedVideoAsync(), await rig.SeedVideoAsync() };
-        var events = new List<FramesExtracted>();
-        foreach (var id in ids)
-        {
-            await using var scope = rig.Services.CreateAsyncScope();
-            var outcome = await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None);
-            events.Add(Assert.IsType<FramesExtracted>(outcome));
-        }
+        var (ids, events) = await rig.SeedExtractedAsync(3);
 
         Assert.All(events, e => Assert.Equal((3, PipelineRig.Frames, PipelineRig.Size), (e.SegmentCount, e.FramesPerSegment, e.FrameSize)));
         await rig.Harness.Bus.PublishBatch(events);

@@ -26,13 +26,7 @@ public sealed class TracingTests(ITestOutputHelper output)
         ActivitySource.AddActivityListener(listener);
 
         await using var rig = await PipelineRig.CreateAsync();
-        var ids = new[] { await rig.SeedVideoAsync(), await rig.SeedVideoAsync(), await rig.SeedVideoAsync() };
-        var events = new List<FramesExtracted>();
-        foreach (var id in ids)
-        {
-            await using var scope = rig.Services.CreateAsyncScope();
-            events.Add(Assert.IsType<FramesExtracted>(await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None)));
-        }
+        var (ids, events) = await rig.SeedExtractedAsync(3);
 
         // Each video's trigger is published inside its own root span (as an upload request would be): three traces.
         var traces = new Dictionary<Guid, ActivityTraceId>();
