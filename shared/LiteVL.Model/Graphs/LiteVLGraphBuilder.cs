@@ -21,7 +21,12 @@ public enum AttentionKind
 /// graphs (the CPU: ORT 1.31's MultiHeadAttention was 1.29x slower than MatMul/Softmax for 35 queries over the 4,777
 /// memory tokens of blip-base, docs/benchmarks.md) and fused for fp16 graphs (the GPU).
 /// </param>
-public sealed record GraphBuildOptions(Precision Precision = Precision.Fp32, AttentionKind Attention = AttentionKind.Fused, AttentionKind? CrossAttention = null)
+/// <param name="Trainable">
+/// Set for training graphs: every weight keeps its stored name and layout (Linear weights [out, in], α of the temporal
+/// scaling, the whole time embedding), the derived forms are computed in the graph, and the named weights become graph
+/// inputs instead of initializers, so that <see cref="Training.Autodiff.GraphDifferentiator"/> can take their gradients.
+/// </param>
+public sealed record GraphBuildOptions(Precision Precision = Precision.Fp32, AttentionKind Attention = AttentionKind.Fused, AttentionKind? CrossAttention = null, IReadOnlySet<string>? Trainable = null)
 {
     public AttentionKind EffectiveCrossAttention => Attention == AttentionKind.Plain
         ? AttentionKind.Plain
@@ -33,7 +38,7 @@ public sealed record GraphBuildOptions(Precision Precision = Precision.Fp32, Att
 /// <c>x = x + TemporalFc(TemporalAttention(LN(x)) * (1 + tanh α))</c> and so on. Shapes in comments:
 /// B batch, T frames, P = 1 + N tokens per frame, D vision width, H text width, E = 256, L text length.
 /// </summary>
-public sealed class LiteVLGraphBuilder
+public sealed partial class LiteVLGraphBuilder
 {
     public const string VideoEncoderName = "video_encoder";
     public const string TextEncoderName = "text_encoder";
@@ -47,6 +52,7 @@ public sealed class LiteVLGraphBuilder
     private readonly ModelConfig _c;
     private readonly GraphBuildOptions _options;
     private OnnxGraph _g = null!;
+    private HashSet<string> _declaredInputs = new(StringComparer.Ordinal);
 
     public LiteVLGraphBuilder(ModelWeights weights, GraphBuildOptions? options = null)
     {
@@ -65,27 +71,18 @@ public sealed class LiteVLGraphBuilder
 
     private int E => _c.EmbedDim;
 
+    /// <summary>Weights in their stored form with derived forms computed in the graph (see <see cref="GraphBuildOptions.Trainable"/>).</summary>
+    private bool TrainingForm => _options.Trainable is not null;
+
     // ───────────────────────────── graphs ─────────────────────────────
 
     /// <summary><c>frames</c> uint8 [B,T,S,S,3] → <c>video_tokens</c> [B,T,P,D], <c>video_embedding</c> [B,E].</summary>
     public ModelProto VideoEncoder()
     {
-        _g = new OnnxGraph(VideoEncoderName, _options.Precision);
+        Begin(VideoEncoderName);
         int s = _c.Vision.ImageSize;
         string frames = _g.Input("frames", OnnxGraph.UInt8, "batch", T, s, s, 3);
-        string pixels = Reshape(frames, -1, s, s, 3);                  // [B·T,S,S,3]
-        string patches = PatchEmbed(Normalize(pixels));               // [B·T,N,D]
-
-        string tokens, embedding;
-        if (_c.ClsMode == ClsMode.PerFrame)
-        {
-            (tokens, embedding) = PerFrameVideoEncoder(patches);
-        }
-        else
-        {
-            (tokens, embedding) = SharedClsVideoEncoder(patches, frames);
-        }
-
+        var (tokens, embedding) = EncodeVideo(frames);
         _g.Output(tokens, "video_tokens", OnnxGraph.Float, "batch", T, P, D);
         _g.Output(embedding, "video_embedding", OnnxGraph.Float, "batch", E);
         return Finish(VideoEncoderName);
@@ -94,7 +91,7 @@ public sealed class LiteVLGraphBuilder
     /// <summary>BLIP's image encoder (no temporal branch): <c>frames</c> uint8 [B,S,S,3] → <c>image_tokens</c> [B,P,D], <c>image_embedding</c> [B,E].</summary>
     public ModelProto ImageEncoder()
     {
-        _g = new OnnxGraph(ImageEncoderName, _options.Precision);
+        Begin(ImageEncoderName);
         int s = _c.Vision.ImageSize;
         string frames = _g.Input("frames", OnnxGraph.UInt8, "batch", s, s, 3);
         string patches = PatchEmbed(Normalize(frames));
@@ -115,7 +112,7 @@ public sealed class LiteVLGraphBuilder
     /// <param name="includeHiddenStates">Also output BERT's <c>last_hidden_state</c> [B,L,H] (for checks against other BERT exports).</param>
     public ModelProto TextEncoder(bool includeHiddenStates = false)
     {
-        _g = new OnnxGraph(TextEncoderName, _options.Precision);
+        Begin(TextEncoderName);
         string ids = _g.Input("input_ids", OnnxGraph.Int64, "batch", "length");
         string mask = _g.Input("attention_mask", OnnxGraph.Int64, "batch", "length");
         string h = Bert(ids, mask, memory: null);
@@ -136,7 +133,7 @@ public sealed class LiteVLGraphBuilder
     /// </summary>
     public ModelProto Reranker()
     {
-        _g = new OnnxGraph(RerankerName, _options.Precision);
+        Begin(RerankerName);
         string ids = _g.Input("input_ids", OnnxGraph.Int64, "candidates", "length");
         string mask = _g.Input("attention_mask", OnnxGraph.Int64, "candidates", "length");
         string v = ToCompute(_g.Input("video_tokens", OnnxGraph.Float, "candidates", T, P, D));
@@ -160,7 +157,7 @@ public sealed class LiteVLGraphBuilder
     /// </summary>
     public ModelProto Pooling()
     {
-        _g = new OnnxGraph("pooling", _options.Precision);
+        Begin("pooling");
         string v = ToCompute(_g.Input("video_tokens", OnnxGraph.Float, "candidates", T, P, D));
         string q = ToCompute(_g.Input("text_embedding", OnnxGraph.Float, "candidates", E));
         var pooled = TextDependentPooling(v, q);
@@ -173,6 +170,15 @@ public sealed class LiteVLGraphBuilder
     }
 
     // ───────────────────────────── video encoder ─────────────────────────────
+
+    /// <summary><c>frames</c> uint8 [B,T,S,S,3] → video tokens [B,T,P,D] and the l2-normalised video embedding [B,E].</summary>
+    private (string Tokens, string Embedding) EncodeVideo(string frames)
+    {
+        int s = _c.Vision.ImageSize;
+        string pixels = Reshape(frames, -1, s, s, 3);                  // [B·T,S,S,3]
+        string patches = PatchEmbed(Normalize(pixels));               // [B·T,N,D]
+        return _c.ClsMode == ClsMode.PerFrame ? PerFrameVideoEncoder(patches) : SharedClsVideoEncoder(patches, frames);
+    }
 
     private (string Tokens, string Embedding) PerFrameVideoEncoder(string patches)
     {
@@ -197,18 +203,10 @@ public sealed class LiteVLGraphBuilder
     private (string Tokens, string Embedding) SharedClsVideoEncoder(string patches, string frames)
     {
         // TimeSformer: patches get position + time embeddings; one CLS per video gets position 0.
-        var pos = _w["vision_model.embeddings.position_embedding"].Data;
-        string patchPos = _g.Weight("position_embedding_patches", pos.AsSpan(D), 1, N, D);
+        var (patchPos, clsPlusPosition) = SharedClsEmbeddings();
         string p = Reshape(Add(Reshape(Add(patches, patchPos), -1, T, N, D), TimeEmbedding()), -1, N, D); // [B·T,N,D]
-        var cls = new float[D];
-        var clsEmb = _w["vision_model.embeddings.class_embedding"].Data;
-        for (int i = 0; i < D; i++)
-        {
-            cls[i] = clsEmb[i] + pos[i];
-        }
-
         string batchShape = _g.Op("Concat", [SliceAxis(_g.Op("Shape", [frames]), 0, 0, 1), _g.Int64s(1, D)], ("axis", 0L));
-        string c = _g.Op("Expand", [_g.Weight("cls_plus_position", cls, 1, 1, D), batchShape]); // [B,1,D]
+        string c = _g.Op("Expand", [clsPlusPosition, batchShape]); // [B,1,D]
 
         for (int i = 0; i < _c.Vision.NumLayers; i++)
         {
@@ -229,6 +227,28 @@ public sealed class LiteVLGraphBuilder
         string tokens = Reshape(_g.Op("Concat", [Reshape(_g.Op("Tile", [c, _g.Int64s(1, T, 1)]), -1, 1, D), p], ("axis", 1L)), -1, T, P, D);
         string embedding = L2Normalize(Linear(Reshape(c, -1, D), "vision_proj"));
         return (tokens, embedding);
+    }
+
+    /// <summary>Shared-CLS mode: the patches' position embeddings [1,N,D] and class_embedding + position 0 [1,1,D].</summary>
+    private (string PatchPositions, string ClsPlusPosition) SharedClsEmbeddings()
+    {
+        const string posName = "vision_model.embeddings.position_embedding";
+        const string clsName = "vision_model.embeddings.class_embedding";
+        if (TrainingForm)
+        {
+            string position = W(posName);
+            return (SliceAxis(position, 1, 1, P), Add(W(clsName), SliceAxis(position, 1, 0, 1)));
+        }
+
+        var pos = _w[posName].Data;
+        var cls = new float[D];
+        var clsEmb = _w[clsName].Data;
+        for (int i = 0; i < D; i++)
+        {
+            cls[i] = clsEmb[i] + pos[i];
+        }
+
+        return (_g.Weight("position_embedding_patches", pos.AsSpan(D), 1, N, D), _g.Weight("cls_plus_position", cls, 1, 1, D));
     }
 
     /// <summary>
@@ -280,11 +300,14 @@ public sealed class LiteVLGraphBuilder
     private string PatchEmbed(string x)
     {
         int k = _c.Vision.PatchSize;
-        var w = _w["vision_model.embeddings.patch_embedding.weight"];
-        var b = _w["vision_model.embeddings.patch_embedding.bias"];
+        const string prefix = "vision_model.embeddings.patch_embedding";
+        var w = _w[prefix + ".weight"];
+        var b = _w[prefix + ".bias"];
         string conv = _g.Op(
             "Conv",
-            [x, _g.Weight("patch_embedding.weight", w.Data, w.Shape), _g.Weight("patch_embedding.bias", b.Data, b.Shape)],
+            TrainingForm
+                ? [x, W(prefix + ".weight"), W(prefix + ".bias")]
+                : [x, _g.Weight("patch_embedding.weight", w.Data, w.Shape), _g.Weight("patch_embedding.bias", b.Data, b.Shape)],
             ("kernel_shape", new long[] { k, k }),
             ("strides", new long[] { k, k }));
         return _g.Op("Transpose", [Reshape(conv, -1, D, N)], ("perm", new long[] { 0, 2, 1 }));
@@ -294,20 +317,31 @@ public sealed class LiteVLGraphBuilder
     {
         var cls = _w["vision_model.embeddings.class_embedding"];
         string shape = _g.Op("Concat", [SliceAxis(_g.Op("Shape", [patches]), 0, 0, 1), _g.Int64s(1, D)], ("axis", 0L));
-        string clsRows = _g.Op("Expand", [_g.Weight("class_embedding", cls.Data, 1, 1, D), shape]);
+        string clsWeight = TrainingForm ? W("vision_model.embeddings.class_embedding") : _g.Weight("class_embedding", cls.Data, 1, 1, D);
+        string clsRows = _g.Op("Expand", [clsWeight, shape]);
         return _g.Op("Concat", [clsRows, patches], ("axis", 1L));
     }
 
-    private string PositionEmbedding() =>
-        _g.Weight("position_embedding", _w["vision_model.embeddings.position_embedding"].Data, 1, P, D);
+    private string PositionEmbedding() => TrainingForm
+        ? W("vision_model.embeddings.position_embedding")
+        : _g.Weight("position_embedding", _w["vision_model.embeddings.position_embedding"].Data, 1, P, D);
 
     /// <summary>time_embedding[:T] as [1,T,1,D].</summary>
-    private string TimeEmbedding() =>
-        _g.Weight("time_embedding", _w["vision_model.embeddings.time_embedding"].Data.AsSpan(0, T * D), 1, T, 1, D);
+    private string TimeEmbedding() => TrainingForm
+        ? Reshape(SliceAxis(W("vision_model.embeddings.time_embedding"), 0, 0, T), 1, T, 1, D)
+        : _g.Weight("time_embedding", _w["vision_model.embeddings.time_embedding"].Data.AsSpan(0, T * D), 1, T, 1, D);
 
-    /// <summary>The dynamic temporal scaling factor 1 + tanh(α_l)[:T], folded to a constant, as [1,1,T,1].</summary>
+    /// <summary>
+    /// The dynamic temporal scaling factor 1 + tanh(α_l)[:T] as [1,1,T,1]: folded to a constant for serving, computed
+    /// from α in training graphs.
+    /// </summary>
     private string DynamicTemporalScaling(string name)
     {
+        if (TrainingForm)
+        {
+            return Reshape(Add(_g.Scalar(1f), _g.Op("Tanh", [SliceAxis(W(name), 1, 0, T)])), 1, 1, T, 1);
+        }
+
         var alpha = _w[name].Data;
         var factor = new float[T];
         for (int t = 0; t < T; t++)
@@ -363,11 +397,9 @@ public sealed class LiteVLGraphBuilder
     {
         var t = _c.Text;
         const string emb = "text_encoder.embeddings.";
-        var words = _w[emb + "word_embeddings.weight"];
-        var positions = _w[emb + "position_embeddings.weight"];
-        string wordEmbeddings = _g.Op("Gather", [_g.Weight(emb + "word_embeddings.weight", words.Data, words.Shape), ids], ("axis", 0L));
+        string wordEmbeddings = _g.Op("Gather", [W(emb + "word_embeddings.weight"), ids], ("axis", 0L));
         string length = SliceAxis(_g.Op("Shape", [ids]), 0, 1, 2);
-        string positionEmbeddings = _g.Op("Slice", [_g.Weight(emb + "position_embeddings.weight", positions.Data, positions.Shape), _g.Int64s(0), length, _g.Int64s(0)]);
+        string positionEmbeddings = _g.Op("Slice", [W(emb + "position_embeddings.weight"), _g.Int64s(0), length, _g.Int64s(0)]);
         string h = LayerNorm(Add(wordEmbeddings, positionEmbeddings), emb + "LayerNorm", t.LayerNormEps);
 
         string selfMask = AttentionMask(mask);
@@ -433,6 +465,11 @@ public sealed class LiteVLGraphBuilder
     /// <summary>x·Wᵀ + b with W stored [out,in] in the weights and transposed once here.</summary>
     private string Linear(string x, string prefix)
     {
+        if (TrainingForm)
+        {
+            return Add(_g.Op("MatMul", [x, _g.Op("Transpose", [W(prefix + ".weight")], ("perm", new long[] { 1, 0 }))]), W(prefix + ".bias"));
+        }
+
         var w = _w[prefix + ".weight"];
         var b = _w[prefix + ".bias"];
         int outDim = (int)w.Shape[0];
@@ -453,7 +490,7 @@ public sealed class LiteVLGraphBuilder
     private string LayerNorm(string x, string prefix, double eps) =>
         _g.Op(
             "LayerNormalization",
-            [x, _g.Weight(prefix + ".weight", _w[prefix + ".weight"].Data, _w[prefix + ".weight"].Shape), _g.Weight(prefix + ".bias", _w[prefix + ".bias"].Data, _w[prefix + ".bias"].Shape)],
+            [x, W(prefix + ".weight"), W(prefix + ".bias")],
             ("axis", -1L),
             ("epsilon", (float)eps));
 
@@ -469,6 +506,32 @@ public sealed class LiteVLGraphBuilder
     {
         string norm = _g.Op("ReduceL2", [x], ("axes", new long[] { -1 }), ("keepdims", 1L));
         return _g.Op("Div", [x, _g.Op("Max", [norm, _g.Scalar(_options.Precision == Precision.Fp16 ? 1e-7f : 1e-12f)])]);
+    }
+
+    /// <summary>
+    /// A stored weight under its own name and shape: an initializer, or a graph input when it is trainable (declared
+    /// once however often it is used, so shared weights collect gradients from every use).
+    /// </summary>
+    private string W(string name)
+    {
+        var w = _w[name];
+        if (_options.Trainable?.Contains(name) == true)
+        {
+            if (_declaredInputs.Add(name))
+            {
+                _g.Input(name, _g.ComputeType, w.Shape.Cast<object>().ToArray());
+            }
+
+            return name;
+        }
+
+        return _g.Weight(name, w.Data, w.Shape);
+    }
+
+    private void Begin(string name)
+    {
+        _g = new OnnxGraph(name, _options.Precision);
+        _declaredInputs = new HashSet<string>(StringComparer.Ordinal);
     }
 
     private string ToCompute(string x) =>
