@@ -1,0 +1,655 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Google.Protobuf;
+using LiteVL.Model.Graphs;
+using LiteVL.Model.IO;
+using LiteVL.Model.Runtime;
+using LiteVL.Model.Tensors;
+using LiteVL.Model.Text;
+using LiteVL.Model.Training.Autodiff;
+using LiteVL.Model.Weights;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+using Io = LiteVL.Model.Graphs.LiteVLGraphBuilder.LossIo;
+
+namespace LiteVL.Model.Training;
+
+/// <summary>The shape of a run: how many examples, micro-batches and optimiser steps, and what is trained.</summary>
+public sealed record TrainingPlan(
+    int Examples, int Videos, int MicroBatchesPerEpoch, int StepsPerEpoch, int TotalSteps, int Epochs,
+    int TrainableTensors, long TrainableParameters, long TotalParameters)
+{
+    public double TrainableShare => (double)TrainableParameters / TotalParameters;
+}
+
+/// <summary>What one optimiser step did (the line written to <c>train-log.jsonl</c>).</summary>
+public sealed record StepReport(
+    int Step, int TotalSteps, int Epoch, double Loss, double LossItc, double LossItm, double LearningRate,
+    double TemporalLearningRate, double GradNorm, double Temperature, double ExamplesPerSecond, double Seconds);
+
+/// <summary>Validation retrieval scores in percent; <see cref="Protocol"/> names how they were measured.</summary>
+public sealed record ValidationScores(double R1, double R5, double R10, string Protocol)
+{
+    public double Sum => R1 + R5 + R10;
+}
+
+public sealed record EpochReport(int Epoch, ValidationScores? Validation, bool IsBest);
+
+/// <summary>How a run ended.</summary>
+public sealed record TrainingOutcome(bool Completed, int Steps, ModelWeights Weights, int? BestEpoch, ValidationScores? BestValidation, double FinalTemperature);
+
+/// <summary>
+/// Fine-tunes LiteVL for text-to-video retrieval on ONNX Runtime: each micro-batch is one run of the differentiated
+/// loss graph (forward, backward and gradient accumulation in one graph), each optimiser step one run of the AdamW
+/// graph, both with output buffers supplied by the trainer so nothing is allocated per step. Parameters, moments and
+/// gradients are float32 master copies, swapped between two buffer sets each run.
+/// </summary>
+public sealed class RetrievalTrainer : IDisposable
+{
+    public const string CheckpointDirectory = "checkpoint";
+    public const string LogFileName = "train-log.jsonl";
+    private const string StateFile = "state.safetensors";
+    private const string StateJson = "state.json";
+    private const string BestFile = "best.safetensors";
+
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    private readonly ModelWeights _initial;
+    private readonly TrainingSet _data;
+    private readonly TrainerOptions _options;
+    private readonly BlipTokenizer _tokenizer;
+    private readonly string _outDir;
+    private readonly ILogger _logger;
+    private readonly List<string> _names;
+    private readonly Dictionary<string, long[]> _shapes;
+    private readonly InferenceSession _train;
+    private readonly InferenceSession _update;
+    private readonly string _fingerprint;
+    private readonly int _frameBytes;
+
+    // Two buffer sets each: index [_cur] holds the current values, the other receives the next ones.
+    private readonly Dictionary<string, float[]>[] _param = new Dictionary<string, float[]>[2];
+    private readonly Dictionary<string, float[]>[] _m = new Dictionary<string, float[]>[2];
+    private readonly Dictionary<string, float[]>[] _v = new Dictionary<string, float[]>[2];
+    private readonly Dictionary<string, float[]>[] _grad = new Dictionary<string, float[]>[2];
+    private int _cur;
+    private int _gradCur;
+    private Dictionary<string, float[]>? _best;
+    private double _bestScore = double.NegativeInfinity;
+    private int? _bestEpoch;
+    private ValidationScores? _bestValidation;
+    private int[]? _order;
+    private int _orderEpoch = -1;
+
+    public RetrievalTrainer(ModelWeights initial, TrainingSet data, BlipTokenizer tokenizer, TrainerOptions options, string outDir, ILogger? logger = null)
+    {
+        options.Validate();
+        if (tokenizer.MaxLength != BlipTokenizer.DefaultMaxLength)
+        {
+            throw new ArgumentException($"Training graphs take {BlipTokenizer.DefaultMaxLength} tokens per caption; the tokenizer pads to {tokenizer.MaxLength}.", nameof(tokenizer));
+        }
+
+        _initial = initial;
+        _data = data;
+        _options = options;
+        _tokenizer = tokenizer;
+        _outDir = outDir;
+        _logger = logger ?? NullLogger.Instance;
+        var c = initial.Config;
+        _frameBytes = c.NumFrames * c.Vision.ImageSize * c.Vision.ImageSize * 3;
+
+        int micro = data.Examples.Count / options.Batch;
+        int stepsPerEpoch = micro / options.Accumulate;
+        if (stepsPerEpoch == 0)
+        {
+            throw new ArgumentException(
+                $"The training set has {data.Examples.Count} usable examples, fewer than --batch {options.Batch} × accumulation {options.Accumulate}: lower --batch or add data.");
+        }
+
+        if (data.DistinctVideos < 2)
+        {
+            throw new ArgumentException("The training set needs captions of at least 2 different videos (contrastive training compares videos).");
+        }
+
+        var trainable = ParameterGroups.Select(initial, options.Params);
+        _names = [.. trainable, TrainingGraphs.Temperature];
+        _shapes = _names.ToDictionary(n => n, n => n == TrainingGraphs.Temperature ? [1L] : initial[n].Shape, StringComparer.Ordinal);
+        long trainableCount = trainable.Sum(n => initial[n].Count);
+        Plan = new TrainingPlan(data.Examples.Count, data.DistinctVideos, micro, stepsPerEpoch, stepsPerEpoch * options.Epochs, options.Epochs,
+            trainable.Count, trainableCount, initial.ParameterCount);
+
+        var sw = Stopwatch.StartNew();
+        var trainGraph = TrainingGraphs.Training(initial, trainable, options.Batch);
+        var updateGraph = TrainingGraphs.AdamWUpdate(_names.Select(n => (n, _shapes[n])).ToList(), n => ParameterGroups.IsTemporal(n), options.AdamW);
+        var runtime = new RuntimeOptions { Device = options.Device, IntraOpThreads = options.Threads };
+        using (var so = SessionFactory.CreateOptions(runtime, _logger, out var device))
+        {
+            Device = device;
+            _train = new InferenceSession(trainGraph.ToByteArray(), so);
+            _update = new InferenceSession(updateGraph.ToByteArray(), so);
+        }
+
+        GraphBuildSeconds = sw.Elapsed.TotalSeconds;
+        TrainingGraphNodes = trainGraph.Graph.Node.Count;
+
+        for (int k = 0; k < 2; k++)
+        {
+            _param[k] = Allocate();
+            _m[k] = Allocate();
+            _v[k] = Allocate();
+            _grad[k] = Allocate();
+        }
+
+        foreach (string n in trainable)
+        {
+            initial[n].Data.CopyTo(_param[0][n], 0);
+        }
+
+        _param[0][TrainingGraphs.Temperature][0] = Math.Clamp(options.InitialTemperature, 0.001f, 0.5f);
+        _fingerprint = Fingerprint();
+    }
+
+    public TrainingPlan Plan { get; }
+
+    public ExecutionDevice Device { get; }
+
+    public double GraphBuildSeconds { get; }
+
+    public int TrainingGraphNodes { get; }
+
+    /// <summary>Optimiser steps completed.</summary>
+    public int Step { get; private set; }
+
+    public event Action<StepReport>? StepCompleted;
+
+    public event Action<EpochReport>? EpochCompleted;
+
+    /// <summary>Scores a model on the validation set at the end of each epoch (the CLI's R@1/5/10); null: no validation.</summary>
+    public Func<ModelWeights, int, ValidationScores>? Validate { get; init; }
+
+    public string CheckpointPath => Path.Combine(_outDir, CheckpointDirectory);
+
+    public string LogPath => Path.Combine(_outDir, LogFileName);
+
+    /// <summary>The model with the current parameters (untrained weights as they were).</summary>
+    public ModelWeights CurrentWeights() => WithParameters(_param[_cur]);
+
+    /// <summary>Loads <c>--out/checkpoint</c> when it exists; false when there is none. Throws when it belongs to another run.</summary>
+    public bool TryResume()
+    {
+        string json = Path.Combine(CheckpointPath, StateJson);
+        if (!File.Exists(json))
+        {
+            return false;
+        }
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+        string fingerprint = root.GetProperty("fingerprint").GetString() ?? string.Empty;
+        if (fingerprint != _fingerprint)
+        {
+            throw new InvalidOperationException(
+                $"The checkpoint in {CheckpointPath} belongs to a run with other data, model or options ({root.GetProperty("summary").GetString()}); run with the same arguments, or without --resume into a new --out.");
+        }
+
+        using (var state = SafeTensorsFile.Open(Path.Combine(CheckpointPath, StateFile)))
+        {
+            foreach (string n in _names)
+            {
+                state.ReadFloat32(TrainingGraphs.ParamPrefix + n).CopyTo(_param[_cur][n], 0);
+                state.ReadFloat32(TrainingGraphs.MomentPrefix + n).CopyTo(_m[_cur][n], 0);
+                state.ReadFloat32(TrainingGraphs.VariancePrefix + n).CopyTo(_v[_cur][n], 0);
+            }
+        }
+
+        Step = root.GetProperty("step").GetInt32();
+        if (root.TryGetProperty("best_epoch", out var be) && be.ValueKind == JsonValueKind.Number)
+        {
+            _bestEpoch = be.GetInt32();
+            _bestScore = root.GetProperty("best_score").GetDouble();
+            var v = root.GetProperty("best_validation");
+            _bestValidation = new ValidationScores(v.GetProperty("r1").GetDouble(), v.GetProperty("r5").GetDouble(), v.GetProperty("r10").GetDouble(), v.GetProperty("protocol").GetString() ?? string.Empty);
+            using var best = SafeTensorsFile.Open(Path.Combine(CheckpointPath, BestFile));
+            _best = _names.ToDictionary(n => n, n => best.ReadFloat32(n), StringComparer.Ordinal);
+        }
+
+        TruncateLog(Step);
+        return true;
+    }
+
+    /// <summary>Trains until every step is done or <paramref name="cancellationToken"/> fires; either way the checkpoint is current.</summary>
+    public TrainingOutcome Run(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(_outDir);
+        if (Step == 0)
+        {
+            File.WriteAllText(LogPath, string.Empty);
+        }
+
+        using var log = new StreamWriter(LogPath, append: true) { AutoFlush = true };
+        var batch = new MicroBatch(_options.Batch, _frameBytes);
+        var scalars = new float[3];
+        while (Step < Plan.TotalSteps)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                SaveCheckpoint();
+                return Outcome(completed: false);
+            }
+
+            var started = Stopwatch.StartNew();
+            int epoch = Step / Plan.StepsPerEpoch;
+            int stepInEpoch = Step % Plan.StepsPerEpoch;
+            var order = EpochOrder(epoch);
+            double lr = _options.LearningRateAt(Step, Plan.TotalSteps, _options.LearningRate);
+            double lrNew = _options.LearningRateAt(Step, Plan.TotalSteps, _options.EffectiveTemporalLearningRate);
+
+            ClearGradients(_grad[_gradCur]);
+            double loss = 0, itc = 0, itm = 0;
+            for (int a = 0; a < _options.Accumulate; a++)
+            {
+                int micro = (stepInEpoch * _options.Accumulate) + a;
+                FillBatch(batch, order.AsSpan(micro * _options.Batch, _options.Batch), epoch, (epoch * Plan.MicroBatchesPerEpoch) + micro);
+                RunTrainingGraph(batch, scalars);
+                loss += scalars[0];
+                itc += scalars[1];
+                itm += scalars[2];
+            }
+
+            double gradNorm = RunUpdate(lr, lrNew);
+            Step++;
+            double seconds = started.Elapsed.TotalSeconds;
+            int n = _options.Accumulate;
+            var report = new StepReport(Step, Plan.TotalSteps, epoch + 1, loss / n, itc / n, itm / n, lr, lrNew, gradNorm,
+                _param[_cur][TrainingGraphs.Temperature][0], _options.Batch * n / seconds, seconds);
+            log.WriteLine(JsonSerializer.Serialize(new
+            {
+                step = report.Step,
+                epoch = report.Epoch,
+                loss = report.Loss,
+                loss_itc = report.LossItc,
+                loss_itm = report.LossItm,
+                lr = report.LearningRate,
+                lr_temporal = report.TemporalLearningRate,
+                grad_norm = report.GradNorm,
+                temp = report.Temperature,
+                examples_per_s = report.ExamplesPerSecond,
+                seconds = report.Seconds,
+            }));
+            StepCompleted?.Invoke(report);
+
+            if (stepInEpoch == Plan.StepsPerEpoch - 1)
+            {
+                EndEpoch(epoch + 1);
+            }
+        }
+
+        SaveCheckpoint();
+        return Outcome(completed: true);
+    }
+
+    public void Dispose()
+    {
+        _train.Dispose();
+        _update.Dispose();
+    }
+
+    private void EndEpoch(int epoch)
+    {
+        ValidationScores? scores = null;
+        bool isBest = false;
+        if (Validate is not null)
+        {
+            scores = Validate(CurrentWeights(), epoch);
+            if (scores.Sum > _bestScore)
+            {
+                _bestScore = scores.Sum;
+                _bestEpoch = epoch;
+                _bestValidation = scores;
+                _best = _names.ToDictionary(n => n, n => (float[])_param[_cur][n].Clone(), StringComparer.Ordinal);
+                isBest = true;
+            }
+        }
+
+        SaveCheckpoint();
+        EpochCompleted?.Invoke(new EpochReport(epoch, scores, isBest));
+    }
+
+    private TrainingOutcome Outcome(bool completed)
+    {
+        var chosen = _best ?? _param[_cur];
+        return new TrainingOutcome(completed, Step, WithParameters(chosen), _bestEpoch, _bestValidation, chosen[TrainingGraphs.Temperature][0]);
+    }
+
+    private ModelWeights WithParameters(Dictionary<string, float[]> values)
+    {
+        var tensors = _initial.Tensors.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        foreach (string n in _names.Where(n => n != TrainingGraphs.Temperature))
+        {
+            tensors[n] = new Weight((float[])values[n].Clone(), _initial[n].Shape);
+        }
+
+        return new ModelWeights(_initial.Config, tensors);
+    }
+
+    /// <summary>
+    /// The example order of an epoch: a seeded shuffle, then any micro-batch whose examples all show one video gets
+    /// an example of another video swapped in (contrastive losses need a negative in every batch).
+    /// </summary>
+    private int[] EpochOrder(int epoch)
+    {
+        if (_orderEpoch == epoch && _order is not null)
+        {
+            return _order;
+        }
+
+        var order = Enumerable.Range(0, _data.Examples.Count).ToArray();
+        new Random(Mix(_options.Seed, epoch, 0x5EED)).Shuffle(order);
+        int b = _options.Batch;
+        for (int start = 0; start + b <= Plan.MicroBatchesPerEpoch * b; start += b)
+        {
+            int clip = _data.Examples[order[start]].Clip;
+            if (order.AsSpan(start, b).ToArray().All(i => _data.Examples[i].Clip == clip))
+            {
+                int other = Array.FindIndex(order, i => _data.Examples[i].Clip != clip);
+                (order[start + b - 1], order[other]) = (order[other], order[start + b - 1]);
+            }
+        }
+
+        _orderEpoch = epoch;
+        _order = order;
+        return order;
+    }
+
+    private void FillBatch(MicroBatch batch, ReadOnlySpan<int> examples, int epoch, int microIndex)
+    {
+        int b = _options.Batch;
+        var captions = new string[b];
+        var clips = new int[b];
+        for (int i = 0; i < b; i++)
+        {
+            var ex = _data.Examples[examples[i]];
+            var clip = _data.Clips[ex.Clip];
+            captions[i] = ex.Caption;
+            clips[i] = ex.Clip;
+
+            // One segment of the video per epoch (a random temporal crop, as ingestion cuts long videos into segments).
+            int segment = clip.SegmentFrameFiles.Count == 1 ? 0 : new Random(Mix(_options.Seed, epoch, examples[i])).Next(clip.SegmentFrameFiles.Count);
+            string file = clip.SegmentFrameFiles[segment];
+            using var stream = File.OpenRead(file);
+            if (stream.Length != _frameBytes)
+            {
+                throw new InvalidDataException($"Frame file {file} has {stream.Length} bytes; T×S×S×3 = {_frameBytes} were expected.");
+            }
+
+            stream.ReadExactly(batch.Frames, i * _frameBytes, _frameBytes);
+        }
+
+        var text = _tokenizer.Encode(captions);
+        var grounded = _tokenizer.Encode(captions, grounded: true);
+        text.InputIds.CopyTo(batch.Ids, 0);
+        text.AttentionMask.CopyTo(batch.Mask, 0);
+        grounded.InputIds.CopyTo(batch.ItmIds, 0);
+        for (int i = 0; i < b; i++)
+        {
+            int positives = clips.Count(c => c == clips[i]);
+            for (int j = 0; j < b; j++)
+            {
+                bool same = clips[i] == clips[j];
+                batch.Targets[(i * b) + j] = same ? 1f / positives : 0f;
+                batch.NegativeMask[(i * b) + j] = same ? 0f : 1f;
+            }
+        }
+
+        var rng = new Random(Mix(_options.Seed, microIndex, 0x4E47));
+        for (int i = 0; i < batch.Uniforms.Length; i++)
+        {
+            batch.Uniforms[i] = (float)((rng.Next(1 << 23) + 0.5) / (1 << 23));   // in (0, 1), exact in float32
+        }
+    }
+
+    private void RunTrainingGraph(MicroBatch batch, float[] scalars)
+    {
+        var inputs = new List<(string Name, OrtValue Value)>();
+        var outputs = new List<(string Name, OrtValue Value)>();
+        var loss = new float[1];
+        var itc = new float[1];
+        var itm = new float[1];
+        try
+        {
+            var c = _initial.Config;
+            long b = _options.Batch, l = BlipTokenizer.DefaultMaxLength;
+            inputs.Add((Io.Frames, OrtValue.CreateTensorValueFromMemory(batch.Frames, [b, c.NumFrames, c.Vision.ImageSize, c.Vision.ImageSize, 3])));
+            inputs.Add((Io.InputIds, OrtValue.CreateTensorValueFromMemory(batch.Ids, [b, l])));
+            inputs.Add((Io.AttentionMask, OrtValue.CreateTensorValueFromMemory(batch.Mask, [b, l])));
+            inputs.Add((Io.ItmInputIds, OrtValue.CreateTensorValueFromMemory(batch.ItmIds, [b, l])));
+            inputs.Add((Io.ItcTargets, OrtValue.CreateTensorValueFromMemory(batch.Targets, [b, b])));
+            inputs.Add((Io.NegativeMask, OrtValue.CreateTensorValueFromMemory(batch.NegativeMask, [b, b])));
+            inputs.Add((Io.NegativeUniforms, OrtValue.CreateTensorValueFromMemory(batch.Uniforms, [2, b])));
+            var gradIn = _grad[_gradCur];
+            var gradOut = _grad[1 - _gradCur];
+            foreach (string n in _names)
+            {
+                inputs.Add((n, OrtValue.CreateTensorValueFromMemory(_param[_cur][n], _shapes[n])));
+                inputs.Add((GraphDifferentiator.GradInPrefix + n, OrtValue.CreateTensorValueFromMemory(gradIn[n], _shapes[n])));
+                outputs.Add((GraphDifferentiator.GradPrefix + n, OrtValue.CreateTensorValueFromMemory(gradOut[n], _shapes[n])));
+            }
+
+            outputs.Add((Io.Loss, OrtValue.CreateTensorValueFromMemory(loss, [])));
+            outputs.Add((Io.LossItc, OrtValue.CreateTensorValueFromMemory(itc, [])));
+            outputs.Add((Io.LossItm, OrtValue.CreateTensorValueFromMemory(itm, [])));
+            using var ro = new RunOptions();
+            _train.Run(ro, inputs.Select(i => i.Name).ToArray(), inputs.Select(i => i.Value).ToArray(), outputs.Select(o => o.Name).ToArray(), outputs.Select(o => o.Value).ToArray());
+            _gradCur = 1 - _gradCur;
+        }
+        finally
+        {
+            foreach (var (_, v) in inputs.Concat(outputs))
+            {
+                v.Dispose();
+            }
+        }
+
+        if (!float.IsFinite(loss[0]))
+        {
+            throw new InvalidOperationException($"The loss became {loss[0]} at step {Step + 1}: lower --lr (the weights of the last checkpoint are intact).");
+        }
+
+        scalars[0] = loss[0];
+        scalars[1] = itc[0];
+        scalars[2] = itm[0];
+    }
+
+    private double RunUpdate(double lr, double lrNew)
+    {
+        int t = Step + 1;
+        var b = _options.AdamW;
+        var scalarValues = new Dictionary<string, float>(StringComparer.Ordinal)
+        {
+            [TrainingGraphs.UpdateIo.LearningRate] = (float)lr,
+            [TrainingGraphs.UpdateIo.LearningRateNew] = (float)lrNew,
+            [TrainingGraphs.UpdateIo.GradScale] = 1f / _options.Accumulate,
+            [TrainingGraphs.UpdateIo.Bias1] = (float)(1 - Math.Pow(b.Beta1, t)),
+            [TrainingGraphs.UpdateIo.Bias2] = (float)(1 - Math.Pow(b.Beta2, t)),
+        };
+        var norm = new float[1];
+        var inputs = new List<(string Name, OrtValue Value)>();
+        var outputs = new List<(string Name, OrtValue Value)>();
+        int next = 1 - _cur;
+        try
+        {
+            foreach (var (name, value) in scalarValues)
+            {
+                inputs.Add((name, OrtValue.CreateTensorValueFromMemory(new[] { value }, [1])));
+            }
+
+            foreach (string n in _names)
+            {
+                var s = _shapes[n];
+                inputs.Add((TrainingGraphs.ParamPrefix + n, OrtValue.CreateTensorValueFromMemory(_param[_cur][n], s)));
+                inputs.Add((TrainingGraphs.MomentPrefix + n, OrtValue.CreateTensorValueFromMemory(_m[_cur][n], s)));
+                inputs.Add((TrainingGraphs.VariancePrefix + n, OrtValue.CreateTensorValueFromMemory(_v[_cur][n], s)));
+                inputs.Add((GraphDifferentiator.GradPrefix + n, OrtValue.CreateTensorValueFromMemory(_grad[_gradCur][n], s)));
+                outputs.Add((TrainingGraphs.NewPrefix + TrainingGraphs.ParamPrefix + n, OrtValue.CreateTensorValueFromMemory(_param[next][n], s)));
+                outputs.Add((TrainingGraphs.NewPrefix + TrainingGraphs.MomentPrefix + n, OrtValue.CreateTensorValueFromMemory(_m[next][n], s)));
+                outputs.Add((TrainingGraphs.NewPrefix + TrainingGraphs.VariancePrefix + n, OrtValue.CreateTensorValueFromMemory(_v[next][n], s)));
+            }
+
+            outputs.Add((TrainingGraphs.GradNorm, OrtValue.CreateTensorValueFromMemory(norm, [1])));
+            using var ro = new RunOptions();
+            _update.Run(ro, inputs.Select(i => i.Name).ToArray(), inputs.Select(i => i.Value).ToArray(), outputs.Select(o => o.Name).ToArray(), outputs.Select(o => o.Value).ToArray());
+            _cur = next;
+        }
+        finally
+        {
+            foreach (var (_, v) in inputs.Concat(outputs))
+            {
+                v.Dispose();
+            }
+        }
+
+        return norm[0];
+    }
+
+    private void SaveCheckpoint()
+    {
+        string final = CheckpointPath;
+        string temp = final + ".writing";
+        if (Directory.Exists(temp))
+        {
+            Directory.Delete(temp, recursive: true);
+        }
+
+        Directory.CreateDirectory(temp);
+        var items = _names.SelectMany(n => new[]
+        {
+            new KeyValuePair<string, HostTensor>(TrainingGraphs.ParamPrefix + n, HostTensor.FromFloats(_param[_cur][n], _shapes[n])),
+            new KeyValuePair<string, HostTensor>(TrainingGraphs.MomentPrefix + n, HostTensor.FromFloats(_m[_cur][n], _shapes[n])),
+            new KeyValuePair<string, HostTensor>(TrainingGraphs.VariancePrefix + n, HostTensor.FromFloats(_v[_cur][n], _shapes[n])),
+        });
+        SafeTensorsWriter.Write(Path.Combine(temp, StateFile), items, null);
+        if (_best is not null)
+        {
+            SafeTensorsWriter.Write(Path.Combine(temp, BestFile), _names.Select(n => new KeyValuePair<string, HostTensor>(n, HostTensor.FromFloats(_best[n], _shapes[n]))), null);
+        }
+
+        var state = new Dictionary<string, object?>
+        {
+            ["step"] = Step,
+            ["total_steps"] = Plan.TotalSteps,
+            ["fingerprint"] = _fingerprint,
+            ["summary"] = Summary(),
+            ["best_epoch"] = _bestEpoch,
+            ["best_score"] = _bestEpoch is null ? null : _bestScore,
+            ["best_validation"] = _bestValidation is null ? null : new { r1 = _bestValidation.R1, r5 = _bestValidation.R5, r10 = _bestValidation.R10, protocol = _bestValidation.Protocol },
+        };
+        File.WriteAllText(Path.Combine(temp, StateJson), JsonSerializer.Serialize(state, Indented));
+        string old = final + ".old";
+        if (Directory.Exists(old))
+        {
+            Directory.Delete(old, recursive: true);
+        }
+
+        if (Directory.Exists(final))
+        {
+            Directory.Move(final, old);
+        }
+
+        Directory.Move(temp, final);
+        if (Directory.Exists(old))
+        {
+            Directory.Delete(old, recursive: true);
+        }
+    }
+
+    private void TruncateLog(int step)
+    {
+        if (!File.Exists(LogPath))
+        {
+            return;
+        }
+
+        var kept = File.ReadLines(LogPath).Where(line =>
+        {
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                return false;
+            }
+
+            using var doc = JsonDocument.Parse(line);
+            return doc.RootElement.GetProperty("step").GetInt32() <= step;
+        }).ToList();
+        File.WriteAllLines(LogPath, kept);
+    }
+
+    private string Summary() =>
+        $"model {_initial.Config.Version}, {Plan.Examples} examples, --params {_options.Params.ToString().ToLowerInvariant()}, --epochs {_options.Epochs}, --batch {_options.Batch}, --lr {_options.LearningRate}, --seed {_options.Seed}";
+
+    /// <summary>A hash of everything that decides the run (not the device or thread count), to refuse a foreign checkpoint.</summary>
+    private string Fingerprint()
+    {
+        var sb = new StringBuilder();
+        sb.Append(_initial.Config.Version).Append('|');
+        sb.Append(JsonSerializer.Serialize(_options with { Device = ExecutionDevice.Cpu, Threads = 0 })).Append('|');
+        foreach (var ex in _data.Examples)
+        {
+            sb.Append(ex.Line).Append(':').Append(_data.Clips[ex.Clip].Name).Append(':').Append(ex.Caption).Append('\n');
+        }
+
+        foreach (string n in _names.Where(n => n != TrainingGraphs.Temperature))
+        {
+            sb.Append(n).Append(Convert.ToHexString(SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_initial[n].Data.AsSpan())))[..16]);
+        }
+
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
+    }
+
+    private Dictionary<string, float[]> Allocate() =>
+        _names.ToDictionary(n => n, n => new float[HostTensor.ElementCountOf(_shapes[n])], StringComparer.Ordinal);
+
+    private static void ClearGradients(Dictionary<string, float[]> grads)
+    {
+        foreach (var g in grads.Values)
+        {
+            Array.Clear(g);
+        }
+    }
+
+    /// <summary>A deterministic seed from several integers (System.Random(int) is stable across runs and platforms).</summary>
+    private static int Mix(int a, int b, int c)
+    {
+        unchecked
+        {
+            uint h = 2166136261;
+            foreach (int v in new[] { a, b, c })
+            {
+                h = (h ^ (uint)v) * 16777619;
+                h ^= h >> 15;
+                h *= 2246822519;
+            }
+
+            return (int)(h & 0x7FFFFFFF);
+        }
+    }
+
+    /// <summary>The reusable host buffers of one micro-batch.</summary>
+    private sealed class MicroBatch(int batch, int frameBytes)
+    {
+        public byte[] Frames { get; } = new byte[batch * frameBytes];
+
+        public long[] Ids { get; } = new long[batch * BlipTokenizer.DefaultMaxLength];
+
+        public long[] Mask { get; } = new long[batch * BlipTokenizer.DefaultMaxLength];
+
+        public long[] ItmIds { get; } = new long[batch * BlipTokenizer.DefaultMaxLength];
+
+        public float[] Targets { get; } = new float[batch * batch];
+
+        public float[] NegativeMask { get; } = new float[batch * batch];
+
+        public float[] Uniforms { get; } = new float[2 * batch];
+    }
+}

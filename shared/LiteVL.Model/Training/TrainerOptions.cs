@@ -1,0 +1,103 @@
+using LiteVL.Model.Runtime;
+
+namespace LiteVL.Model.Training;
+
+/// <summary>
+/// Everything that decides a training run. Two runs with equal options, weights and data produce the same weights
+/// (every random draw comes from <see cref="Seed"/>), which is also what lets <c>--resume</c> continue a run exactly.
+/// </summary>
+public sealed record TrainerOptions
+{
+    public ParameterGroup Params { get; init; } = ParameterGroup.Temporal;
+
+    public int Epochs { get; init; } = 5;
+
+    /// <summary>Examples per micro-batch (one run of the training graph).</summary>
+    public int Batch { get; init; } = 8;
+
+    /// <summary>Micro-batches whose gradients are summed before one optimiser step.</summary>
+    public int Accumulate { get; init; } = 1;
+
+    /// <summary>Peak learning rate of the pre-trained BLIP weights (BLIP fine-tunes retrieval at 1e-5).</summary>
+    public double LearningRate { get; init; } = 1e-5;
+
+    /// <summary>Peak learning rate of the new temporal modules; unset, 10 × <see cref="LearningRate"/>.</summary>
+    public double? TemporalLearningRate { get; init; }
+
+    public double EffectiveTemporalLearningRate => TemporalLearningRate ?? (10 * LearningRate);
+
+    /// <summary>Linear warm-up over this share of all optimiser steps, then a cosine decay to <see cref="MinLearningRate"/>.</summary>
+    public double WarmupFraction { get; init; } = 0.05;
+
+    public double MinLearningRate { get; init; }
+
+    public int Seed { get; init; }
+
+    /// <summary>BLIP's initial ITC temperature.</summary>
+    public float InitialTemperature { get; init; } = 0.07f;
+
+    public AdamWSettings AdamW { get; init; } = new();
+
+    public ExecutionDevice Device { get; init; } = ExecutionDevice.Cpu;
+
+    /// <summary>ONNX Runtime threads per operator (0: one per core).</summary>
+    public int Threads { get; init; }
+
+    public void Validate()
+    {
+        var errors = new List<string>();
+        if (Epochs < 1)
+        {
+            errors.Add($"--epochs must be at least 1, not {Epochs}");
+        }
+
+        if (Batch < 2)
+        {
+            errors.Add($"--batch must be at least 2 (ITC and hard negatives need other examples in the batch), not {Batch}");
+        }
+
+        if (Accumulate < 1)
+        {
+            errors.Add($"--accumulate must be at least 1, not {Accumulate}");
+        }
+
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
+        {
+            errors.Add($"--lr must be a positive number, not {LearningRate}");
+        }
+
+        if (TemporalLearningRate is { } t && (!(t > 0) || double.IsInfinity(t)))
+        {
+            errors.Add($"--lr-temporal must be a positive number, not {t}");
+        }
+
+        if (WarmupFraction is < 0 or >= 1)
+        {
+            errors.Add($"--warmup must be in [0, 1), not {WarmupFraction}");
+        }
+
+        if (MinLearningRate < 0 || MinLearningRate > LearningRate)
+        {
+            errors.Add($"--min-lr must be in [0, --lr], not {MinLearningRate}");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join("; ", errors) + ".");
+        }
+    }
+
+    /// <summary>The learning rate of step <paramref name="step"/> (0-based) of <paramref name="total"/>: warm-up, then cosine.</summary>
+    public double LearningRateAt(int step, int total, double peak)
+    {
+        int warmup = (int)Math.Round(WarmupFraction * total);
+        if (step < warmup)
+        {
+            return peak * (step + 1) / warmup;
+        }
+
+        double progress = (double)(step - warmup) / (total - warmup);
+        double floor = Math.Min(MinLearningRate, peak);
+        return floor + ((peak - floor) * 0.5 * (1 + Math.Cos(Math.PI * progress)));
+    }
+}

@@ -1,0 +1,185 @@
+using System.Text.Json;
+using LiteVL.Model.Graphs;
+using LiteVL.Model.Tests.Graphs;
+using LiteVL.Model.Text;
+using LiteVL.Model.Training;
+using LiteVL.Model.Weights;
+using Xunit.Abstractions;
+
+namespace LiteVL.Model.Tests.Training;
+
+/// <summary>The training loop on synthetic frame files (the CLI tests train from real videos through ffmpeg).</summary>
+public sealed class TrainerTests(ITestOutputHelper output) : IDisposable
+{
+    private static readonly string[] Words = ["red", "blue", "green", "dog", "cat", "car", "tree", "ball", "runs", "jumps", "sits", "falls", "left", "right", "up", "down"];
+    private readonly string _dir = Directory.CreateTempSubdirectory("litevl-trainer-").FullName;
+    private readonly BlipTokenizer _tokenizer = BlipTokenizer.CreateDefault();
+
+    public void Dispose()
+    {
+        _tokenizer.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public void Overfitting8Clips_ReachesTrainingRecallAt1Of100Percent()
+    {
+        var weights = TestModels.Tiny(seed: 3, kernelStd: 0.02f);
+        var data = SyntheticSet(weights, clips: 8, captionsPerClip: 1);
+        double before = TrainingRecallAt1(weights, data);
+        var options = new TrainerOptions { Params = ParameterGroup.All, Epochs = 40, Batch = 4, LearningRate = 1e-3, TemporalLearningRate = 1e-3, Seed = 1 };
+        using var trainer = new RetrievalTrainer(weights, data, _tokenizer, options, Path.Combine(_dir, "out"));
+        var losses = new List<double>();
+        trainer.StepCompleted += r => losses.Add(r.Loss);
+        var outcome = trainer.Run(CancellationToken.None);
+        double after = TrainingRecallAt1(outcome.Weights, data);
+        output.WriteLine($"steps {outcome.Steps}, loss {losses[0]:F3} → {losses[^1]:F3}, training R@1 {before:P0} → {after:P0}, temp {outcome.FinalTemperature:F4}");
+        Assert.True(outcome.Completed);
+        Assert.Equal(80, outcome.Steps);
+        Assert.Equal(1.0, after);
+        Assert.True(losses[^1] < losses[0] / 2, $"loss {losses[0]} → {losses[^1]}");
+    }
+
+    [Fact]
+    public void TemporalOnly_LeavesEveryOtherWeightBitIdentical()
+    {
+        var weights = TestModels.Tiny(seed: 4);
+        var data = SyntheticSet(weights, clips: 4, captionsPerClip: 1);
+        var options = new TrainerOptions { Params = ParameterGroup.Temporal, Epochs = 2, Batch = 2, LearningRate = 1e-3, Seed = 2 };
+        using var trainer = new RetrievalTrainer(weights, data, _tokenizer, options, Path.Combine(_dir, "out"));
+        var trained = trainer.Run(CancellationToken.None).Weights;
+        int changed = 0;
+        foreach (var (name, w) in weights.Tensors)
+        {
+            bool same = w.Data.AsSpan().SequenceEqual(trained[name].Data);
+            if (ParameterGroups.IsTemporal(name))
+            {
+                changed += same ? 0 : 1;
+            }
+            else
+            {
+                Assert.True(same, $"{name} changed although only the temporal modules were trained");
+            }
+        }
+
+        Assert.True(changed >= 10, $"only {changed} temporal tensors changed");
+    }
+
+    [Fact]
+    public void Resume_EqualsAnUninterruptedRun()
+    {
+        var weights = TestModels.Tiny(seed: 5);
+        var data = SyntheticSet(weights, clips: 6, captionsPerClip: 2);
+        var options = new TrainerOptions { Params = ParameterGroup.Heads, Epochs = 4, Batch = 3, Accumulate = 2, LearningRate = 1e-3, Seed = 9 };
+
+        string straight = Path.Combine(_dir, "straight");
+        using (var t = new RetrievalTrainer(weights, data, _tokenizer, options, straight))
+        {
+            t.Run(CancellationToken.None);
+        }
+
+        string resumed = Path.Combine(_dir, "resumed");
+        using (var t = new RetrievalTrainer(weights, data, _tokenizer, options, resumed))
+        {
+            using var cts = new CancellationTokenSource();
+            t.StepCompleted += r =>
+            {
+                if (r.Step == 3)
+                {
+                    cts.Cancel();                       // as Ctrl-C: the run stops after this step with a checkpoint
+                }
+            };
+            var partial = t.Run(cts.Token);
+            Assert.False(partial.Completed);
+            Assert.Equal(3, partial.Steps);
+        }
+
+        ModelWeights final;
+        using (var t = new RetrievalTrainer(weights, data, _tokenizer, options, resumed))
+        {
+            Assert.True(t.TryResume());
+            Assert.Equal(3, t.Step);
+            final = t.Run(CancellationToken.None).Weights;
+        }
+
+        var a = Losses(Path.Combine(straight, RetrievalTrainer.LogFileName));
+        var b = Losses(Path.Combine(resumed, RetrievalTrainer.LogFileName));
+        Assert.Equal(a.Count, b.Count);
+        Assert.Equal(8, a.Count);
+        for (int i = 0; i < a.Count; i++)
+        {
+            Assert.True(Math.Abs(a[i] - b[i]) <= 1e-6, $"step {i + 1}: loss {a[i]} uninterrupted, {b[i]} resumed");
+        }
+
+        using var again = new RetrievalTrainer(weights, data, _tokenizer, options, Path.Combine(_dir, "again"));
+        var reference = again.Run(CancellationToken.None).Weights;
+        foreach (string name in ParameterGroups.Select(weights, ParameterGroup.Heads))
+        {
+            Assert.True(reference[name].Data.AsSpan().SequenceEqual(final[name].Data), $"{name} differs between a resumed and an uninterrupted run");
+        }
+    }
+
+    [Fact]
+    public void ForeignCheckpoint_IsRefusedWithAClearMessage()
+    {
+        var weights = TestModels.Tiny(seed: 6);
+        var data = SyntheticSet(weights, clips: 4, captionsPerClip: 1);
+        string dir = Path.Combine(_dir, "out");
+        using (var t = new RetrievalTrainer(weights, data, _tokenizer, new TrainerOptions { Epochs = 1, Batch = 2, Seed = 1 }, dir))
+        {
+            t.Run(CancellationToken.None);
+        }
+
+        using var other = new RetrievalTrainer(weights, data, _tokenizer, new TrainerOptions { Epochs = 1, Batch = 2, Seed = 2 }, dir);
+        var e = Assert.Throws<InvalidOperationException>(() => other.TryResume());
+        Assert.Contains("--seed 1", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Coarse text-to-video R@1 over the training captions with the serving graphs built from <paramref name="weights"/>.</summary>
+    internal static double TrainingRecallAt1(ModelWeights weights, TrainingSet data)
+    {
+        var builder = new LiteVLGraphBuilder(weights);
+        using var video = new GraphRunner(builder.VideoEncoder());
+        using var text = new GraphRunner(builder.TextEncoder());
+        using var tokenizer = BlipTokenizer.CreateDefault();
+        var c = weights.Config;
+        var frames = data.Clips.SelectMany(cl => File.ReadAllBytes(cl.SegmentFrameFiles[0])).ToArray();
+        var videoEmb = video.Run(("frames", frames, [(long)data.Clips.Count, c.NumFrames, c.Vision.ImageSize, c.Vision.ImageSize, 3]))["video_embedding"].Data;
+        var tokens = tokenizer.Encode(data.Examples.Select(e => e.Caption).ToList());
+        var textEmb = text.Run(("input_ids", tokens.InputIds, [(long)data.Examples.Count, tokens.Length]), ("attention_mask", tokens.AttentionMask, [(long)data.Examples.Count, tokens.Length]))["text_embedding"].Data;
+        int e = c.EmbedDim, hits = 0;
+        for (int q = 0; q < data.Examples.Count; q++)
+        {
+            int best = Enumerable.Range(0, data.Clips.Count).MaxBy(v => Enumerable.Range(0, e).Sum(k => textEmb[(q * e) + k] * videoEmb[(v * e) + k]));
+            hits += best == data.Examples[q].Clip ? 1 : 0;
+        }
+
+        return (double)hits / data.Examples.Count;
+    }
+
+    private TrainingSet SyntheticSet(ModelWeights weights, int clips, int captionsPerClip)
+    {
+        var c = weights.Config;
+        int bytes = c.NumFrames * c.Vision.ImageSize * c.Vision.ImageSize * 3;
+        var rng = new Random(42);
+        var list = new List<TrainingClip>();
+        var examples = new List<TrainingExample>();
+        for (int i = 0; i < clips; i++)
+        {
+            string file = Path.Combine(_dir, $"clip{i}.rgb");
+            var frames = new byte[bytes];
+            rng.NextBytes(frames);
+            File.WriteAllBytes(file, frames);
+            list.Add(new TrainingClip($"clip{i}.mp4", [file]));
+            for (int k = 0; k < captionsPerClip; k++)
+            {
+                examples.Add(new TrainingExample(examples.Count + 1, i, $"a {Words[i % Words.Length]} {Words[(i + k + 5) % Words.Length]} {Words[(3 * i + 7) % Words.Length]}"));
+            }
+        }
+
+        return new TrainingSet(list, examples);
+    }
+
+    private static List<double> Losses(string log) =>
+        File.ReadLines(log).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("loss").GetDouble()).ToList();
+}
