@@ -64,6 +64,37 @@ public sealed class EvalDataset
         return new EvalDataset(pairs);
     }
 
+    /// <summary>
+    /// Reads JSON lines for training: a bad line (not JSON, no video, empty caption) is returned as a problem naming its
+    /// line number instead of stopping the whole read.
+    /// </summary>
+    public static (List<EvalPair> Pairs, List<string> Problems) ParseLenient(IEnumerable<string> lines, string name)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        var pairs = new List<EvalPair>();
+        var problems = new List<string>();
+        int number = 0;
+        foreach (string line in lines)
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+
+            try
+            {
+                pairs.Add(ParseLine(line, name, number));
+            }
+            catch (InvalidDataException e)
+            {
+                problems.Add(e.Message + " Left out.");
+            }
+        }
+
+        return (pairs, problems);
+    }
+
     private static EvalPair ParseLine(string line, string name, int number)
     {
         try

@@ -1,0 +1,317 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using LiteVL.Cli.Evaluation;
+using LiteVL.FrameExtractor.Media;
+using LiteVL.Model;
+using LiteVL.Model.Config;
+using LiteVL.Model.Graphs;
+using LiteVL.Model.Runtime;
+using LiteVL.Model.Text;
+using LiteVL.Model.Training;
+using LiteVL.Model.Weights;
+using Microsoft.ML.OnnxRuntime;
+
+namespace LiteVL.Cli.Commands;
+
+/// <summary>
+/// <c>litevl train</c>: fine-tunes a LiteVL model for text-to-video retrieval on captioned videos (BLIP's ITC + ITM
+/// with hard negatives) and writes a complete model directory under a new model version. See docs/training.md.
+/// </summary>
+internal static class TrainCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var model = CliOptions.ModelDir();
+        model.Description = "Model directory to start from (an imported BLIP, or an earlier fine-tuned model).";
+        var data = new Option<string>("--data") { Description = "Training set: JSON lines {\"video\": \"clip.mp4\", \"caption\": \"...\"}; a video may have several lines.", Required = true };
+        var val = new Option<string?>("--val") { Description = "Validation set in the same format: R@1/5/10 after every epoch, and the best epoch is kept." };
+        var videosDir = new Option<string?>("--videos-dir") { Description = "Folder the video paths are relative to (default: each data file's folder)." };
+        var outDir = new Option<string>("--out", "-o") { Description = "Directory of the fine-tuned model (also holds train-log.jsonl and the checkpoint).", Required = true };
+        var groups = new Option<string>("--params") { Description = "What to train: temporal (LiteVL's temporal modules), heads (temporal + projections + ITM head) or all.", DefaultValueFactory = _ => "temporal" }
+            .AcceptOnlyFromAmong("temporal", "heads", "all");
+        var epochs = new Option<int>("--epochs") { Description = "Passes over the training set.", DefaultValueFactory = _ => 5 };
+        var batch = new Option<int>("--batch") { Description = "Examples per micro-batch (the last incomplete batch of an epoch is dropped).", DefaultValueFactory = _ => 8 };
+        var accumulate = new Option<int>("--accumulate") { Description = "Micro-batches per optimiser step (gradient accumulation).", DefaultValueFactory = _ => 1 };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate of the BLIP weights (AdamW, cosine schedule with warm-up).", DefaultValueFactory = _ => 1e-5 };
+        var lrTemporal = new Option<double?>("--lr-temporal") { Description = "Peak learning rate of the new temporal modules (default 10 × --lr)." };
+        var warmup = new Option<double>("--warmup") { Description = "Share of the steps spent warming the learning rate up.", DefaultValueFactory = _ => 0.05 };
+        var seed = new Option<int>("--seed") { Description = "Seed of every random choice (order, negatives, segments): equal seeds and data give equal runs.", DefaultValueFactory = _ => 0 };
+        var device = CliOptions.Device();
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads per operator (0: one per core).", DefaultValueFactory = _ => 0 };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run whose checkpoint is in --out (after Ctrl-C or a crash)." };
+        var cmd = new Command("train", "Fine-tune LiteVL for text-to-video retrieval on your captioned videos (ITC + ITM with hard negatives, as BLIP fine-tunes retrieval) and write a new model version.")
+        {
+            model, data, val, videosDir, outDir, groups, epochs, batch, accumulate, lr, lrTemporal, warmup, seed, device, threads, resume,
+        };
+        cmd.SetAction(async (p, ct) =>
+        {
+            var options = new TrainerOptions
+            {
+                Params = ParameterGroups.Parse(p.GetValue(groups)!),
+                Epochs = p.GetValue(epochs),
+                Batch = p.GetValue(batch),
+                Accumulate = p.GetValue(accumulate),
+                LearningRate = p.GetValue(lr),
+                TemporalLearningRate = p.GetValue(lrTemporal),
+                WarmupFraction = p.GetValue(warmup),
+                Seed = p.GetValue(seed),
+                Device = RuntimeOptions.ParseDevice(p.GetValue(device)!),
+                Threads = p.GetValue(threads),
+            };
+            options.Validate();
+            return await RunAsync(output, p.GetValue(model)!, p.GetValue(data)!, p.GetValue(val), p.GetValue(videosDir), p.GetValue(outDir)!, options, p.GetValue(resume), ct).ConfigureAwait(false);
+        });
+        return cmd;
+    }
+
+    private static async Task<int> RunAsync(
+        TextWriter output, string modelDir, string dataPath, string? valPath, string? videosDir, string outDir, TrainerOptions options, bool resume, CancellationToken ct)
+    {
+        var config = ModelConfig.Load(modelDir);
+        var weights = ModelWeights.Load(config, Path.Combine(modelDir, ModelWeights.FileName));
+        string vocab = Path.Combine(modelDir, ModelDirectory.VocabFileName);
+        using var tokenizer = File.Exists(vocab) ? BlipTokenizer.FromVocabFile(vocab) : BlipTokenizer.CreateDefault();
+        if (!resume && File.Exists(Path.Combine(outDir, RetrievalTrainer.CheckpointDirectory, "state.json")))
+        {
+            throw new InvalidOperationException($"{outDir} already holds a training checkpoint: add --resume to continue that run, or choose another --out.");
+        }
+
+        output.WriteLine($"LiteVL fine-tuning · {config.Preset} {config.Version} · T={config.NumFrames} S={config.Vision.ImageSize} · --params {options.Params.ToString().ToLowerInvariant()}");
+        Directory.CreateDirectory(outDir);
+        string cache = Path.Combine(outDir, "train-cache");
+        using var media = new MediaToolchain();
+        var train = await LoadAsync(output, media, dataPath, videosDir, cache, config, ct).ConfigureAwait(false);
+        var validation = valPath is null ? null : await LoadAsync(output, media, valPath, videosDir, cache, config, ct).ConfigureAwait(false);
+
+        using var trainer = new RetrievalTrainer(weights, train, tokenizer, options, outDir)
+        {
+            Validate = validation is null ? null : (w, epoch) => Validate(w, validation, tokenizer),
+        };
+        var plan = trainer.Plan;
+        output.WriteLine($"{plan.Examples} examples of {plan.Videos} videos; {plan.StepsPerEpoch} steps/epoch × {plan.Epochs} epochs = {plan.TotalSteps} steps of {options.Batch * options.Accumulate} examples");
+        output.WriteLine($"training {plan.TrainableTensors} tensors, {plan.TrainableParameters:N0} of {plan.TotalParameters:N0} parameters ({plan.TrainableShare:P2}) on {trainer.Device}; graphs built in {trainer.GraphBuildSeconds:F1} s");
+        if (resume && trainer.TryResume())
+        {
+            output.WriteLine($"resumed from {trainer.CheckpointPath} at step {trainer.Step}/{plan.TotalSteps}");
+        }
+
+        var clock = Stopwatch.StartNew();
+        int firstStep = trainer.Step;
+        bool terminal = !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out);
+        trainer.StepCompleted += r =>
+        {
+            double perStep = clock.Elapsed.TotalSeconds / (r.Step - firstStep);
+            var eta = TimeSpan.FromSeconds(perStep * (r.TotalSteps - r.Step));
+            string line = $"step {r.Step,5}/{r.TotalSteps} · epoch {r.Epoch} · loss {r.Loss:F4} (itc {r.LossItc:F4}, itm {r.LossItm:F4}) · lr {r.LearningRate:E2}/{r.TemporalLearningRate:E2} · |g| {r.GradNorm:F3} · temp {r.Temperature:F4} · {r.ExamplesPerSecond:F1} ex/s · ETA {eta:hh\\:mm\\:ss}";
+            if (terminal)
+            {
+                output.Write("\r" + line + "\u001b[K");
+            }
+            else if (r.Step == r.TotalSteps || r.Step % Math.Max(1, r.TotalSteps / 20) == 0 || r.Step == firstStep + 1)
+            {
+                output.WriteLine(line);
+            }
+        };
+        trainer.EpochCompleted += e =>
+        {
+            if (terminal)
+            {
+                output.WriteLine();
+            }
+
+            output.WriteLine(e.Validation is { } v
+                ? $"epoch {e.Epoch}: validation R@1 {v.R1:F1} R@5 {v.R5:F1} R@10 {v.R10:F1} ({v.Protocol}){(e.IsBest ? " · best so far" : string.Empty)}"
+                : $"epoch {e.Epoch} done");
+        };
+
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;                                                   // finish the step, write the checkpoint, then stop
+            interrupt.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        TrainingOutcome outcome;
+        try
+        {
+            outcome = trainer.Run(interrupt.Token);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+
+        if (!outcome.Completed)
+        {
+            output.WriteLine();
+            output.WriteLine($"interrupted after step {outcome.Steps}/{plan.TotalSteps}; checkpoint in {trainer.CheckpointPath} — continue with the same command plus --resume");
+            return 130;
+        }
+
+        var source = config.Source is null ? config.Version : $"{config.Version} ({config.Source})";
+        var trained = new ModelWeights(outcome.Weights.Config with { Source = $"litevl train from {source}: --params {options.Params.ToString().ToLowerInvariant()}, {outcome.Steps} steps, seed {options.Seed}" },
+            outcome.Weights.Tensors.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
+        if (File.Exists(vocab))
+        {
+            File.Copy(vocab, Path.Combine(outDir, ModelDirectory.VocabFileName), overwrite: true);
+        }
+
+        bool fp16 = File.Exists(Path.Combine(modelDir, GraphFiles.FileName(LiteVLGraphBuilder.VideoEncoderName, Precision.Fp16)));
+        var written = ModelDirectory.Write(trained, outDir, fp16);
+        var log = File.ReadLines(trainer.LogPath).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        output.WriteLine();
+        output.WriteLine("| | value |");
+        output.WriteLine("|---|---|");
+        output.WriteLine($"| steps | {outcome.Steps} ({plan.Epochs} epochs × {plan.StepsPerEpoch}) |");
+        output.WriteLine($"| loss first → last step | {log[0].GetProperty("loss").GetDouble():F4} → {log[^1].GetProperty("loss").GetDouble():F4} |");
+        output.WriteLine($"| ITC / ITM at the last step | {log[^1].GetProperty("loss_itc").GetDouble():F4} / {log[^1].GetProperty("loss_itm").GetDouble():F4} |");
+        output.WriteLine($"| temperature | {outcome.FinalTemperature:F4} |");
+        output.WriteLine($"| examples/s (mean) | {log.Average(l => l.GetProperty("examples_per_s").GetDouble()):F2} |");
+        output.WriteLine($"| wall time | {clock.Elapsed:hh\\:mm\\:ss} |");
+        if (outcome.BestValidation is { } best)
+        {
+            output.WriteLine($"| best validation (epoch {outcome.BestEpoch}) | R@1 {best.R1:F1} · R@5 {best.R5:F1} · R@10 {best.R10:F1} ({best.Protocol}) |");
+        }
+
+        output.WriteLine($"| model | {written.Version} in {Path.GetFullPath(outDir)} |");
+        output.WriteLine($"| dynamic temporal scaling 1+tanh(α), mean per layer | {string.Join(" ", ScalingChart.LayerMeans(trained).Select(v => v.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))} |");
+        return 0;
+    }
+
+    /// <summary>
+    /// Reads a data file leniently (a bad line is reported with its number and left out) and extracts each video's
+    /// frames once with the platform's own frame extraction (same segments and sampling as ingestion) into a cache.
+    /// </summary>
+    private static async Task<TrainingSet> LoadAsync(TextWriter output, MediaToolchain media, string path, string? videosDir, string cache, ModelConfig config, CancellationToken ct)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"Data file '{path}' not found.", path);
+        }
+
+        string dir = videosDir ?? Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var (pairs, problems) = EvalDataset.ParseLenient(File.ReadLines(path), path);
+        var clips = new List<TrainingClip>();
+        var clipIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        var failed = new Dictionary<string, string>(StringComparer.Ordinal);
+        var examples = new List<TrainingExample>();
+        var sw = Stopwatch.StartNew();
+        int extracted = 0, cached = 0;
+        foreach (var pair in pairs)
+        {
+            if (failed.TryGetValue(pair.Video, out var why))
+            {
+                problems.Add($"{path}:{pair.Line}: skipped: {why}");
+                continue;
+            }
+
+            if (!clipIndex.TryGetValue(pair.Video, out int index))
+            {
+                string file = Path.IsPathRooted(pair.Video) ? pair.Video : Path.Combine(dir, pair.Video);
+                try
+                {
+                    var (segments, fromCache) = await FramesAsync(media, file, cache, config, ct).ConfigureAwait(false);
+                    (fromCache ? ref cached : ref extracted)++;
+                    index = clips.Count;
+                    clips.Add(new TrainingClip(pair.Video, segments));
+                    clipIndex[pair.Video] = index;
+                }
+                catch (Exception e) when (e is MediaException or FileNotFoundException or IOException)
+                {
+                    string reason = e is FileNotFoundException ? $"video {file} does not exist" : $"video {file} could not be decoded ({e.Message.Split('\n')[0]})";
+                    failed[pair.Video] = reason;
+                    problems.Add($"{path}:{pair.Line}: skipped: {reason}");
+                    continue;
+                }
+            }
+
+            examples.Add(new TrainingExample(pair.Line, index, pair.Caption));
+        }
+
+        foreach (string problem in problems)
+        {
+            output.WriteLine(problem);
+        }
+
+        output.WriteLine($"{Path.GetFileName(path)}: {examples.Count} examples of {clips.Count} videos ({extracted} extracted, {cached} from the frame cache, {sw.Elapsed.TotalSeconds:F1} s){(problems.Count > 0 ? $"; {problems.Count} line(s) left out" : string.Empty)}");
+        if (examples.Count == 0)
+        {
+            throw new InvalidDataException($"{path}: no usable examples.");
+        }
+
+        return new TrainingSet(clips, examples);
+    }
+
+    private static async Task<(IReadOnlyList<string> Segments, bool FromCache)> FramesAsync(MediaToolchain media, string file, string cache, ModelConfig config, CancellationToken ct)
+    {
+        var info = new FileInfo(file);
+        if (!info.Exists)
+        {
+            throw new FileNotFoundException($"Video '{file}' not found.", file);
+        }
+
+        string key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(
+            $"{info.FullName}|{info.Length}|{info.LastWriteTimeUtc.Ticks}|{config.NumFrames}|{config.Vision.ImageSize}")))[..24];
+        string target = Path.Combine(cache, key);
+        string index = Path.Combine(target, "segments.txt");
+        if (File.Exists(index))
+        {
+            return (File.ReadAllLines(index).Where(l => l.Length > 0).Select(l => Path.Combine(target, l)).ToList(), true);
+        }
+
+        var result = await media.ExtractAsync(file, new ExtractionRequest(target, config.NumFrames, config.Vision.ImageSize), ct).ConfigureAwait(false);
+        var relative = result.Segments.Select(s => Path.GetRelativePath(target, s.FramesPath)).ToList();
+        await File.WriteAllLinesAsync(index, relative, ct).ConfigureAwait(false);                      // written last: marks the entry complete
+        return (result.Segments.Select(s => s.FramesPath).ToList(), false);
+    }
+
+    /// <summary>Coarse text-to-video R@1/5/10 (the vector-search stage as served) with graphs built from <paramref name="weights"/>.</summary>
+    internal static ValidationScores Validate(ModelWeights weights, TrainingSet set, BlipTokenizer tokenizer)
+    {
+        var builder = new LiteVLGraphBuilder(weights);
+        using var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        using var video = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(builder.VideoEncoder()), so);
+        using var text = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(builder.TextEncoder()), so);
+        var c = weights.Config;
+        int e = c.EmbedDim;
+        var videoEmb = new float[set.Clips.Count * e];
+        for (int v = 0; v < set.Clips.Count; v++)
+        {
+            // The first segment stands for the video (segments are scored separately when served; short clips have one).
+            var frames = File.ReadAllBytes(set.Clips[v].SegmentFrameFiles[0]);
+            using var input = OrtValue.CreateTensorValueFromMemory(frames, [1, c.NumFrames, c.Vision.ImageSize, c.Vision.ImageSize, 3]);
+            using var ro = new RunOptions();
+            using var outputs = video.Run(ro, ["frames"], [input], ["video_embedding"]);
+            outputs[0].GetTensorDataAsSpan<float>().CopyTo(videoEmb.AsSpan(v * e, e));
+        }
+
+        var tokens = tokenizer.Encode(set.Examples.Select(x => x.Caption).ToList());
+        using var ids = OrtValue.CreateTensorValueFromMemory(tokens.InputIds, [tokens.BatchSize, tokens.Length]);
+        using var mask = OrtValue.CreateTensorValueFromMemory(tokens.AttentionMask, [tokens.BatchSize, tokens.Length]);
+        using var ro2 = new RunOptions();
+        using var textOut = text.Run(ro2, ["input_ids", "attention_mask"], [ids, mask], ["text_embedding"]);
+        var textEmb = textOut[0].GetTensorDataAsSpan<float>().ToArray();
+        var scores = new double[set.Examples.Count, set.Clips.Count];
+        for (int q = 0; q < set.Examples.Count; q++)
+        {
+            for (int v = 0; v < set.Clips.Count; v++)
+            {
+                double s = 0;
+                for (int k = 0; k < e; k++)
+                {
+                    s += textEmb[(q * e) + k] * videoEmb[(v * e) + k];
+                }
+
+                scores[q, v] = s;
+            }
+        }
+
+        var ranks = RetrievalMetrics.RanksFromScores(scores, set.Examples.Select(x => x.Clip).ToList());
+        var summary = RetrievalMetrics.Summarize(ranks);
+        return new ValidationScores(summary.RecallAt1, summary.RecallAt5, summary.RecallAt10, "coarse: cosine of the text and video embeddings");
+    }
+}
