@@ -153,7 +153,7 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
             throw new SearchRequestException($"The query has {query.Length} characters; the limit is {o.MaxQueryCharacters}.");
         }
 
-        if (BlipTokenizer.CleanCaption(query).Length == 0)
+        if (string.IsNullOrWhiteSpace(BlipTokenizer.CleanCaption(query)))
         {
             throw new SearchRequestException("The query has no words once punctuation is removed.");
         }
