@@ -30,6 +30,7 @@ public sealed partial class LiteVLModel : IDisposable
     private readonly ILogger _logger;
     private readonly object _deviceLock = new();
     private ExecutionDevice? _activeDevice;
+    private int _sessionsCreated;
 
     private LiteVLModel(string directory, ModelConfig config, BlipTokenizer tokenizer, RuntimeOptions options, ILogger logger)
     {
@@ -62,6 +63,9 @@ public sealed partial class LiteVLModel : IDisposable
             }
         }
     }
+
+    /// <summary>ONNX Runtime sessions this model has created so far: at most one per graph, however many threads ask at once.</summary>
+    internal int SessionsCreated => Volatile.Read(ref _sessionsCreated);
 
     public GraphSession VideoEncoder => _video.Value;
 
@@ -257,6 +261,7 @@ public sealed partial class LiteVLModel : IDisposable
         }
 
         using var ownedOptions = sessionOptions;
+        Interlocked.Increment(ref _sessionsCreated);
 
         return new GraphSession(graph, new InferenceSession(path, sessionOptions), inputs, check);
     }
