@@ -232,7 +232,7 @@ public sealed partial class SegmentEncoder(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Video {VideoId} is not waiting for the encoder; skipped")]
     private static partial void LogSkipped(ILogger logger, Guid videoId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Encoded {Videos} videos, {Segments} segments")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Encoded {Videos} videos, {Segments} segments")]
     private static partial void LogBatch(ILogger logger, int videos, int segments);
 }
 

@@ -159,6 +159,6 @@ public sealed partial class FrameExtraction(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove the frames of deleted video {VideoId}; the orphan sweeper will")]
     private static partial void LogCleanupFailed(ILogger logger, Guid videoId, Exception e);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Video {VideoId} failed extraction ({Kind}); ffmpeg said: {Stderr}")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Video {VideoId} failed extraction ({Kind}); ffmpeg said: {Stderr}")]
     private static partial void LogMediaError(ILogger logger, Guid videoId, MediaErrorKind kind, string? stderr);
 }

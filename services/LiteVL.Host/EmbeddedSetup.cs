@@ -2,6 +2,7 @@ using LiteVL.FrameExtractor.Media;
 using LiteVL.Model;
 using LiteVL.Model.Config;
 using LiteVL.Storage;
+using LiteVL.Storage.Entities;
 using LiteVL.UploadApi;
 using Microsoft.EntityFrameworkCore;
 
@@ -63,6 +64,30 @@ internal static class EmbeddedSetup
         }
 
         return specs.Count;
+    }
+
+    /// <summary>
+    /// Waits until the sample clips are Indexed or Failed (or <paramref name="timeout"/> passes), so that the banner
+    /// printed after it is the last start-up line; returns what became of them, for the banner.
+    /// </summary>
+    public static async Task<string> WaitForSamplesAsync(IServiceProvider services, int count, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            await using var scope = services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<LiteVLDbContext>();
+            var states = await db.Videos.AsNoTracking().Where(v => v.TenantId == "demo").Select(v => v.State).ToListAsync(ct).ConfigureAwait(false);
+            int indexed = states.Count(s => s == VideoState.Indexed);
+            int failed = states.Count(s => s == VideoState.Failed);
+            if (indexed + failed >= Math.Min(count, states.Count) || DateTime.UtcNow >= deadline)
+            {
+                int pending = states.Count - indexed - failed;
+                return $"{indexed} of {states.Count} sample clips indexed" + (failed > 0 ? $", {failed} failed" : string.Empty) + (pending > 0 ? $", {pending} still in the pipeline" : string.Empty);
+            }
+
+            await Task.Delay(250, ct).ConfigureAwait(false);
+        }
     }
 
     private static readonly (ClipSpec Spec, string Title, string[] Tags)[] Samples =

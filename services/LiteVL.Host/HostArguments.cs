@@ -1,12 +1,14 @@
 namespace LiteVL.Host;
 
 /// <summary>The host's own arguments; everything else goes to ASP.NET configuration (e.g. --urls, --LiteVL:Model:Directory=...).</summary>
-internal sealed record HostArguments(string DataDirectory, int Samples, string[] Remaining)
+/// <param name="Verbose">--verbose: framework logs (SQL, MassTransit, hosting) at Information again and LiteVL at Debug.</param>
+internal sealed record HostArguments(string DataDirectory, int Samples, bool Verbose, string[] Remaining)
 {
     public static HostArguments Parse(string[] args)
     {
         string data = Environment.GetEnvironmentVariable("LITEVL_DATA") ?? ".litevl";
         int samples = 6;
+        bool verbose = false;
         var rest = new List<string>();
         for (int i = 0; i < args.Length; i++)
         {
@@ -19,12 +21,15 @@ internal sealed record HostArguments(string DataDirectory, int Samples, string[]
                     samples = n;
                     i++;
                     break;
+                case "--verbose":
+                    verbose = true;
+                    break;
                 default:
                     rest.Add(args[i]);
                     break;
             }
         }
 
-        return new HostArguments(data, samples, [.. rest]);
+        return new HostArguments(data, samples, verbose, [.. rest]);
     }
 }

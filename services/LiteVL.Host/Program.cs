@@ -9,7 +9,8 @@ using LiteVL.Storage;
 using LiteVL.UploadApi;
 
 // The embedded host: every service in one process (in-memory bus, SQLite, embedded vector index, tiny model).
-//   dotnet run --project services/LiteVL.Host [-- --data DIR] [--urls http://127.0.0.1:8080] [--samples N]
+//   dotnet run --project services/LiteVL.Host [-- --data DIR] [--urls http://127.0.0.1:8080] [--samples N] [--verbose]
+// The console is for people: one line per video that changes state, the banner last at start-up, nothing while idle.
 var options = HostArguments.Parse(args);
 if (!await Prerequisites.EnsureFfmpegAsync(Console.Out, Console.Error))
 {
@@ -30,7 +31,7 @@ return await ServiceMain.RunAsync("LiteVL host", async () =>
         ["LiteVL:VectorIndex:Kind"] = "Embedded",
         ["LiteVL:Model:Directory"] = Path.Combine(dataDir, "model"),
     };
-    builder.Configuration.AddInMemoryCollection(defaults.Where(kv => builder.Configuration[kv.Key] is null));
+    builder.Configuration.AddInMemoryCollection(defaults.Where(kv => builder.Configuration[kv.Key] is null).ToList());
     if (builder.Configuration["urls"] is null && builder.Configuration["ASPNETCORE_URLS"] is null)
     {
         builder.WebHost.UseUrls("http://127.0.0.1:8080");
@@ -38,7 +39,7 @@ return await ServiceMain.RunAsync("LiteVL host", async () =>
 
     var model = EmbeddedSetup.EnsureModel(builder.Configuration["LiteVL:Model:Directory"]!, Console.Out);
     builder.Services.AddSingleton(new FrameGeometry(model.NumFrames, model.Vision.ImageSize));
-    builder.AddServiceDefaults();
+    builder.AddServiceDefaults(verboseLogging: options.Verbose);
     builder.Services.AddLiteVLStorage(builder.Configuration);
     builder.Services.AddUploadApi(builder.Configuration);
     builder.Services.AddFrameExtractor(builder.Configuration);
@@ -64,6 +65,11 @@ return await ServiceMain.RunAsync("LiteVL host", async () =>
     await app.StartAsync();
 
     string adminKey = await EmbeddedSetup.EnsureAdminKeyAsync(app.Services, dataDir, app.Lifetime.ApplicationStopping);
+    // Samples first (their upload and index lines), then the banner: it is the last thing start-up prints.
+    int samples = await EmbeddedSetup.IngestSamplesIfEmptyAsync(app.Services, dataDir, options.Samples, Console.Out, app.Lifetime.ApplicationStopping);
+    string samplesLine = samples > 0
+        ? await EmbeddedSetup.WaitForSamplesAsync(app.Services, samples, TimeSpan.FromMinutes(5), app.Lifetime.ApplicationStopping) + $" (tenant 'demo', key in {Path.Combine(dataDir, "demo-key")})"
+        : string.Empty;
     string urls = string.Join(", ", app.Urls);
     Console.WriteLine($"""
 
@@ -73,15 +79,9 @@ return await ServiceMain.RunAsync("LiteVL host", async () =>
           admin key    {adminKey}
           data         {dataDir}
           model        {model.Version} ({model.Preset}, T={model.NumFrames}, S={model.Vision.ImageSize})
-        Try: curl -H "Authorization: Bearer $(cat {adminKey})" {app.Urls.First()}/v1/videos
-        Ctrl+C stops it.
+        {(samplesLine.Length > 0 ? "  samples      " + samplesLine + "\n" : string.Empty)}Try: curl -H "Authorization: Bearer $(cat {adminKey})" {app.Urls.First()}/v1/videos
+        Ctrl+C stops it. Logs: one line per video that changes state; --verbose for everything.
 
         """);
-    int samples = await EmbeddedSetup.IngestSamplesIfEmptyAsync(app.Services, dataDir, options.Samples, Console.Out, app.Lifetime.ApplicationStopping);
-    if (samples > 0)
-    {
-        Console.WriteLine($"{samples} sample clips accepted; they are being indexed (demo tenant key: {Path.Combine(dataDir, "demo-key")}).");
-    }
-
     await app.WaitForShutdownAsync();
 });

@@ -16,7 +16,7 @@ public sealed class SearchRequestException(string message) : Exception(message);
 
 /// <summary>
 /// Text → <c>text_encoder</c> → coarse top-k from the vector index (tenant + filters) → candidates' video_tokens →
-/// one batched <c>reranker</c> run (text-dependent pooling + grounded encoder) → score = ITM match logit + coarse
+/// one batched <c>reranker</c> run (text-dependent pooling, or none when the request or model says so, + grounded encoder) → score = ITM match logit + coarse
 /// cosine → hits grouped by video, each segment with its evidence frame. Knows nothing of HTTP.
 /// </summary>
 public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLDbContext db, TokenCache tokens, IOptions<SearchOptions> options)
@@ -75,6 +75,7 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
         var live = coarse.Where(h => videos.ContainsKey(h.VideoId) && segmentInfo.TryGetValue((h.VideoId, h.SegmentIndex), out var s) && s.TokensKey is not null && s.ModelVersion == c.Version).ToList();
 
         double loadMs = 0, rerankMs = 0;
+        RerankOutput? reranked = null;
         var scores = live.Select(h => (double)h.Score).ToArray();
         var matchLogits = new double?[live.Count];
         var evidence = new double?[live.Count];
@@ -92,11 +93,19 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
             loadMs = watch.Elapsed.TotalMilliseconds;
 
             watch.Restart();
-            var reranked = model.Rerank(query, buffer, live.Count, q);
+            try
+            {
+                reranked = model.Rerank(query, buffer, live.Count, q, request.Pooling);
+            }
+            catch (ModelInputException e) when (request.Pooling is not null)
+            {
+                throw new SearchRequestException(e.Message); // e.g. pooling asked of a re-ranker built before it could be chosen
+            }
+
             rerankMs = watch.Elapsed.TotalMilliseconds;
             for (int k = 0; k < live.Count; k++)
             {
-                double logit = reranked.MatchLogit(k);
+                double logit = reranked!.MatchLogit(k);
                 matchLogits[k] = logit;
                 scores[k] = logit + live[k].Score;
                 var weights = reranked.FrameWeights.AsSpan(k * c.NumFrames, c.NumFrames);
@@ -128,7 +137,7 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
             .ToList();
         bool didRerank = rerank && live.Count > 0;
         LiteVLTelemetry.SearchDuration.Record(total.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("rerank", didRerank));
-        return new SearchResponse(query, c.Version, didRerank, warnings, hits, new SearchTimings(encodeMs, coarseMs, loadMs, rerankMs, total.Elapsed.TotalMilliseconds));
+        return new SearchResponse(query, c.Version, didRerank, warnings, hits, new SearchTimings(encodeMs, coarseMs, loadMs, rerankMs, total.Elapsed.TotalMilliseconds), reranked?.Pooling);
     }
 
     private static (string Query, int Limit, int Candidates, bool Rerank) Validate(SearchRequest request, SearchOptions o)
@@ -144,7 +153,7 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
             throw new SearchRequestException($"The query has {query.Length} characters; the limit is {o.MaxQueryCharacters}.");
         }
 
-        if (BlipTokenizer.CleanCaption(query).Length == 0)
+        if (string.IsNullOrWhiteSpace(BlipTokenizer.CleanCaption(query)))
         {
             throw new SearchRequestException("The query has no words once punctuation is removed.");
         }

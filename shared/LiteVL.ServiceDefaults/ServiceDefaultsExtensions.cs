@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
@@ -13,11 +14,16 @@ public static class ServiceDefaultsExtensions
 {
     public const string ReadyTag = "ready";
 
-    /// <summary>What every LiteVL service has: ProblemDetails on every error, health checks, API-key authentication, OpenAPI,
-    /// OpenTelemetry traces and metrics.</summary>
-    public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
+    /// <summary>What every LiteVL service has: a quiet console (<see cref="LoggingDefaults"/>), ProblemDetails on every error,
+    /// health checks, API-key authentication, OpenAPI, OpenTelemetry traces and metrics.</summary>
+    public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder, bool verboseLogging = false)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        builder.AddLiteVLLoggingDefaults(verboseLogging);
+        // Nothing in LiteVL protects data with ASP.NET Core DataProtection (API keys are bearer tokens; no cookies or
+        // antiforgery tokens): an in-memory key ring, so no key files are written to the user's profile and no warning
+        // about unencrypted keys greets every first start.
+        builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
         builder.Services.AddProblemDetails();
         builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
         builder.Services.AddHealthChecks()

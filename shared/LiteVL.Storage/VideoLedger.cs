@@ -1,14 +1,19 @@
 using LiteVL.Storage.Entities;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LiteVL.Storage;
 
 /// <summary>
 /// Moves videos through the pipeline states, recording every step in the timeline. Transitions are conditional
 /// updates (<c>WHERE state IN (...)</c>), so a re-delivered message that finds the video elsewhere does nothing.
+/// A video that fails is logged here, once, with its stage and reason (the console's one line about it).
 /// </summary>
-public sealed class VideoLedger(LiteVLDbContext db, TimeProvider clock)
+public sealed partial class VideoLedger(LiteVLDbContext db, TimeProvider clock, ILogger<VideoLedger>? logger = null)
 {
+    private readonly ILogger _logger = logger ?? (ILogger)NullLogger.Instance;
+
     private static readonly VideoState[] NonTerminal = [.. Enum.GetValues<VideoState>().Where(s => !s.IsTerminal())];
 
     public async Task<Video> CreateAsync(Video video, CancellationToken ct = default)
@@ -57,13 +62,13 @@ public sealed class VideoLedger(LiteVLDbContext db, TimeProvider clock)
     /// Like <see cref="FailAsync"/>, but only while the video is in one of <paramref name="from"/> (the failing stage's
     /// own states): a video another stage has moved on meanwhile is left alone.
     /// </summary>
-    public Task<bool> FailFromAsync(Guid videoId, VideoState[] from, string stage, string reason, CancellationToken ct = default)
+    public async Task<bool> FailFromAsync(Guid videoId, VideoState[] from, string stage, string reason, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(reason);
         ArgumentNullException.ThrowIfNull(from);
         var now = clock.GetUtcNow().UtcDateTime;
         string shortReason = reason.Length > 2000 ? reason[..1997] + "..." : reason;
-        return InTransactionAsync(
+        bool failed = await InTransactionAsync(
             async () =>
             {
                 int changed = await db.Videos
@@ -84,7 +89,13 @@ public sealed class VideoLedger(LiteVLDbContext db, TimeProvider clock)
                 await db.SaveChangesAsync(ct).ConfigureAwait(false);
                 return true;
             },
-            ct);
+            ct).ConfigureAwait(false);
+        if (failed)
+        {
+            LogFailed(_logger, videoId, stage, shortReason);
+        }
+
+        return failed;
     }
 
     /// <summary>
@@ -137,4 +148,7 @@ public sealed class VideoLedger(LiteVLDbContext db, TimeProvider clock)
             await transaction.CommitAsync(ct).ConfigureAwait(false);
             return done;
         });
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Video {VideoId} failed in {Stage}: {Reason}")]
+    private static partial void LogFailed(ILogger logger, Guid videoId, string stage, string reason);
 }

@@ -2,6 +2,8 @@ namespace LiteVL.Deployment.Tests;
 
 public class ConfigurationBindingTests
 {
+    private static readonly string[] SourceFolders = ["services", "shared"];
+
     [Fact]
     public void Reflection_finds_every_options_section_of_the_services()
     {
@@ -26,12 +28,26 @@ public class ConfigurationBindingTests
     }
 
     [Fact]
-    public void Dashboard_options_are_found_when_the_project_exists()
+    public void Dashboard_options_are_found()
     {
-        if (File.Exists(Repo.PathOf("services/LiteVL.Dashboard/LiteVL.Dashboard.csproj")))
-        {
-            Assert.True(ConfigurationBinding.Sections.ContainsKey("LiteVL:Dashboard"), "LiteVL:Dashboard not found: is the Dashboard project referenced?");
-        }
+        Assert.True(File.Exists(Repo.PathOf("services/LiteVL.Dashboard/LiteVL.Dashboard.csproj")), "services/LiteVL.Dashboard is missing");
+        Assert.True(ConfigurationBinding.Sections.ContainsKey("LiteVL:Dashboard"), "LiteVL:Dashboard not found: is the Dashboard project referenced?");
+    }
+
+    [Fact]
+    public void Every_options_section_declared_in_the_source_is_found()
+    {
+        // Every `const string Section = "LiteVL:..."` in services/ and shared/: a section the reflection misses would let
+        // a misspelt variable for it pass unnoticed.
+        var declared = SourceFolders
+            .SelectMany(d => Directory.EnumerateFiles(Repo.PathOf(d), "*.cs", SearchOption.AllDirectories))
+            .Where(f => !f.Contains("/bin/", StringComparison.Ordinal) && !f.Contains("/obj/", StringComparison.Ordinal))
+            .SelectMany(f => System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(f), "const string Section = \"(LiteVL:[A-Za-z:]+)\"").Select(m => m.Groups[1].Value))
+            .Distinct()
+            .ToList();
+        Assert.True(declared.Count >= 10, $"only {declared.Count} sections declared in the source: is the search broken?");
+        var missing = declared.Where(s => !ConfigurationBinding.Sections.ContainsKey(s)).ToList();
+        Assert.True(missing.Count == 0, $"declared but not found by reflection: {string.Join(", ", missing)}");
     }
 
     [Theory]

@@ -1,3 +1,4 @@
+using LiteVL.Model.Config;
 using LiteVL.Storage;
 using LiteVL.Storage.Entities;
 using Microsoft.EntityFrameworkCore;
@@ -73,6 +74,60 @@ public sealed class SearchServiceTests(ITestOutputHelper output)
         Assert.Equal(4, response.Hits.Count);
         Assert.True(response.Hits.Zip(response.Hits.Skip(1)).All(p => p.First.Score >= p.Second.Score), "hits must be ordered by score");
         Assert.True(response.Timings.TotalMs >= response.Timings.RerankMs);
+    }
+
+    [Fact]
+    public async Task Pooling_ChosenPerSearch_NoneIsBlipsZeroShotProtocol_DefaultIsTheModels()
+    {
+        await using var rig = await SearchRig.CreateAsync();
+        for (int v = 0; v < 3; v++)
+        {
+            await rig.AddVideoAsync("acme", $"video {v}", [(rig.RandomTokens(200 + v), rig.RandomUnitVector(300 + v))]);
+        }
+
+        var q = rig.Model.EncodeTexts([Query]);
+        var byDefault = await rig.SearchAsync("acme", new SearchRequest(Query, Limit: 10, Candidates: 3));
+        var none = await rig.SearchAsync("acme", new SearchRequest(Query, Limit: 10, Candidates: 3, Pooling: PoolingMode.None));
+        var tdp = await rig.SearchAsync("acme", new SearchRequest(Query, Limit: 10, Candidates: 3, Pooling: PoolingMode.Tdp));
+        var coarse = await rig.SearchAsync("acme", new SearchRequest(Query, Limit: 10, Rerank: false, Pooling: PoolingMode.None));
+        Assert.Equal(PoolingMode.Tdp, rig.Config.DefaultPooling);
+        Assert.Equal(PoolingMode.Tdp, byDefault.Pooling);
+        Assert.Equal(PoolingMode.None, none.Pooling);
+        Assert.Equal(PoolingMode.Tdp, tdp.Pooling);
+        Assert.Null(coarse.Pooling);
+
+        await using var scope = rig.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<LiteVLDbContext>();
+        var features = scope.ServiceProvider.GetRequiredService<LiteVL.Storage.Blobs.FeatureStore>();
+        double largestDifference = 0;
+        foreach (var hit in none.Hits)
+        {
+            var tokens = new float[rig.TokensPerSegment];
+            var key = await db.Segments.Where(s => s.VideoId == hit.VideoId && s.Index == 0).Select(s => s.TokensKey!).SingleAsync();
+            await features.ReadAsync(key, tokens, rig.Config.NumFrames, rig.Config.Vision.TokensPerFrame, rig.Config.Vision.HiddenSize);
+            double withoutPooling = rig.Model.Rerank(Query, tokens, 1, q, PoolingMode.None).MatchLogit(0);
+            double withPooling = rig.Model.Rerank(Query, tokens, 1, q, PoolingMode.Tdp).MatchLogit(0);
+            Assert.Equal(withoutPooling, hit.Segments[0].MatchLogit!.Value, 4);
+            Assert.Equal(withPooling, tdp.Hits.Single(h => h.VideoId == hit.VideoId).Segments[0].MatchLogit!.Value, 4);
+            Assert.Equal(withPooling, byDefault.Hits.Single(h => h.VideoId == hit.VideoId).Segments[0].MatchLogit!.Value, 4);
+            largestDifference = Math.Max(largestDifference, Math.Abs(withPooling - withoutPooling));
+        }
+
+        // The tiny model's weights (std 0.02) make the 25 pooled tokens a small share of the memory: measured 1.2e-4, above
+        // the 4-decimal agreement asserted above, so the two protocols are told apart.
+        output.WriteLine($"largest |logit(TDP) - logit(none)|: {largestDifference:E2}");
+        Assert.True(largestDifference > 5e-5, $"TDP on and off scored alike (largest difference {largestDifference})");
+    }
+
+    [Fact]
+    public void SearchRequest_PoolingField_ReadsTdpAndNone_AndResponseWritesIt()
+    {
+        var json = new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+        Assert.Equal(PoolingMode.None, System.Text.Json.JsonSerializer.Deserialize<SearchRequest>("""{"query":"a cat","pooling":"none"}""", json)!.Pooling);
+        Assert.Equal(PoolingMode.Tdp, System.Text.Json.JsonSerializer.Deserialize<SearchRequest>("""{"query":"a cat","pooling":"tdp"}""", json)!.Pooling);
+        Assert.Null(System.Text.Json.JsonSerializer.Deserialize<SearchRequest>("""{"query":"a cat"}""", json)!.Pooling);
+        var response = new SearchResponse("q", "v", true, [], [], new SearchTimings(0, 0, 0, 0, 0), PoolingMode.None);
+        Assert.Contains("\"pooling\":\"none\"", System.Text.Json.JsonSerializer.Serialize(response, json), StringComparison.Ordinal);
     }
 
     [Fact]

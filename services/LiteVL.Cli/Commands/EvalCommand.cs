@@ -19,10 +19,12 @@ internal static class EvalCommand
         var candidates = new Option<int?>("--candidates") { Description = "Candidates the re-ranked pass re-scores per query (default: the server's)." };
         var limit = new Option<int?>("--limit") { Description = "Use only the first N captions of the dataset (and their videos) — a quick check, not comparable with full-set numbers." };
         var json = new Option<string?>("--json") { Description = "Also write the summary (metrics, costs, per-query ranks) as JSON to this file." };
+        var pooling = new Option<string?>("--pooling") { Description = "Re-ranking protocol: tdp (LiteVL's text-dependent pooling) or none (BLIP's zero-shot protocol). Default: the model's." };
+        pooling.AcceptOnlyFromAmong("tdp", "none");
         var wait = new Option<double>("--wait-minutes") { Description = "How long to wait for ingestion to finish.", DefaultValueFactory = _ => 180 };
         var cmd = new Command("eval", "Retrieval quality (R@1/5/10, median/mean rank) of a running platform on a captioned video set, coarse and re-ranked, with the cost of re-ranking. Uploads the videos (re-runs reuse them: uploads are deduplicated).")
         {
-            dataset, server, key, keyFile, videosDir, candidates, limit, json, wait,
+            dataset, server, key, keyFile, videosDir, candidates, limit, pooling, json, wait,
         };
         cmd.SetAction(async (p, ct) =>
         {
@@ -48,7 +50,7 @@ internal static class EvalCommand
 
             output.WriteLine($"{data.Pairs.Count} captions of {data.Videos.Count} videos from {datasetPath}; videos under {dir}");
             using var backend = new HttpEvalBackend(baseUri, apiKey);
-            var settings = new EvalSettings(dir, p.GetValue(candidates), IndexTimeout: TimeSpan.FromMinutes(p.GetValue(wait)));
+            var settings = new EvalSettings(dir, p.GetValue(candidates), IndexTimeout: TimeSpan.FromMinutes(p.GetValue(wait)), Pooling: p.GetValue(pooling));
             var report = await new EvalRunner(backend, output, settings).RunAsync(data, datasetPath, url, ct).ConfigureAwait(false);
             output.WriteLine();
             output.Write(report.ToMarkdown());

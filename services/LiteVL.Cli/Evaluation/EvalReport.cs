@@ -19,7 +19,9 @@ public sealed record PassReport(string Mode, RetrievalSummary Metrics, PassTimin
 public sealed record QueryOutcome(int Line, string Video, string Caption, string CoarseRank, string RerankedRank);
 
 /// <summary>Everything <c>litevl eval</c> measured; printed as tables and written as JSON with <c>--json</c>.</summary>
+/// <param name="Protocol">Which protocol was measured (coarse; re-ranked with TDP or with no pooling, BLIP's zero-shot).</param>
 public sealed record EvalReport(
+    string Protocol,
     string Dataset,
     string Server,
     DateTime GeneratedAt,
@@ -50,6 +52,8 @@ public sealed record EvalReport(
         var s = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
         s.AppendLine(c, $"# litevl eval — {Path.GetFileName(Dataset)}, {Queries} queries over {Videos} videos, model {ModelVersion ?? "?"}");
+        s.AppendLine();
+        s.AppendLine(c, $"Protocol — {Protocol}.");
         s.AppendLine();
         s.AppendLine("| mode | R@1 | R@5 | R@10 | MdR | MnR | queries | videos |");
         s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");

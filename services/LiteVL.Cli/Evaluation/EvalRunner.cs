@@ -7,12 +7,14 @@ namespace LiteVL.Cli.Evaluation;
 /// <param name="Candidates">Candidates the re-ranked pass re-scores (null: the server's default).</param>
 /// <param name="PollInterval">How often ingestion progress is checked.</param>
 /// <param name="IndexTimeout">How long to wait for every video to be Indexed or Failed.</param>
+/// <param name="Pooling">Re-ranking protocol: "tdp" (LiteVL), "none" (BLIP's zero-shot), null: the model's default.</param>
 public sealed record EvalSettings(
     string VideosDirectory,
     int? Candidates = null,
     int UploadParallelism = 4,
     TimeSpan? PollInterval = null,
-    TimeSpan? IndexTimeout = null);
+    TimeSpan? IndexTimeout = null,
+    string? Pooling = null);
 
 /// <summary>
 /// <c>litevl eval</c> without the HTTP: (1) upload every distinct video (the API deduplicates by SHA-256, so a re-run
@@ -110,7 +112,10 @@ public sealed class EvalRunner(IEvalBackend backend, TextWriter log, EvalSetting
         }
 
         var warnings = coarse.Outcomes.Concat(reranked.Outcomes).SelectMany(o => o.Warnings).Distinct(StringComparer.Ordinal).Take(20).ToList();
+        string protocol = Protocol(reranked.Outcomes);
+        log.WriteLine($"protocol: {protocol}");
         return new EvalReport(
+            protocol,
             datasetName,
             server,
             DateTime.UtcNow,
@@ -126,6 +131,26 @@ public sealed class EvalRunner(IEvalBackend backend, TextWriter log, EvalSetting
             new PassReport(coarse.Mode, RetrievalMetrics.Summarize(coarseRanks), coarse.Timings, 0),
             new PassReport(reranked.Mode, RetrievalMetrics.Summarize(rerankedRanks), reranked.Timings, reranked.Outcomes.Count(o => !o.Reranked)),
             perQuery);
+    }
+
+    /// <summary>
+    /// The protocol measured, from what the server says it did (not from what was asked): the coarse pass is BLIP's
+    /// video protocol; the re-ranked pass used TDP (LiteVL) or none (BLIP's zero-shot protocol), or a mix if the model
+    /// changed under the run.
+    /// </summary>
+    public static string Protocol(IReadOnlyList<SearchOutcome> reranked)
+    {
+        ArgumentNullException.ThrowIfNull(reranked);
+        var used = reranked.Where(o => o.Reranked).Select(o => o.Pooling ?? "unknown").Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        string rerank = used switch
+        {
+            [] => "no query was re-ranked",
+            ["none"] => "re-ranked with pooling: none — BLIP's zero-shot protocol (the grounded encoder attends to the T·P video tokens only)",
+            ["tdp"] => "re-ranked with pooling: tdp — LiteVL's text-dependent pooling (T·P video tokens + T + P pooled ones); not BLIP's zero-shot protocol",
+            ["unknown"] => "re-ranked; the server did not say with which pooling (an older server: its model's default)",
+            _ => $"re-ranked with mixed pooling ({string.Join(", ", used)}): the numbers mix two protocols",
+        };
+        return $"coarse: BLIP's video protocol (mean of the frames' projected CLS); {rerank}";
     }
 
     /// <summary>Summary of one pass's cost: server-side total and re-rank times, and queries/s over the client's wall clock.</summary>
@@ -215,13 +240,13 @@ public sealed class EvalRunner(IEvalBackend backend, TextWriter log, EvalSetting
         string mode, List<EvalPair> pairs, List<string> gallery, int limit, int? candidates, bool rerank, CancellationToken ct)
     {
         // One untimed warm-up search, so the first query's one-off costs (JIT, session start) do not land in the p95.
-        await backend.SearchAsync(new SearchQuery(pairs[0].Caption, limit, candidates, rerank, gallery), ct).ConfigureAwait(false);
+        await backend.SearchAsync(new SearchQuery(pairs[0].Caption, limit, candidates, rerank, gallery, rerank ? settings.Pooling : null), ct).ConfigureAwait(false);
         var outcomes = new List<SearchOutcome>(pairs.Count);
         var watch = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         foreach (var pair in pairs)
         {
-            outcomes.Add(await backend.SearchAsync(new SearchQuery(pair.Caption, limit, candidates, rerank, gallery), ct).ConfigureAwait(false));
+            outcomes.Add(await backend.SearchAsync(new SearchQuery(pair.Caption, limit, candidates, rerank, gallery, rerank ? settings.Pooling : null), ct).ConfigureAwait(false));
             if (watch.Elapsed - lastReport >= TimeSpan.FromSeconds(15))
             {
                 lastReport = watch.Elapsed;

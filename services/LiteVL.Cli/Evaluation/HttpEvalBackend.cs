@@ -91,6 +91,11 @@ public sealed class HttpEvalBackend : IEvalBackend, IDisposable
             }
 
             w.WriteBoolean("rerank", query.Rerank);
+            if (query.Pooling is { } pooling)
+            {
+                w.WriteString("pooling", pooling);
+            }
+
             w.WriteStartObject("filter");
             w.WriteStartArray("videoIds");
             foreach (string id in query.VideoIds)
@@ -139,7 +144,7 @@ public sealed class HttpEvalBackend : IEvalBackend, IDisposable
         return new VideoStatus(state, reason, model, segments);
     }
 
-    /// <summary>Reads <c>{hits: [{videoId, ...}], timings: {totalMs, rerankMs, ...}, reranked, modelVersion, warnings}</c>.</summary>
+    /// <summary>Reads <c>{hits: [{videoId, ...}], timings: {totalMs, rerankMs, ...}, reranked, pooling, modelVersion, warnings}</c>.</summary>
     public static SearchOutcome ParseSearchResponse(string body)
     {
         using var doc = JsonDocument.Parse(body);
@@ -170,7 +175,8 @@ public sealed class HttpEvalBackend : IEvalBackend, IDisposable
             warnings.AddRange(w.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!));
         }
 
-        return new SearchOutcome(ids, total, rerank, reranked, model, warnings);
+        string? pooling = root.TryGetProperty("pooling", out var pl) && pl.ValueKind == JsonValueKind.String ? pl.GetString() : null;
+        return new SearchOutcome(ids, total, rerank, reranked, model, warnings, pooling);
     }
 
     private static double Number(JsonElement obj, string name) =>

@@ -6,17 +6,21 @@ public sealed record UploadOutcome(string? Id, bool Duplicate, string? Rejection
 /// <summary>What the evaluation needs of <c>GET /v1/videos/{id}</c>.</summary>
 public sealed record VideoStatus(string State, string? FailureReason, string? ModelVersion, int SegmentCount);
 
-/// <summary>One <c>POST /v1/search</c>.</summary>
-public sealed record SearchQuery(string Query, int Limit, int? Candidates, bool Rerank, IReadOnlyList<string> VideoIds);
+/// <summary>One <c>POST /v1/search</c>; <paramref name="Pooling"/> "tdp" or "none" (null: the model's default).</summary>
+public sealed record SearchQuery(string Query, int Limit, int? Candidates, bool Rerank, IReadOnlyList<string> VideoIds, string? Pooling = null);
 
-/// <summary>What the evaluation needs of a search response: video ids best first, timings, and what the server said.</summary>
+/// <summary>
+/// What the evaluation needs of a search response: video ids best first, timings, and what the server said, including
+/// the pooling its re-ranker used (null when it did not re-rank).
+/// </summary>
 public sealed record SearchOutcome(
     IReadOnlyList<string> VideoIds,
     double TotalMs,
     double RerankMs,
     bool Reranked,
     string? ModelVersion,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings,
+    string? Pooling = null);
 
 /// <summary>The platform as the evaluation sees it; <see cref="HttpEvalBackend"/> is the thin HTTP layer.</summary>
 public interface IEvalBackend

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 
 namespace LiteVL.Model.Config;
 
-/// <summary>How the video encoder handles the CLS token (MODEL.md §3).</summary>
+/// <summary>How the video encoder handles the CLS token (docs/model.md, "Video encoder").</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<ClsMode>))]
 public enum ClsMode
 {
@@ -65,9 +65,24 @@ public sealed record TextConfig
     public int MaxLength { get; init; } = 35;
 }
 
-/// <summary>Text-dependent pooling (MODEL.md §4).</summary>
+/// <summary>
+/// What the grounded encoder cross-attends to when it re-ranks: <see cref="Tdp"/> = the video tokens plus the
+/// text-dependent pooled ones (LiteVL), <see cref="None"/> = the video tokens alone (BLIP's zero-shot protocol).
+/// </summary>
+[JsonConverter(typeof(JsonStringEnumConverter<PoolingMode>))]
+public enum PoolingMode
+{
+    [JsonStringEnumMemberName("tdp")]
+    Tdp,
+
+    [JsonStringEnumMemberName("none")]
+    None,
+}
+
+/// <summary>Text-dependent pooling (docs/model.md, "Text-dependent pooling").</summary>
 public sealed record TdpConfig
 {
+    /// <summary>The model's default pooling for re-ranking (false: <see cref="PoolingMode.None"/>); a search may choose the other.</summary>
     public bool Enabled { get; init; } = true;
 
     /// <summary>Softmax temperature τ [ours]: 0.07.</summary>
@@ -125,6 +140,10 @@ public sealed record ModelConfig
     public ClsMode ClsMode { get; init; } = ClsMode.PerFrame;
 
     public TdpConfig Tdp { get; init; } = new();
+
+    /// <summary>The re-ranking protocol a search gets unless it asks for another: <c>tdp.enabled</c> as a <see cref="PoolingMode"/>.</summary>
+    [JsonIgnore]
+    public PoolingMode DefaultPooling => Tdp.Enabled ? PoolingMode.Tdp : PoolingMode.None;
 
     public PreprocessingConfig Preprocessing { get; init; } = new();
 

@@ -85,7 +85,7 @@ public sealed partial class LiteVLGraphBuilder
         string pairQuery = _g.Op("Gather", [textEmbedding, pairText], ("axis", 0L));                // [3B,E]
         string pairIds = _g.Op("Gather", [itmIds, pairText], ("axis", 0L));
         string pairMask = _g.Op("Gather", [mask, pairText], ("axis", 0L));
-        string memory = TextDependentPooling(pairTokens, pairQuery).Memory;
+        string memory = TextDependentPooling(pairTokens, pairQuery, _g.Int64s(_c.Tdp.Enabled ? 1 : 0)).Memory;
         string itm = Linear(Gather(Bert(pairIds, pairMask, memory), 0, axis: 1), "itm_head");      // [3B,2]
 
         var labels = new float[3 * batch * 2];

@@ -18,8 +18,8 @@ public enum AttentionKind
 /// <param name="Attention">Fused or plain attention; <see cref="AttentionKind.Plain"/> makes every attention plain.</param>
 /// <param name="CrossAttention">
 /// The grounded encoder's cross-attention kernel when <paramref name="Attention"/> is fused. Unset, it is plain for fp32
-/// graphs (the CPU: ORT 1.31's MultiHeadAttention was 1.29x slower than MatMul/Softmax for 35 queries over the 4,777
-/// memory tokens of blip-base, docs/benchmarks.md) and fused for fp16 graphs (the GPU).
+/// graphs (the CPU: ORT 1.31's MultiHeadAttention was 1.29x slower than MatMul/Softmax for 35 queries over the 5,201
+/// memory tokens (T·P + T + P = 4,616 + 8 + 577) of blip-base, docs/benchmarks.md) and fused for fp16 graphs (the GPU).
 /// </param>
 /// <param name="Trainable">
 /// Set for training graphs: every weight keeps its stored name and layout (Linear weights [out, in], α of the temporal
@@ -34,7 +34,7 @@ public sealed record GraphBuildOptions(Precision Precision = Precision.Fp32, Att
 }
 
 /// <summary>
-/// Builds the LiteVL graphs of MODEL.md §5 from weights. Every method reads like the maths it builds:
+/// Builds the LiteVL graphs of docs/model.md ("Graph contracts") from weights. Every method reads like the maths it builds:
 /// <c>x = x + TemporalFc(TemporalAttention(LN(x)) * (1 + tanh α))</c> and so on. Shapes in comments:
 /// B batch, T frames, P = 1 + N tokens per frame, D vision width, H text width, E = 256, L text length.
 /// </summary>
@@ -45,8 +45,14 @@ public sealed partial class LiteVLGraphBuilder
     public const string RerankerName = "reranker";
     public const string ImageEncoderName = "image_encoder";
 
-    /// <summary>Bump when the graphs this class builds change; it is part of the model version string.</summary>
-    public const int BuilderVersion = 1;
+    /// <summary>The re-ranker's optional input that switches text-dependent pooling per run (1 = on, 0 = off).</summary>
+    public const string PoolingInputName = "pooling";
+
+    /// <summary>
+    /// Bump when the graphs this class builds change; it is part of the model version string.
+    /// 2: GELU as Div(x, √2) (fusable by ORT), plain attention scales q before q·kᵀ, the re-ranker's <c>pooling</c> input.
+    /// </summary>
+    public const int BuilderVersion = 2;
 
     private readonly ModelWeights _w;
     private readonly ModelConfig _c;
@@ -127,8 +133,9 @@ public sealed partial class LiteVLGraphBuilder
     }
 
     /// <summary>
-    /// Text-dependent pooling then the video-grounded encoder (MODEL.md §4):
-    /// <c>input_ids</c>, <c>attention_mask</c> [K,L], <c>video_tokens</c> [K,T,P,D], <c>text_embedding</c> [K,E]
+    /// Text-dependent pooling then the video-grounded encoder (docs/model.md, "Re-ranking"):
+    /// <c>input_ids</c>, <c>attention_mask</c> [K,L], <c>video_tokens</c> [K,T,P,D], <c>text_embedding</c> [K,E],
+    /// optional <c>pooling</c> int64 [1] (1 = TDP, 0 = none; default from the config's <c>tdp.enabled</c>)
     /// → <c>itm_logits</c> [K,2], <c>frame_weights</c> [K,T].
     /// </summary>
     public ModelProto Reranker()
@@ -138,8 +145,9 @@ public sealed partial class LiteVLGraphBuilder
         string mask = _g.Input("attention_mask", OnnxGraph.Int64, "candidates", "length");
         string v = ToCompute(_g.Input("video_tokens", OnnxGraph.Float, "candidates", T, P, D));
         string q = ToCompute(_g.Input("text_embedding", OnnxGraph.Float, "candidates", E));
+        string pooling = PoolingInput();
 
-        var pooled = TextDependentPooling(v, q);
+        var pooled = TextDependentPooling(v, q, pooling);
         string memory = pooled.Memory;
         string frameWeights = pooled.FrameWeights;
 
@@ -152,7 +160,7 @@ public sealed partial class LiteVLGraphBuilder
 
     /// <summary>
     /// Text-dependent pooling alone, for inspection and tests: <c>video_tokens</c> [K,T,P,D], <c>text_embedding</c> [K,E] →
-    /// <c>memory</c> [K,M,D] (M = T·P + T + P, or T·P with TDP off), <c>frame_weights</c> [K,T],
+    /// <c>memory</c> [K,M,D] (M = T·P + T + P with TDP, T·P with <c>pooling</c> 0), <c>frame_weights</c> [K,T],
     /// <c>temporal_weights</c> [K,T,P] (sum to 1 over T) and <c>spatial_weights</c> [K,T,N] (sum to 1 over N).
     /// </summary>
     public ModelProto Pooling()
@@ -160,9 +168,8 @@ public sealed partial class LiteVLGraphBuilder
         Begin("pooling");
         string v = ToCompute(_g.Input("video_tokens", OnnxGraph.Float, "candidates", T, P, D));
         string q = ToCompute(_g.Input("text_embedding", OnnxGraph.Float, "candidates", E));
-        var pooled = TextDependentPooling(v, q);
-        int m = _c.Tdp.Enabled ? (T * P) + T + P : T * P;
-        _g.Output(pooled.Memory, "memory", OnnxGraph.Float, "candidates", m, D);
+        var pooled = TextDependentPooling(v, q, PoolingInput());
+        _g.Output(pooled.Memory, "memory", OnnxGraph.Float, "candidates", "memory_tokens", D);
         _g.Output(pooled.FrameWeights, "frame_weights", OnnxGraph.Float, "candidates", T);
         _g.Output(pooled.TemporalWeights, "temporal_weights", OnnxGraph.Float, "candidates", T, P);
         _g.Output(pooled.SpatialWeights, "spatial_weights", OnnxGraph.Float, "candidates", T, N);
@@ -355,10 +362,12 @@ public sealed partial class LiteVLGraphBuilder
     // ───────────────────────────── text-dependent pooling ─────────────────────────────
 
     /// <summary>
-    /// s[t,p] = &lt;l2norm(vision_proj(v[t,p])), q&gt; / τ, then the grounded encoder's memory
-    /// [v (T·P) ; f (T) ; g (P)] (v only with TDP off) and the frame weights w[t] = softmax_t(s[t,0]/τ).
+    /// s[t,p] = &lt;l2norm(vision_proj(v[t,p])), q&gt; (τ is applied once, inside each softmax), then the grounded encoder's
+    /// memory [v (T·P) ; f (T) ; g (P)] — T·P + T + P tokens, 5,201 for blip-base's T = 8, P = 577 — and the frame
+    /// weights w[t] = softmax_t(s[t,0]/τ). With <paramref name="pooling"/> 0 the memory is cut to v alone (T·P tokens,
+    /// BLIP's zero-shot protocol): the same tensor as a graph built without TDP, not a masked one.
     /// </summary>
-    private (string Memory, string FrameWeights, string TemporalWeights, string SpatialWeights) TextDependentPooling(string v, string q)
+    private (string Memory, string FrameWeights, string TemporalWeights, string SpatialWeights) TextDependentPooling(string v, string q, string pooling)
     {
         string vp = L2Normalize(Linear(Reshape(v, -1, T * P, D), "vision_proj"));     // [K,T·P,E]
         string s = Reshape(_g.Op("MatMul", [vp, Unsqueeze(q, 2)]), -1, T, P);           // [K,T,P]
@@ -366,16 +375,16 @@ public sealed partial class LiteVLGraphBuilder
         string frameWeights = _g.Op("Softmax", [Reshape(SliceAxis(sOverTau, 2, 0, 1), -1, T)], ("axis", 1L));
         string temporalWeights = _g.Op("Softmax", [sOverTau], ("axis", 1L));                         // over t
         string spatialWeights = _g.Op("Softmax", [SliceAxis(sOverTau, 2, 1, P)], ("axis", 2L));       // over p ≥ 1
-        string memory = Reshape(v, -1, T * P, D);
-        if (_c.Tdp.Enabled)
-        {
-            string f = SpatialPooling(v, spatialWeights);                               // [K,T,D]
-            string g = TemporalPooling(v, temporalWeights);                             // [K,P,D]
-            memory = _g.Op("Concat", [memory, f, g], ("axis", 1L));
-        }
-
+        string f = SpatialPooling(v, spatialWeights);                                   // [K,T,D]
+        string g = TemporalPooling(v, temporalWeights);                                 // [K,P,D]
+        string full = _g.Op("Concat", [Reshape(v, -1, T * P, D), f, g], ("axis", 1L));  // [K,T·P+T+P,D]
+        string tokens = Add(_g.Int64s(T * P), _g.Op("Mul", [pooling, _g.Int64s(T + P)])); // T·P + pooling·(T+P)
+        string memory = _g.Op("Slice", [full, _g.Int64s(0), tokens, _g.Int64s(1)]);
         return (memory, frameWeights, temporalWeights, spatialWeights);
     }
+
+    /// <summary>The optional <c>pooling</c> input, int64 [1]: 1 = text-dependent pooling, 0 = none; default from the config.</summary>
+    private string PoolingInput() => _g.OptionalInt64Input(PoolingInputName, _c.Tdp.Enabled ? 1 : 0);
 
     /// <summary>f[t] = Σ_{p≥1} softmax_p(s[t,p]/τ) · v[t,p]: one token per frame, [K,T,D].</summary>
     private string SpatialPooling(string v, string weights)
@@ -449,10 +458,13 @@ public sealed partial class LiteVLGraphBuilder
         }
 
         int dh = width / heads;
-        string qh = _g.Op("Transpose", [Reshape(q, 0, 0, heads, dh)], ("perm", new long[] { 0, 2, 1, 3 }));   // [B,h,Sq,dh]
+        // q·(1/√dh) before the product, not (q·kᵀ)/√dh after it: in fp16 the unscaled q·kᵀ of real checkpoints can pass
+        // 65504 (fp16's largest value) and become inf, while the scaled product stays at the magnitude softmax sees.
+        string qScaled = Mul(q, _g.Scalar((float)(1.0 / Math.Sqrt(dh))));
+        string qh = _g.Op("Transpose", [Reshape(qScaled, 0, 0, heads, dh)], ("perm", new long[] { 0, 2, 1, 3 }));   // [B,h,Sq,dh]
         string kh = _g.Op("Transpose", [Reshape(k, 0, 0, heads, dh)], ("perm", new long[] { 0, 2, 3, 1 }));   // [B,h,dh,Sk]
         string vh = _g.Op("Transpose", [Reshape(v, 0, 0, heads, dh)], ("perm", new long[] { 0, 2, 1, 3 }));   // [B,h,Sk,dh]
-        string scores = Mul(_g.Op("MatMul", [qh, kh]), _g.Scalar((float)(1.0 / Math.Sqrt(dh))));
+        string scores = _g.Op("MatMul", [qh, kh]);
         if (mask is not null)
         {
             scores = Add(scores, mask);
@@ -494,10 +506,14 @@ public sealed partial class LiteVLGraphBuilder
             ("axis", -1L),
             ("epsilon", (float)eps));
 
-    /// <summary>Exact GELU: 0.5·x·(1 + erf(x/√2)). ORT fuses this pattern.</summary>
+    /// <summary>
+    /// Exact GELU: 0.5·x·(1 + erf(x/√2)), written <c>Div(x, √2) → Erf → Add 1 → Mul x → Mul 0.5</c>: the form ONNX
+    /// Runtime's GeluFusion matches (it does not match x·(1/√2)), so ORT runs one Gelu, or BiasGelu with the preceding
+    /// bias Add, instead of five element-wise ops (docs/model.md, "GELU").
+    /// </summary>
     private string Gelu(string x)
     {
-        string erf = _g.Op("Erf", [Mul(x, _g.Scalar((float)(1.0 / Math.Sqrt(2.0))))]);
+        string erf = _g.Op("Erf", [_g.Op("Div", [x, _g.Scalar((float)Math.Sqrt(2.0))])]);
         return Mul(Mul(x, Add(erf, _g.Scalar(1f))), _g.Scalar(0.5f));
     }
 

@@ -50,6 +50,21 @@ public sealed class OnnxGraph
         return name;
     }
 
+    /// <summary>
+    /// An optional int64 graph input: an input with an initializer of the same name, which a caller may feed and
+    /// otherwise takes <paramref name="defaults"/> (ONNX IR ≥ 4; ONNX Runtime lists it as an overridable initializer).
+    /// </summary>
+    public string OptionalInt64Input(string name, params long[] defaults)
+    {
+        _graph.Input.Add(ValueInfo(name, Int64, [defaults.Length]));
+        var tensor = new TensorProto { Name = name, DataType = Int64 };
+        tensor.Dims.Add(defaults.Length);
+        tensor.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(defaults.AsSpan()));
+        _graph.Initializer.Add(tensor);
+        _initializerNames.Add(name);
+        return name;
+    }
+
     /// <summary>Declares <paramref name="value"/> as the graph output <paramref name="name"/> (float32 contract).</summary>
     public void Output(string value, string name, int elemType, params object[] dims)
     {

@@ -3,8 +3,11 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace LiteVL.Model.Runtime;
 
-/// <summary>What one input of a graph must look like; -1 dimensions are free but shared by name (batch, length).</summary>
-public sealed record InputSpec(string Name, TensorDType DType, long[] Shape, string[] DimNames);
+/// <summary>
+/// What one input of a graph must look like; -1 dimensions are free but shared by name (batch, length). An
+/// <paramref name="Optional"/> input may be left out (the graph has a default), and is ignored for graphs built before it existed.
+/// </summary>
+public sealed record InputSpec(string Name, TensorDType DType, long[] Shape, string[] DimNames, bool Optional = false);
 
 /// <summary>
 /// One ONNX Runtime session for one graph, created once and shared (Run is thread-safe). Inputs are checked against the
@@ -20,7 +23,7 @@ public sealed class GraphSession : IDisposable
     {
         Name = name;
         _session = session;
-        _inputs = inputs;
+        _inputs = [.. inputs.Where(i => !i.Optional || session.InputMetadata.ContainsKey(i.Name) || session.OverridableInitializerMetadata.ContainsKey(i.Name))];
         _extraCheck = extraCheck;
         OutputNames = session.OutputNames.ToArray();
     }
@@ -29,6 +32,9 @@ public sealed class GraphSession : IDisposable
 
     public IReadOnlyList<InputSpec> Inputs => _inputs;
 
+    /// <summary>Whether this graph takes the input (an optional one is absent from graphs built before it existed).</summary>
+    public bool HasInput(string name) => _inputs.Any(i => i.Name == name);
+
     public IReadOnlyList<string> OutputNames { get; }
 
     /// <summary>Runs the graph on named host tensors and returns every output as a host tensor.</summary>
@@ -36,15 +42,16 @@ public sealed class GraphSession : IDisposable
     {
         Validate(inputs);
         var values = new List<OrtValue>(_inputs.Count);
+        var fed = _inputs.Where(i => inputs.ContainsKey(i.Name)).ToList();
         try
         {
-            foreach (var spec in _inputs)
+            foreach (var spec in fed)
             {
                 values.Add(ToOrtValue(inputs[spec.Name]));
             }
 
             using var runOptions = new RunOptions();
-            using var outputs = _session.Run(runOptions, _inputs.Select(i => i.Name).ToArray(), values, OutputNames.ToArray());
+            using var outputs = _session.Run(runOptions, fed.Select(i => i.Name).ToArray(), values, OutputNames.ToArray());
             var result = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
             for (int i = 0; i < OutputNames.Count; i++)
             {
@@ -78,6 +85,11 @@ public sealed class GraphSession : IDisposable
         {
             if (!inputs.TryGetValue(spec.Name, out var t))
             {
+                if (spec.Optional)
+                {
+                    continue;
+                }
+
                 throw new ModelInputException($"{Name}: missing input '{spec.Name}'; it takes {Describe()}.");
             }
 

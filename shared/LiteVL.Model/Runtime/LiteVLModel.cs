@@ -11,8 +11,8 @@ namespace LiteVL.Model.Runtime;
 /// <summary>Output of the video encoder for a batch of B segments.</summary>
 public sealed record VideoEncoding(int Batch, float[] VideoTokens, float[] VideoEmbeddings);
 
-/// <summary>Output of the re-ranker for K candidates: ITM logits [K,2] and frame weights [K,T].</summary>
-public sealed record RerankOutput(int Candidates, float[] ItmLogits, float[] FrameWeights)
+/// <summary>Output of the re-ranker for K candidates: ITM logits [K,2] and frame weights [K,T], and the pooling used.</summary>
+public sealed record RerankOutput(int Candidates, float[] ItmLogits, float[] FrameWeights, PoolingMode Pooling = PoolingMode.Tdp)
 {
     /// <summary>The "match" logit (index 1) of candidate <paramref name="k"/>.</summary>
     public float MatchLogit(int k) => ItmLogits[(2 * k) + 1];
@@ -30,6 +30,7 @@ public sealed partial class LiteVLModel : IDisposable
     private readonly ILogger _logger;
     private readonly object _deviceLock = new();
     private ExecutionDevice? _activeDevice;
+    private int _sessionsCreated;
 
     private LiteVLModel(string directory, ModelConfig config, BlipTokenizer tokenizer, RuntimeOptions options, ILogger logger)
     {
@@ -62,6 +63,9 @@ public sealed partial class LiteVLModel : IDisposable
             }
         }
     }
+
+    /// <summary>ONNX Runtime sessions this model has created so far: at most one per graph, however many threads ask at once.</summary>
+    internal int SessionsCreated => Volatile.Read(ref _sessionsCreated);
 
     public GraphSession VideoEncoder => _video.Value;
 
@@ -128,10 +132,12 @@ public sealed partial class LiteVLModel : IDisposable
 
     /// <summary>
     /// Scores one query against K candidates: <paramref name="videoTokens"/> is [K,T,P,D] (the candidates' stored tokens),
-    /// <paramref name="textEmbedding"/> the query's 256-d embedding (shared by all candidates).
+    /// <paramref name="textEmbedding"/> the query's 256-d embedding (shared by all candidates). <paramref name="pooling"/>
+    /// chooses the protocol (default: the model's, <see cref="ModelConfig.DefaultPooling"/>).
     /// </summary>
-    public RerankOutput Rerank(string query, float[] videoTokens, int candidates, ReadOnlySpan<float> textEmbedding)
+    public RerankOutput Rerank(string query, float[] videoTokens, int candidates, ReadOnlySpan<float> textEmbedding, PoolingMode? pooling = null)
     {
+        var mode = pooling ?? Config.DefaultPooling;
         var v = Config.Vision;
         long tokensPerCandidate = (long)Config.NumFrames * v.TokensPerFrame * v.HiddenSize;
         if (candidates <= 0 || videoTokens.LongLength != candidates * tokensPerCandidate)
@@ -157,14 +163,25 @@ public sealed partial class LiteVLModel : IDisposable
             textEmbedding.CopyTo(q.AsSpan(k * Config.EmbedDim));
         }
 
-        var outputs = Reranker.Run(new Dictionary<string, HostTensor>
+        var inputs = new Dictionary<string, HostTensor>
         {
             ["input_ids"] = HostTensor.FromInt64(ids, candidates, l),
             ["attention_mask"] = HostTensor.FromInt64(mask, candidates, l),
             ["video_tokens"] = HostTensor.FromFloats(videoTokens, candidates, Config.NumFrames, v.TokensPerFrame, v.HiddenSize),
             ["text_embedding"] = HostTensor.FromFloats(q, candidates, Config.EmbedDim),
-        });
-        return new RerankOutput(candidates, outputs["itm_logits"].AsSpan<float>().ToArray(), outputs["frame_weights"].AsSpan<float>().ToArray());
+        };
+        if (Reranker.HasInput(LiteVLGraphBuilder.PoolingInputName))
+        {
+            inputs[LiteVLGraphBuilder.PoolingInputName] = HostTensor.FromInt64([mode == PoolingMode.Tdp ? 1 : 0], 1);
+        }
+        else if (mode != Config.DefaultPooling)
+        {
+            throw new ModelInputException(
+                $"{LiteVLGraphBuilder.RerankerName}: this model's re-ranker was built before pooling could be chosen per search; rebuild it with 'litevl model build --model {Directory}'.");
+        }
+
+        var outputs = Reranker.Run(inputs);
+        return new RerankOutput(candidates, outputs["itm_logits"].AsSpan<float>().ToArray(), outputs["frame_weights"].AsSpan<float>().ToArray(), mode);
     }
 
     public void Dispose()
@@ -195,6 +212,7 @@ public sealed partial class LiteVLModel : IDisposable
         new("attention_mask", TensorDType.Int64, [-1, -1], ["candidates", "length"]),
         new("video_tokens", TensorDType.Float32, [-1, c.NumFrames, c.Vision.TokensPerFrame, c.Vision.HiddenSize], ["candidates", "T", "1+N", "D"]),
         new("text_embedding", TensorDType.Float32, [-1, c.EmbedDim], ["candidates", "embed_dim"]),
+        new(LiteVLGraphBuilder.PoolingInputName, TensorDType.Int64, [1], ["pooling"], Optional: true),
     ];
 
     /// <summary>Token ids index the embedding table: out-of-range ids or a too-long text would fail deep inside ORT.</summary>
@@ -222,6 +240,11 @@ public sealed partial class LiteVLModel : IDisposable
             }
         }
 
+        if (inputs.TryGetValue(LiteVLGraphBuilder.PoolingInputName, out var pooling) && pooling.AsSpan<long>()[0] is not (0 or 1))
+        {
+            return $"pooling must be 1 (text-dependent pooling) or 0 (none), not {pooling.AsSpan<long>()[0]}.";
+        }
+
         return null;
     }
 
@@ -238,6 +261,7 @@ public sealed partial class LiteVLModel : IDisposable
         }
 
         using var ownedOptions = sessionOptions;
+        Interlocked.Increment(ref _sessionsCreated);
 
         return new GraphSession(graph, new InferenceSession(path, sessionOptions), inputs, check);
     }

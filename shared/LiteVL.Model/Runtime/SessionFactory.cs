@@ -12,6 +12,9 @@ public static partial class SessionFactory
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            // ONNX Runtime's own log goes to stderr, past the host's logging: errors only. (Its one warning about our graphs,
+            // that the re-ranker's optional `pooling` input is not constant-folded, is by design; failures still throw.)
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
         if (options.IntraOpThreads > 0)
         {

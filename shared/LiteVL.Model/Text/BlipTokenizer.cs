@@ -120,35 +120,62 @@ public sealed class BlipTokenizer : IDisposable
         => new([.. BertVocabulary.Blip], maxLength, "embedded bert-base-uncased + [DEC]/[ENC]");
 
     /// <summary>
-    /// BLIP's <c>pre_caption</c>: lower-case (Unicode full mapping, as Python's <c>str.lower()</c>: final sigma,
-    /// U+0130 → "i̇"); each of <c>. ! " ( ) * # : ; ~</c> becomes a space; runs of whitespace
-    /// (<see cref="char.IsWhiteSpace(char)"/>) collapse to one space; trim.
+    /// BLIP's <c>pre_caption(caption, max_words)</c> with Python's <c>re</c> and <c>str</c> semantics, step by step:
+    /// <list type="number">
+    /// <item><c>str.lower()</c>: Unicode full mapping (final sigma, U+0130 → "i̇").</item>
+    /// <item><c>re.sub(r"([.!\"()*#:;~])", ' ', …)</c>: each of <c>. ! " ( ) * # : ; ~</c> becomes a space.</item>
+    /// <item><c>re.sub(r"\s{2,}", ' ', …)</c>: a run of two or more whitespace characters becomes one space; a lone one
+    /// (a single <c>\t</c>, <c>\f</c>, <c>\v</c>, U+0085 …) stays as it is. <c>\s</c> of a <c>str</c> pattern is
+    /// Unicode whitespace as <c>str.isspace()</c> defines it (<see cref="IsPythonWhitespace"/>), which differs from
+    /// <see cref="char.IsWhiteSpace(char)"/> by U+001C–U+001F.</item>
+    /// <item><c>rstrip('\n')</c> then <c>strip(' ')</c>: trailing line feeds, then leading and trailing spaces — only those
+    /// characters.</item>
+    /// <item><c>split(' ')</c>: more than <paramref name="maxWords"/> space-separated pieces keeps the first ones.</item>
+    /// </list>
     /// </summary>
-    public static string CleanCaption(string text)
+    /// <param name="maxWords">pre_caption's <c>max_words</c> (its default, 50).</param>
+    public static string CleanCaption(string text, int maxWords = 50)
     {
         ArgumentNullException.ThrowIfNull(text);
         var lower = PythonLower(text);
         var sb = new StringBuilder(lower.Length);
-        var pendingSpace = false;
-        foreach (var c in lower)
+        for (int i = 0; i < lower.Length;)
         {
-            if (char.IsWhiteSpace(c) || c is '.' or '!' or '"' or '(' or ')' or '*' or '#' or ':' or ';' or '~')
+            char c = IsCaptionPunctuation(lower[i]) ? ' ' : lower[i];
+            if (!IsPythonWhitespace(c))
             {
-                pendingSpace = true;
+                sb.Append(c);
+                i++;
                 continue;
             }
 
-            if (pendingSpace && sb.Length > 0)
+            int run = i + 1;
+            while (run < lower.Length && (IsPythonWhitespace(lower[run]) || IsCaptionPunctuation(lower[run])))
             {
-                sb.Append(' ');
+                run++;
             }
 
-            pendingSpace = false;
-            sb.Append(c);
+            sb.Append(run - i >= 2 ? ' ' : c);
+            i = run;
         }
 
-        return sb.ToString();
+        int end = sb.Length;
+        while (end > 0 && sb[end - 1] == '\n')
+        {
+            end--;
+        }
+
+        string cleaned = sb.ToString(0, end).Trim(' ');
+        var words = cleaned.Split(' ');
+        return words.Length > maxWords ? string.Join(' ', words[..maxWords]) : cleaned;
     }
+
+    /// <summary>Python's <c>str.isspace()</c>, which is what <c>\s</c> matches in a <c>str</c> pattern (all in the BMP).</summary>
+    public static bool IsPythonWhitespace(char c) =>
+        c is '\t' or '\n' or '\v' or '\f' or '\r' or ' ' or '\u001c' or '\u001d' or '\u001e' or '\u001f' or '\u0085' or '\u00a0' or '\u1680'
+            or (>= '\u2000' and <= '\u200a') or '\u2028' or '\u2029' or '\u202f' or '\u205f' or '\u3000';
+
+    private static bool IsCaptionPunctuation(char c) => c is '.' or '!' or '"' or '(' or ')' or '*' or '#' or ':' or ';' or '~';
 
     /// <summary>Hugging Face BertTokenizer ids of <paramref name="text"/> as given (no BLIP cleaning): [CLS] … [SEP], no truncation or padding.</summary>
     public IReadOnlyList<int> EncodeRaw(string text)

@@ -44,7 +44,7 @@ internal sealed class FakeBackend : IEvalBackend
     {
         Searches.Add(query);
         var order = (query.Rerank ? RerankOrder : CoarseOrder)[query.Query];
-        return Task.FromResult(new SearchOutcome(order, query.Rerank ? 30 : 10, query.Rerank ? 20 : 0, query.Rerank, "m1", query.Rerank ? ["slow"] : []));
+        return Task.FromResult(new SearchOutcome(order, query.Rerank ? 30 : 10, query.Rerank ? 20 : 0, query.Rerank, "m1", query.Rerank ? ["slow"] : [], query.Rerank ? query.Pooling ?? "tdp" : null));
     }
 }
 
@@ -65,9 +65,35 @@ public sealed class EvalRunnerTests : IDisposable
         return EvalDataset.Parse(new StringReader(text), "set.jsonl");
     }
 
-    private Task<EvalReport> Run(FakeBackend backend, EvalDataset dataset, int? candidates = 2) =>
-        new EvalRunner(backend, TextWriter.Null, new EvalSettings(_dir, candidates, PollInterval: TimeSpan.Zero, IndexTimeout: TimeSpan.FromSeconds(30)))
+    private Task<EvalReport> Run(FakeBackend backend, EvalDataset dataset, int? candidates = 2, string? pooling = null, TextWriter? log = null) =>
+        new EvalRunner(backend, log ?? TextWriter.Null, new EvalSettings(_dir, candidates, PollInterval: TimeSpan.Zero, IndexTimeout: TimeSpan.FromSeconds(30), Pooling: pooling))
             .RunAsync(dataset, "set.jsonl", "http://test", CancellationToken.None);
+
+    [Theory]
+    [InlineData(null, "pooling: tdp", "not BLIP's zero-shot protocol")]
+    [InlineData("none", "pooling: none", "BLIP's zero-shot protocol (the grounded encoder attends to the T·P video tokens only)")]
+    [InlineData("tdp", "pooling: tdp", "LiteVL's text-dependent pooling")]
+    public async Task Protocol_AskedOfTheServer_AndPrintedAsTheServerReportsIt(string? pooling, string expected, string meaning)
+    {
+        var backend = Scripted();
+        var log = new StringWriter();
+        var report = await Run(backend, Dataset(("v1.mp4", "c1"), ("v2.mp4", "c2"), ("v3.mp4", "c3")), pooling: pooling, log: log);
+        Assert.All(backend.Searches.Where(q => q.Rerank), q => Assert.Equal(pooling, q.Pooling));
+        Assert.All(backend.Searches.Where(q => !q.Rerank), q => Assert.Null(q.Pooling));
+        Assert.Contains(expected, report.Protocol, StringComparison.Ordinal);
+        Assert.Contains(meaning, report.Protocol, StringComparison.Ordinal);
+        Assert.Contains($"protocol: {report.Protocol}", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains($"Protocol — {report.Protocol}", report.ToMarkdown(), StringComparison.Ordinal);
+        Assert.Contains("\"protocol\"", report.ToJson(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Protocol_MixedOrUnreportedPooling_IsSaidSo()
+    {
+        static SearchOutcome O(string? pooling) => new([], 0, 0, true, "m", [], pooling);
+        Assert.Contains("mixed pooling (none, tdp)", EvalRunner.Protocol([O("tdp"), O("none")]), StringComparison.Ordinal);
+        Assert.Contains("did not say", EvalRunner.Protocol([O(null)]), StringComparison.Ordinal);
+    }
 
     /// <summary>v1..v3 index (v2 only after two polls), v4 fails; v1 has two captions; c4's video failed.</summary>
     private static FakeBackend Scripted()

@@ -56,7 +56,7 @@ internal sealed class GraphRunner : IDisposable
 
     public GraphRunner(ModelProto model)
     {
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         _session = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(model), options);
     }

@@ -37,10 +37,38 @@ public sealed class DeviceFallbackTests : IDisposable
     [Fact]
     public void Sessions_AreCreatedOnceAndShared()
     {
+        // 16 threads released together onto a model none of whose sessions exists yet: each graph's session must be
+        // created once (a check-then-create race, or a Lazy that lets racers each build one, creates several) and
+        // every thread must get that one.
         using var model = LiteVLModel.Open(_dir);
-        var first = model.TextEncoder;
-        Parallel.For(0, 16, _ => model.EncodeTexts(["the same query"]));
-        Assert.Same(first, model.TextEncoder);
+        Assert.Equal(0, model.SessionsCreated);
+        const int threads = 16;
+        using var start = new Barrier(threads);
+        var text = new GraphSession[threads];
+        var video = new GraphSession[threads];
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        var workers = Enumerable.Range(0, threads).Select(i => new Thread(() =>
+        {
+            try
+            {
+                start.SignalAndWait();
+                text[i] = model.TextEncoder;
+                video[i] = model.VideoEncoder;
+                Assert.Equal(256, model.EncodeTexts(["the same query"]).Length);
+            }
+            catch (Exception e)
+            {
+                errors.Enqueue(e);
+            }
+        })).ToList();
+        workers.ForEach(t => t.Start());
+        workers.ForEach(t => t.Join());
+        Assert.Empty(errors);
+        Assert.All(text, s => Assert.Same(text[0], s));
+        Assert.All(video, s => Assert.Same(video[0], s));
+        Assert.Equal(2, model.SessionsCreated);
+        _ = model.Reranker;
+        Assert.Equal(3, model.SessionsCreated);
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

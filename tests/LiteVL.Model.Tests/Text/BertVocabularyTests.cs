@@ -24,6 +24,19 @@ public sealed class BertVocabularyTests
     }
 
     [Fact]
+    public void BaseUncased_IsThePublishedBertBaseUncasedVocab()
+    {
+        // Our vocabulary is a copy of the MiniLM package's, so the test above only proves the copy. This one checks it
+        // against facts published independently of both: the SHA-256 and size of Hugging Face's bert-base-uncased
+        // vocab.txt (one token a line, LF), as pinned by many downloaders, and ids every BERT user knows.
+        var bytes = Encoding.UTF8.GetBytes(string.Concat(BertVocabulary.BaseUncased.Select(t => t + "\n")));
+        Assert.Equal(231_508, bytes.Length);
+        Assert.Equal("07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
+        var vocab = BertVocabulary.BaseUncased;
+        Assert.Equal(("[unused0]", "the", "a", "hello", "world", "dog", "cat", "##s"), (vocab[1], vocab[1996], vocab[1037], vocab[7592], vocab[2088], vocab[3899], vocab[4937], vocab[2015]));
+    }
+
+    [Fact]
     public void BaseUncased_SpecialTokens_AtBertIds()
     {
         var vocab = BertVocabulary.BaseUncased;

@@ -60,12 +60,32 @@ public sealed class HuggingFaceFixtureTests : IClassFixture<BlipTokenizerFixture
     [Fact]
     public void Fixture_HasEnoughVariedSentences()
     {
+        // Each kind of input the tokenizer must get right, counted in the fixture itself: a fixture that lost a kind (or
+        // was regenerated from a shorter sentence list) fails here, not silently in the comparisons below.
         var cases = LoadCases();
-        Assert.True(cases.Count >= 220, $"only {cases.Count} sentences");
-        Assert.Contains(cases, c => c.Text.Length == 0);
-        Assert.Contains(cases, c => c.Ids.Length > 300);
-        Assert.Contains(cases, c => c.Ids.Contains(BlipTokenizer.UnkId));
-        Assert.Contains(cases, c => c.Ids.Contains(BlipTokenizer.EncId));
+        static bool Has(string s, Func<char, bool> p) => s.Any(p);
+        var kinds = new (string Kind, int AtLeast, Func<FixtureCase, bool> Is)[]
+        {
+            ("distinct texts", 220, _ => true),
+            ("empty text", 1, c => c.Text.Length == 0),
+            ("over-long: more than 35 tokens before truncation", 5, c => c.Ids.Length > BlipTokenizer.DefaultMaxLength),
+            ("more than 300 tokens", 1, c => c.Ids.Length > 300),
+            ("a word over 100 characters ([UNK] by WordPiece)", 1, c => c.Text.Split(' ').Any(w => w.Length > 100) && c.Ids.Contains(BlipTokenizer.UnkId)),
+            ("[UNK] anywhere", 3, c => c.Ids.Contains(BlipTokenizer.UnkId)),
+            ("literal [ENC]/[DEC] text", 1, c => c.Ids.Contains(BlipTokenizer.EncId) || c.Ids.Contains(BlipTokenizer.DecId)),
+            ("CJK ideographs", 3, c => Has(c.Text, ch => ch is >= '\u4e00' and <= '\u9fff')),
+            ("accented Latin letters", 5, c => Has(c.Text, ch => ch is >= '\u00c0' and <= '\u024f')),
+            ("emoji or other astral characters", 3, c => Has(c.Text, char.IsSurrogate)),
+            ("control characters", 3, c => Has(c.Text, ch => char.IsControl(ch) && ch is not ('\t' or '\n' or '\r'))),
+            ("a lone \\f, \\v or U+0085 that pre_caption keeps", 2, c => Has(c.Cleaned, ch => ch is '\f' or '\v' or '\u0085')),
+            ("BLIP's punctuation . ! \" ( ) * # : ; ~", 10, c => Has(c.Text, ch => ".!\"()*#:;~".Contains(ch))),
+            ("other punctuation and symbols", 10, c => Has(c.Text, ch => char.IsPunctuation(ch) || char.IsSymbol(ch))),
+            ("upper case", 10, c => Has(c.Text, char.IsUpper)),
+            ("cleaning changes the ids", 10, c => !c.Ids.SequenceEqual(c.CleanedIds.Where(i => i != BlipTokenizer.PadId))),
+        };
+        Assert.Equal(cases.Count, cases.Select(c => c.Text).Distinct(StringComparer.Ordinal).Count());
+        var missing = kinds.Select(k => (k.Kind, k.AtLeast, Found: cases.Count(k.Is))).Where(k => k.Found < k.AtLeast).ToList();
+        Assert.True(missing.Count == 0, "the fixture lacks: " + string.Join("; ", missing.Select(m => $"{m.Kind} ({m.Found} of at least {m.AtLeast})")));
     }
 
     [Fact]

@@ -70,16 +70,23 @@ public sealed class DeleteVideoTests
         await using var rig = await PipelineRig.CreateAsync();
         var id = await rig.SeedVideoAsync();
         await rig.Harness.Bus.Publish(PipelineRig.Uploaded(id));
-        // Wait until the extractor has claimed it (ffmpeg is running or about to), then delete.
+        // Wait until the extractor has claimed it (ffmpeg is running or about to), then delete: the race this test is
+        // about. Not claimed within 30 s, or already past extraction, is a failure, not a test of something else.
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while ((await rig.GetVideoAsync(id)).State == VideoState.Uploaded && DateTime.UtcNow < deadline)
+        var state = (await rig.GetVideoAsync(id)).State;
+        while (state == VideoState.Uploaded)
         {
+            Assert.True(DateTime.UtcNow < deadline, "the frame extractor did not claim the video within 30 s");
             await Task.Delay(5);
+            state = (await rig.GetVideoAsync(id)).State;
         }
 
+        Assert.True(state == VideoState.Extracting, $"the video was {state} when it was deleted, not Extracting: the race was missed");
         var deleted = await DeletionChecks.DeleteAsync(rig, id);
         Assert.NotNull(deleted);
         await WaitForPipelineToSettleAsync(rig, id);
+        // The deletion landed while the extractor was working: it noticed and published nothing for the video.
+        Assert.Empty(rig.PublishedOf<FramesExtracted>(m => m.VideoId, id));
         await DeletionChecks.AssertNothingLeftAsync(rig, id, deleted.ModelVersion);
         DeletionChecks.AssertNoFaults(rig, id);
     }

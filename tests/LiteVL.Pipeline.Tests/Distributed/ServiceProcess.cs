@@ -52,10 +52,11 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServiceProcess> StartAsync(string name, string assembly, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string>? arguments = null, Func<bool>? ready = null)
+    /// <param name="workingDirectory">Where the process starts (default: the test's output folder, beside the program).</param>
+    public static async Task<ServiceProcess> StartAsync(string name, string assembly, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string>? arguments = null, Func<bool>? ready = null, string? workingDirectory = null)
     {
         int port = FreePort();
-        var info = StartInfo(assembly, environment, arguments, port);
+        var info = StartInfo(assembly, environment, arguments, port, workingDirectory);
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {name}");
         var service = new ServiceProcess(name, process, new Uri($"http://127.0.0.1:{port}"));
         process.OutputDataReceived += (_, e) => service.Append(e.Data);
@@ -189,14 +190,14 @@ public sealed class ServiceProcess : IAsyncDisposable
     }
 
     /// <summary>dotnet ASSEMBLY.dll from the test's output folder on 127.0.0.1:<paramref name="port"/> (0: any), output redirected.</summary>
-    private static ProcessStartInfo StartInfo(string assembly, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string>? arguments, int port)
+    private static ProcessStartInfo StartInfo(string assembly, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string>? arguments, int port, string? workingDirectory = null)
     {
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
         };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, assembly));
         foreach (string a in arguments ?? [])

@@ -29,15 +29,19 @@ public sealed class HostProcess : IAsyncDisposable
 
     public long PeakResidentBytes => _process.PeakResidentBytes;
 
-    public static async Task<HostProcess> StartAsync(string dataDirectory, IReadOnlyDictionary<string, string> environment, int samples = 0)
+    /// <param name="arguments">More arguments for the host (e.g. --verbose).</param>
+    /// <param name="workingDirectory">Where the host starts; the default is its own folder, a folder elsewhere is how
+    /// <c>dotnet run --project services/LiteVL.Host</c> starts it (from the repository root, away from its files).</param>
+    public static async Task<HostProcess> StartAsync(string dataDirectory, IReadOnlyDictionary<string, string> environment, int samples = 0, IReadOnlyList<string>? arguments = null, string? workingDirectory = null)
     {
         var env = new Dictionary<string, string>(environment) { ["LiteVL__Reconciler__Interval"] = "00:00:02" };
         var process = await ServiceProcess.StartAsync(
             "host",
             "litevl-host.dll",
             env,
-            ["--data", dataDirectory, "--samples", samples.ToString(System.Globalization.CultureInfo.InvariantCulture)],
-            ready: () => File.Exists(Path.Combine(dataDirectory, "admin-key")));
+            ["--data", dataDirectory, "--samples", samples.ToString(System.Globalization.CultureInfo.InvariantCulture), .. arguments ?? []],
+            ready: () => File.Exists(Path.Combine(dataDirectory, "admin-key")),
+            workingDirectory: workingDirectory);
         return new HostProcess(process, dataDirectory);
     }
 

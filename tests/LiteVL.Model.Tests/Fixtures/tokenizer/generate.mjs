@@ -42,12 +42,21 @@ async function buildTokenizer() {
   return tok;
 }
 
-// Must mirror BlipTokenizer.CleanCaption in C#. Python BLIP's pre_caption lower-cases with str.lower()
-// (full Unicode mapping: final sigma, U+0130 -> "i\u0307"); JS toLowerCase does the same.
-// Whitespace is .NET's char.IsWhiteSpace set: \t \n \v \f \r U+0085, Zs, U+2028, U+2029.
-const WS = /[\t\n\v\f\r\u0085\p{Zs}\u2028\u2029]+/gu;
-export function cleanCaption(text) {
-  return text.toLowerCase().replace(/[.!"()*#:;~]/g, ' ').replace(WS, ' ').replace(/^ | $/g, '');
+// BLIP's pre_caption, written from Python's documented rules (not from our C#), so the fixture can catch a C# mistake:
+//   str.lower()                       full Unicode mapping (final sigma, U+0130 -> "i\u0307"); JS toLowerCase does the same
+//   re.sub(r"([.!\"()*#:;~])", " ")    each of these characters becomes a space
+//   re.sub(r"\s{2,}", " ")             a run of two or more whitespace characters becomes one space; a lone one stays.
+//                                     \s of a str pattern = str.isspace(): \t \n \v \f \r \x1c-\x1f space \x85 \xa0 \u1680
+//                                     \u2000-\u200a \u2028 \u2029 \u202f \u205f \u3000 (not JS's \s: it lacks \x1c-\x1f and \x85)
+//   rstrip("\n"), strip(" ")          only line feeds at the end, then only spaces at both ends
+//   split(" ")[:max_words]            max_words = 50
+const PY_WS = '\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000';
+export function cleanCaption(text, maxWords = 50) {
+  let s = text.toLowerCase().replace(/[.!"()*#:;~]/g, ' ');
+  s = s.replace(new RegExp(`[${PY_WS}]{2,}`, 'g'), ' ');
+  s = s.replace(/\n+$/, '').replace(/^ +| +$/g, '');
+  const words = s.split(' ');
+  return words.length > maxWords ? words.slice(0, maxWords).join(' ') : s;
 }
 
 // Truncate to MAX_LENGTH keeping [SEP] last, then pad with [PAD]: what BLIP gets from
