@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Text.Json;
+using LiteVL.Model.Config;
+using LiteVL.Model.IO;
+using LiteVL.Model.Training;
+using LiteVL.Model.Weights;
+
+namespace LiteVL.Cli.Tests;
+
+/// <summary><c>litevl train</c> end to end: real clips through ffmpeg, bad lines, the written model directory.</summary>
+public sealed class TrainCommandTests : IDisposable
+{
+    private static readonly string[] Colours = ["red", "blue", "green", "yellow", "white", "orange"];
+    private readonly string _dir = Directory.CreateTempSubdirectory("litevl-train-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Train_TemporalOnly_ReportsBadLinesAndWritesALoadableNewModelVersion()
+    {
+        string model = Path.Combine(_dir, "model");
+        Assert.Equal(0, Cli.Run("model", "init", "--preset", "tiny", "--seed", "2", "--out", model).Exit);
+        var lines = new List<string>();
+        for (int i = 0; i < Colours.Length; i++)
+        {
+            MakeClip(Path.Combine(_dir, $"clip{i}.mp4"), Colours[i], i);
+            lines.Add(JsonSerializer.Serialize(new { video = $"clip{i}.mp4", caption = $"a {Colours[i]} square moving" }));
+        }
+
+        lines.Insert(2, JsonSerializer.Serialize(new { video = "missing.mp4", caption = "nothing here" }));   // line 3
+        lines.Insert(4, "{ not json");                                                                         // line 5
+        lines.Add(JsonSerializer.Serialize(new { video = "clip1.mp4", caption = "  " }));                     // line 9
+        File.WriteAllText(Path.Combine(_dir, "bad.mp4"), "this is not a video");
+        lines.Add(JsonSerializer.Serialize(new { video = "bad.mp4", caption = "a broken file" }));           // line 10
+        string data = Path.Combine(_dir, "train.jsonl");
+        File.WriteAllLines(data, lines);
+
+        string outDir = Path.Combine(_dir, "out");
+        var (exit, output, error) = Cli.Run("train", "--model", model, "--data", data, "--val", data, "--out", outDir,
+            "--params", "temporal", "--epochs", "2", "--batch", "3", "--lr", "1e-3", "--seed", "5");
+        Assert.True(exit == 0, output + error);
+        Assert.Contains("train.jsonl:3: skipped: video", output, StringComparison.Ordinal);
+        Assert.Contains("missing.mp4 does not exist", output, StringComparison.Ordinal);
+        Assert.Contains("train.jsonl:5: not valid JSON", output, StringComparison.Ordinal);
+        Assert.Contains("train.jsonl:9: \"caption\" must be a non-empty string", output, StringComparison.Ordinal);
+        Assert.Contains("train.jsonl:10: skipped: video", output, StringComparison.Ordinal);
+        Assert.Contains("6 examples of 6 videos", output, StringComparison.Ordinal);
+        Assert.Contains("epoch 2: validation R@1", output, StringComparison.Ordinal);
+
+        var before = ModelConfig.Load(model);
+        var after = ModelConfig.Load(outDir);
+        Assert.NotEqual(before.Version, after.Version);
+        foreach (string file in new[] { "config.json", "weights.safetensors", "vocab.txt", "video_encoder.onnx", "text_encoder.onnx", "reranker.onnx", RetrievalTrainer.LogFileName })
+        {
+            Assert.True(File.Exists(Path.Combine(outDir, file)), $"{file} missing");
+        }
+
+        var log = File.ReadAllLines(Path.Combine(outDir, RetrievalTrainer.LogFileName)).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(4, log.Count);                                           // 6 examples / batch 3 = 2 steps × 2 epochs
+        Assert.Equal([1, 2, 3, 4], log.Select(l => l.GetProperty("step").GetInt32()));
+        Assert.Equal([1, 1, 2, 2], log.Select(l => l.GetProperty("epoch").GetInt32()));
+        Assert.All(log, l => Assert.True(double.IsFinite(l.GetProperty("loss").GetDouble()) && l.GetProperty("lr").GetDouble() > 0));
+
+        var w0 = ModelWeights.Load(before, Path.Combine(model, ModelWeights.FileName));
+        var w1 = ModelWeights.Load(after, Path.Combine(outDir, ModelWeights.FileName));
+        int changed = 0;
+        foreach (var (name, w) in w0.Tensors)
+        {
+            bool same = w.Data.AsSpan().SequenceEqual(w1[name].Data);
+            Assert.True(same || ParameterGroups.IsTemporal(name), $"{name} changed with --params temporal");
+            changed += same ? 0 : 1;
+        }
+
+        Assert.True(changed > 0, "no temporal weight changed");
+
+        // The directory is a model the rest of the platform loads as it is.
+        using var runtime = Model.Runtime.LiteVLModel.Open(outDir);
+        Assert.Equal(after.Version, runtime.Config.Version);
+    }
+
+    [Fact]
+    public void Train_ExistingCheckpointWithoutResume_IsRefused()
+    {
+        string outDir = Path.Combine(_dir, "out");
+        Directory.CreateDirectory(Path.Combine(outDir, RetrievalTrainer.CheckpointDirectory));
+        File.WriteAllText(Path.Combine(outDir, RetrievalTrainer.CheckpointDirectory, "state.json"), "{}");
+        string model = Path.Combine(_dir, "model");
+        Assert.Equal(0, Cli.Run("model", "init", "--preset", "tiny", "--out", model).Exit);
+        File.WriteAllText(Path.Combine(_dir, "d.jsonl"), "{\"video\": \"x.mp4\", \"caption\": \"x\"}\n");
+        var (exit, _, error) = Cli.Run("train", "--model", model, "--data", Path.Combine(_dir, "d.jsonl"), "--out", outDir);
+        Assert.Equal(1, exit);
+        Assert.Contains("--resume", error, StringComparison.Ordinal);
+    }
+
+    private static void MakeClip(string path, string colour, int speed)
+    {
+        var psi = new ProcessStartInfo("ffmpeg", ["-v", "error", "-f", "lavfi", "-i",
+            $"color=c={colour}:s=96x96:d=2,drawbox=x=mod(t*{20 * (speed + 1)}\\,80):y=30:w=16:h=16:color=black:t=fill", "-r", "10", "-pix_fmt", "yuv420p", path])
+        { RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        string err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, err);
+    }
+}
