@@ -44,8 +44,9 @@ public sealed record TrainingOutcome(bool Completed, int Steps, ModelWeights Wei
 /// <summary>
 /// Fine-tunes LiteVL for text-to-video retrieval on ONNX Runtime: each micro-batch is one run of the differentiated
 /// loss graph (forward, backward and gradient accumulation in one graph), each optimiser step one run of the AdamW
-/// graph, both with output buffers supplied by the trainer so nothing is allocated per step. Parameters, moments and
-/// gradients are float32 master copies, swapped between two buffer sets each run.
+/// graph. Parameters, moments and gradients are float32 master copies that stay on the device the sessions run on
+/// (<see cref="DeviceTensors"/>: host memory on CPU, GPU memory with CUDA), bound to both graphs with IOBinding and
+/// swapped between two buffer sets each run, so a step moves only the batch in and four scalars out.
 /// </summary>
 public sealed class RetrievalTrainer : IDisposable
 {
@@ -67,14 +68,19 @@ public sealed class RetrievalTrainer : IDisposable
     private readonly Dictionary<string, long[]> _shapes;
     private readonly InferenceSession _train;
     private readonly InferenceSession _update;
+    private readonly DeviceTensors _device;
+    private readonly RunOptions _runOptions = new();
     private readonly string _fingerprint;
     private readonly int _frameBytes;
 
-    // Two buffer sets each: index [_cur] holds the current values, the other receives the next ones.
-    private readonly Dictionary<string, float[]>[] _param = new Dictionary<string, float[]>[2];
-    private readonly Dictionary<string, float[]>[] _m = new Dictionary<string, float[]>[2];
-    private readonly Dictionary<string, float[]>[] _v = new Dictionary<string, float[]>[2];
-    private readonly Dictionary<string, float[]>[] _grad = new Dictionary<string, float[]>[2];
+    // Device tensors, two sets each: index [_cur] holds the current values, the other receives the next ones.
+    private readonly Dictionary<string, OrtValue>[] _param = new Dictionary<string, OrtValue>[2];
+    private readonly Dictionary<string, OrtValue>[] _m = new Dictionary<string, OrtValue>[2];
+    private readonly Dictionary<string, OrtValue>[] _v = new Dictionary<string, OrtValue>[2];
+    private readonly Dictionary<string, OrtValue>[] _grad = new Dictionary<string, OrtValue>[2];
+
+    // The accumulation input of a step's first micro-batch (all zeros; on the device, so no per-step clearing copy).
+    private readonly Dictionary<string, OrtValue> _zeroGrad;
     private int _cur;
     private int _gradCur;
     private Dictionary<string, float[]>? _best;
@@ -130,6 +136,7 @@ public sealed class RetrievalTrainer : IDisposable
             Device = device;
             _train = new InferenceSession(trainGraph.ToByteArray(), so);
             _update = new InferenceSession(updateGraph.ToByteArray(), so);
+            _device = new DeviceTensors(so, device, runtime.DeviceId);
         }
 
         GraphBuildSeconds = sw.Elapsed.TotalSeconds;
@@ -143,12 +150,17 @@ public sealed class RetrievalTrainer : IDisposable
             _grad[k] = Allocate();
         }
 
-        foreach (string n in trainable)
+        _zeroGrad = Allocate();
+        foreach (string n in _names)
         {
-            initial[n].Data.CopyTo(_param[0][n], 0);
+            var zeros = new float[HostTensor.ElementCountOf(_shapes[n])];
+            _device.Upload(zeros, _shapes[n], _m[0][n]);
+            _device.Upload(zeros, _shapes[n], _v[0][n]);
+            _device.Upload(zeros, _shapes[n], _zeroGrad[n]);
+            float[] value = n == TrainingGraphs.Temperature ? [Math.Clamp(options.InitialTemperature, 0.001f, 0.5f)] : initial[n].Data;
+            _device.Upload(value, _shapes[n], _param[0][n]);
         }
 
-        _param[0][TrainingGraphs.Temperature][0] = Math.Clamp(options.InitialTemperature, 0.001f, 0.5f);
         _fingerprint = Fingerprint();
     }
 
@@ -175,7 +187,7 @@ public sealed class RetrievalTrainer : IDisposable
     public string LogPath => Path.Combine(_outDir, LogFileName);
 
     /// <summary>The model with the current parameters (untrained weights as they were).</summary>
-    public ModelWeights CurrentWeights() => WithParameters(_param[_cur]);
+    public ModelWeights CurrentWeights() => WithParameters(ToHost(_param[_cur]));
 
     /// <summary>Loads <c>--out/checkpoint</c> when it exists; false when there is none. Throws when it belongs to another run.</summary>
     public bool TryResume()
@@ -199,9 +211,9 @@ public sealed class RetrievalTrainer : IDisposable
         {
             foreach (string n in _names)
             {
-                state.ReadFloat32(TrainingGraphs.ParamPrefix + n).CopyTo(_param[_cur][n], 0);
-                state.ReadFloat32(TrainingGraphs.MomentPrefix + n).CopyTo(_m[_cur][n], 0);
-                state.ReadFloat32(TrainingGraphs.VariancePrefix + n).CopyTo(_v[_cur][n], 0);
+                _device.Upload(state.ReadFloat32(TrainingGraphs.ParamPrefix + n), _shapes[n], _param[_cur][n]);
+                _device.Upload(state.ReadFloat32(TrainingGraphs.MomentPrefix + n), _shapes[n], _m[_cur][n]);
+                _device.Upload(state.ReadFloat32(TrainingGraphs.VariancePrefix + n), _shapes[n], _v[_cur][n]);
             }
         }
 
@@ -247,13 +259,12 @@ public sealed class RetrievalTrainer : IDisposable
             double lr = _options.LearningRateAt(Step, Plan.TotalSteps, _options.LearningRate);
             double lrNew = _options.LearningRateAt(Step, Plan.TotalSteps, _options.EffectiveTemporalLearningRate);
 
-            ClearGradients(_grad[_gradCur]);
             double loss = 0, itc = 0, itm = 0;
             for (int a = 0; a < _options.Accumulate; a++)
             {
                 int micro = (stepInEpoch * _options.Accumulate) + a;
                 FillBatch(batch, order.AsSpan(micro * _options.Batch, _options.Batch), epoch, (epoch * Plan.MicroBatchesPerEpoch) + micro);
-                RunTrainingGraph(batch, scalars);
+                RunTrainingGraph(batch, scalars, firstOfStep: a == 0);
                 loss += scalars[0];
                 itc += scalars[1];
                 itm += scalars[2];
@@ -264,7 +275,7 @@ public sealed class RetrievalTrainer : IDisposable
             double seconds = started.Elapsed.TotalSeconds;
             int n = _options.Accumulate;
             var report = new StepReport(Step, Plan.TotalSteps, epoch + 1, loss / n, itc / n, itm / n, lr, lrNew, gradNorm,
-                _param[_cur][TrainingGraphs.Temperature][0], _options.Batch * n / seconds, seconds);
+                Temperature(), _options.Batch * n / seconds, seconds);
             log.WriteLine(JsonSerializer.Serialize(new
             {
                 step = report.Step,
@@ -293,6 +304,8 @@ public sealed class RetrievalTrainer : IDisposable
 
     public void Dispose()
     {
+        _device.Dispose();
+        _runOptions.Dispose();
         _train.Dispose();
         _update.Dispose();
     }
@@ -309,7 +322,7 @@ public sealed class RetrievalTrainer : IDisposable
                 _bestScore = scores.Sum;
                 _bestEpoch = epoch;
                 _bestValidation = scores;
-                _best = _names.ToDictionary(n => n, n => (float[])_param[_cur][n].Clone(), StringComparer.Ordinal);
+                _best = ToHost(_param[_cur]);
                 isBest = true;
             }
         }
@@ -320,7 +333,7 @@ public sealed class RetrievalTrainer : IDisposable
 
     private TrainingOutcome Outcome(bool completed)
     {
-        var chosen = _best ?? _param[_cur];
+        var chosen = _best ?? ToHost(_param[_cur]);
         return new TrainingOutcome(completed, Step, WithParameters(chosen), _bestEpoch, _bestValidation, chosen[TrainingGraphs.Temperature][0]);
     }
 
@@ -411,43 +424,52 @@ public sealed class RetrievalTrainer : IDisposable
         }
     }
 
-    private void RunTrainingGraph(MicroBatch batch, float[] scalars)
+    private void RunTrainingGraph(MicroBatch batch, float[] scalars, bool firstOfStep)
     {
-        var inputs = new List<(string Name, OrtValue Value)>();
-        var outputs = new List<(string Name, OrtValue Value)>();
         var loss = new float[1];
         var itc = new float[1];
         var itm = new float[1];
+        var host = new List<OrtValue>();
+        OrtValue Host<T>(T[] data, long[] shape)
+            where T : unmanaged
+        {
+            var value = OrtValue.CreateTensorValueFromMemory(data, shape);
+            host.Add(value);
+            return value;
+        }
+
+        // The first micro-batch of a step accumulates onto zeros; later ones onto the previous micro-batch's sum.
+        var gradIn = firstOfStep ? _zeroGrad : _grad[_gradCur];
+        int outSlot = firstOfStep ? _gradCur : 1 - _gradCur;
         try
         {
             var c = _initial.Config;
             long b = _options.Batch, l = BlipTokenizer.DefaultMaxLength;
-            inputs.Add((Io.Frames, OrtValue.CreateTensorValueFromMemory(batch.Frames, [b, c.NumFrames, c.Vision.ImageSize, c.Vision.ImageSize, 3])));
-            inputs.Add((Io.InputIds, OrtValue.CreateTensorValueFromMemory(batch.Ids, [b, l])));
-            inputs.Add((Io.AttentionMask, OrtValue.CreateTensorValueFromMemory(batch.Mask, [b, l])));
-            inputs.Add((Io.ItmInputIds, OrtValue.CreateTensorValueFromMemory(batch.ItmIds, [b, l])));
-            inputs.Add((Io.ItcTargets, OrtValue.CreateTensorValueFromMemory(batch.Targets, [b, b])));
-            inputs.Add((Io.NegativeMask, OrtValue.CreateTensorValueFromMemory(batch.NegativeMask, [b, b])));
-            inputs.Add((Io.NegativeUniforms, OrtValue.CreateTensorValueFromMemory(batch.Uniforms, [2, b])));
-            var gradIn = _grad[_gradCur];
-            var gradOut = _grad[1 - _gradCur];
+            using var binding = _train.CreateIoBinding();
+            binding.BindInput(Io.Frames, Host(batch.Frames, [b, c.NumFrames, c.Vision.ImageSize, c.Vision.ImageSize, 3]));
+            binding.BindInput(Io.InputIds, Host(batch.Ids, [b, l]));
+            binding.BindInput(Io.AttentionMask, Host(batch.Mask, [b, l]));
+            binding.BindInput(Io.ItmInputIds, Host(batch.ItmIds, [b, l]));
+            binding.BindInput(Io.ItcTargets, Host(batch.Targets, [b, b]));
+            binding.BindInput(Io.NegativeMask, Host(batch.NegativeMask, [b, b]));
+            binding.BindInput(Io.NegativeUniforms, Host(batch.Uniforms, [2, b]));
             foreach (string n in _names)
             {
-                inputs.Add((n, OrtValue.CreateTensorValueFromMemory(_param[_cur][n], _shapes[n])));
-                inputs.Add((GraphDifferentiator.GradInPrefix + n, OrtValue.CreateTensorValueFromMemory(gradIn[n], _shapes[n])));
-                outputs.Add((GraphDifferentiator.GradPrefix + n, OrtValue.CreateTensorValueFromMemory(gradOut[n], _shapes[n])));
+                binding.BindInput(n, _param[_cur][n]);
+                binding.BindInput(GraphDifferentiator.GradInPrefix + n, gradIn[n]);
+                binding.BindOutput(GraphDifferentiator.GradPrefix + n, _grad[outSlot][n]);
             }
 
-            outputs.Add((Io.Loss, OrtValue.CreateTensorValueFromMemory(loss, [])));
-            outputs.Add((Io.LossItc, OrtValue.CreateTensorValueFromMemory(itc, [])));
-            outputs.Add((Io.LossItm, OrtValue.CreateTensorValueFromMemory(itm, [])));
-            using var ro = new RunOptions();
-            _train.Run(ro, inputs.Select(i => i.Name).ToArray(), inputs.Select(i => i.Value).ToArray(), outputs.Select(o => o.Name).ToArray(), outputs.Select(o => o.Value).ToArray());
-            _gradCur = 1 - _gradCur;
+            binding.BindOutput(Io.Loss, Host(loss, []));
+            binding.BindOutput(Io.LossItc, Host(itc, []));
+            binding.BindOutput(Io.LossItm, Host(itm, []));
+            _train.RunWithBinding(_runOptions, binding);
+            binding.SynchronizeBoundOutputs();
+            _gradCur = outSlot;
         }
         finally
         {
-            foreach (var (_, v) in inputs.Concat(outputs))
+            foreach (var v in host)
             {
                 v.Dispose();
             }
@@ -476,36 +498,39 @@ public sealed class RetrievalTrainer : IDisposable
             [TrainingGraphs.UpdateIo.Bias2] = (float)(1 - Math.Pow(b.Beta2, t)),
         };
         var norm = new float[1];
-        var inputs = new List<(string Name, OrtValue Value)>();
-        var outputs = new List<(string Name, OrtValue Value)>();
+        var host = new List<OrtValue>();
         int next = 1 - _cur;
         try
         {
+            using var binding = _update.CreateIoBinding();
             foreach (var (name, value) in scalarValues)
             {
-                inputs.Add((name, OrtValue.CreateTensorValueFromMemory(new[] { value }, [1])));
+                var v = OrtValue.CreateTensorValueFromMemory(new[] { value }, [1]);
+                host.Add(v);
+                binding.BindInput(name, v);
             }
 
             foreach (string n in _names)
             {
-                var s = _shapes[n];
-                inputs.Add((TrainingGraphs.ParamPrefix + n, OrtValue.CreateTensorValueFromMemory(_param[_cur][n], s)));
-                inputs.Add((TrainingGraphs.MomentPrefix + n, OrtValue.CreateTensorValueFromMemory(_m[_cur][n], s)));
-                inputs.Add((TrainingGraphs.VariancePrefix + n, OrtValue.CreateTensorValueFromMemory(_v[_cur][n], s)));
-                inputs.Add((GraphDifferentiator.GradPrefix + n, OrtValue.CreateTensorValueFromMemory(_grad[_gradCur][n], s)));
-                outputs.Add((TrainingGraphs.NewPrefix + TrainingGraphs.ParamPrefix + n, OrtValue.CreateTensorValueFromMemory(_param[next][n], s)));
-                outputs.Add((TrainingGraphs.NewPrefix + TrainingGraphs.MomentPrefix + n, OrtValue.CreateTensorValueFromMemory(_m[next][n], s)));
-                outputs.Add((TrainingGraphs.NewPrefix + TrainingGraphs.VariancePrefix + n, OrtValue.CreateTensorValueFromMemory(_v[next][n], s)));
+                binding.BindInput(TrainingGraphs.ParamPrefix + n, _param[_cur][n]);
+                binding.BindInput(TrainingGraphs.MomentPrefix + n, _m[_cur][n]);
+                binding.BindInput(TrainingGraphs.VariancePrefix + n, _v[_cur][n]);
+                binding.BindInput(GraphDifferentiator.GradPrefix + n, _grad[_gradCur][n]);
+                binding.BindOutput(TrainingGraphs.NewPrefix + TrainingGraphs.ParamPrefix + n, _param[next][n]);
+                binding.BindOutput(TrainingGraphs.NewPrefix + TrainingGraphs.MomentPrefix + n, _m[next][n]);
+                binding.BindOutput(TrainingGraphs.NewPrefix + TrainingGraphs.VariancePrefix + n, _v[next][n]);
             }
 
-            outputs.Add((TrainingGraphs.GradNorm, OrtValue.CreateTensorValueFromMemory(norm, [1])));
-            using var ro = new RunOptions();
-            _update.Run(ro, inputs.Select(i => i.Name).ToArray(), inputs.Select(i => i.Value).ToArray(), outputs.Select(o => o.Name).ToArray(), outputs.Select(o => o.Value).ToArray());
+            var normValue = OrtValue.CreateTensorValueFromMemory(norm, [1]);
+            host.Add(normValue);
+            binding.BindOutput(TrainingGraphs.GradNorm, normValue);
+            _update.RunWithBinding(_runOptions, binding);
+            binding.SynchronizeBoundOutputs();
             _cur = next;
         }
         finally
         {
-            foreach (var (_, v) in inputs.Concat(outputs))
+            foreach (var v in host)
             {
                 v.Dispose();
             }
@@ -513,6 +538,13 @@ public sealed class RetrievalTrainer : IDisposable
 
         return norm[0];
     }
+
+    /// <summary>The current temperature (one float from the device).</summary>
+    private float Temperature() => _device.Download(_param[_cur][TrainingGraphs.Temperature], [1])[0];
+
+    /// <summary>Host copies of one buffer set.</summary>
+    private Dictionary<string, float[]> ToHost(Dictionary<string, OrtValue> values) =>
+        _names.ToDictionary(n => n, n => _device.Download(values[n], _shapes[n]), StringComparer.Ordinal);
 
     private void SaveCheckpoint()
     {
@@ -526,9 +558,9 @@ public sealed class RetrievalTrainer : IDisposable
         Directory.CreateDirectory(temp);
         var items = _names.SelectMany(n => new[]
         {
-            new KeyValuePair<string, HostTensor>(TrainingGraphs.ParamPrefix + n, HostTensor.FromFloats(_param[_cur][n], _shapes[n])),
-            new KeyValuePair<string, HostTensor>(TrainingGraphs.MomentPrefix + n, HostTensor.FromFloats(_m[_cur][n], _shapes[n])),
-            new KeyValuePair<string, HostTensor>(TrainingGraphs.VariancePrefix + n, HostTensor.FromFloats(_v[_cur][n], _shapes[n])),
+            new KeyValuePair<string, HostTensor>(TrainingGraphs.ParamPrefix + n, HostTensor.FromFloats(_device.Download(_param[_cur][n], _shapes[n]), _shapes[n])),
+            new KeyValuePair<string, HostTensor>(TrainingGraphs.MomentPrefix + n, HostTensor.FromFloats(_device.Download(_m[_cur][n], _shapes[n]), _shapes[n])),
+            new KeyValuePair<string, HostTensor>(TrainingGraphs.VariancePrefix + n, HostTensor.FromFloats(_device.Download(_v[_cur][n], _shapes[n]), _shapes[n])),
         });
         SafeTensorsWriter.Write(Path.Combine(temp, StateFile), items, null);
         if (_best is not null)
@@ -607,16 +639,8 @@ public sealed class RetrievalTrainer : IDisposable
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
     }
 
-    private Dictionary<string, float[]> Allocate() =>
-        _names.ToDictionary(n => n, n => new float[HostTensor.ElementCountOf(_shapes[n])], StringComparer.Ordinal);
-
-    private static void ClearGradients(Dictionary<string, float[]> grads)
-    {
-        foreach (var g in grads.Values)
-        {
-            Array.Clear(g);
-        }
-    }
+    private Dictionary<string, OrtValue> Allocate() =>
+        _names.ToDictionary(n => n, n => _device.Allocate(_shapes[n]), StringComparer.Ordinal);
 
     /// <summary>A deterministic seed from several integers (System.Random(int) is stable across runs and platforms).</summary>
     private static int Mix(int a, int b, int c)

@@ -82,6 +82,10 @@ internal sealed class DistributedDeployment : IAsyncDisposable
             ["LiteVL__Frames__FrameSize"] = model.Vision.ImageSize.ToString(CultureInfo.InvariantCulture),
             ["LiteVL__Encoder__MessagesPerBatch"] = MessagesPerBatch.ToString(CultureInfo.InvariantCulture),
             ["LiteVL__Encoder__MaxWaitMilliseconds"] = "100",
+
+            // The encoder's per-batch line ("Encoded N videos, M segments") is Debug on the quiet default console; the
+            // fault test reports how many batches a worker finished before it was killed from it.
+            ["Logging__LogLevel__LiteVL.Encoder.SegmentEncoder"] = "Debug",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string>())
         {

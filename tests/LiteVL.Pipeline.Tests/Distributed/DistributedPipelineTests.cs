@@ -27,7 +27,17 @@ public sealed partial class DistributedPipelineTests(ITestOutputHelper output)
         var final = await d.WaitForTerminalAsync(ids.Keys, TimeSpan.FromMinutes(5));
 
         Assert.True(final.Count == ids.Count, $"{ids.Count - final.Count} videos did not finish:\n{d.Logs()}");
-        int[] encoded = [.. d.Encoders.Select(e => EncodedLine().Matches(e.Log).Sum(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)))];
+        // Videos each worker encoded, from its own /metrics (the sum of the videos-per-batch histogram); the console
+        // no longer prints a line per batch, and a count the worker exports is what an operator would look at.
+        int[] encoded = new int[d.Encoders.Count];
+        for (int i = 0; i < encoded.Length; i++)
+        {
+            using var workerScrape = new HttpClient { BaseAddress = d.Encoders[i].BaseAddress };
+            string workerMetrics = await workerScrape.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+            var sum = EncodedVideosMetric().Match(workerMetrics);
+            encoded[i] = sum.Success ? (int)double.Parse(sum.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+        }
+
         output.WriteLine($"30 clips indexed in {started.Elapsed.TotalSeconds:F1} s by 2 encoders: {encoded[0]} and {encoded[1]} videos encoded");
         foreach (var (id, segments) in ids)
         {
@@ -187,4 +197,7 @@ public sealed partial class DistributedPipelineTests(ITestOutputHelper output)
 
     [GeneratedRegex(@"Encoded (\d+) videos")]
     private static partial Regex EncodedLine();
+
+    [GeneratedRegex(@"^litevl_encoder_batch_videos_sum\S* (\d+(?:\.\d+)?)", RegexOptions.Multiline)]
+    private static partial Regex EncodedVideosMetric();
 }
