@@ -97,6 +97,10 @@ public sealed partial class DistributedPipelineTests(ITestOutputHelper output)
             ["LiteVL__Reconciler__StaleAfter"] = "00:00:20",
         });
         var clips = await d.GenerateClipsAsync(30);
+
+        // Both workers must be consuming before the freeze, or one of them holds nothing and the kill proves nothing (a
+        // worker is live before its bus has attached its consumer; on a loaded machine that gap lasts seconds).
+        await WaitForQueueAsync(infra, q => q.Consumers >= 2, TimeSpan.FromSeconds(60));
         var started = Stopwatch.StartNew();
         var ids = await d.UploadAsync(clips);
         int prefetch = DistributedDeployment.MessagesPerBatch * 2;
@@ -184,7 +188,7 @@ public sealed partial class DistributedPipelineTests(ITestOutputHelper output)
                 return last;
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"queue 'encoder' stayed at ready {last.Ready}, unacked {last.Unacked}");
+            Assert.True(DateTime.UtcNow < deadline, $"queue 'encoder' stayed at ready {last.Ready}, unacked {last.Unacked}, consumers {last.Consumers}");
             await Task.Delay(250);
             last = await infra.QueueAsync("encoder");
         }
