@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using LiteVL.ServiceDefaults;
+using LiteVL.Testing;
 using Microsoft.Extensions.Options;
 
 namespace LiteVL.Dashboard.Tests;
@@ -9,17 +10,15 @@ namespace LiteVL.Dashboard.Tests;
 /// <summary>The distributed mode's queue figures, read from a real RabbitMQ node's management API (started by tests/run.sh).</summary>
 public sealed class RabbitMqQueueFiguresTests
 {
-    private static int AmqpPort => int.Parse(
-        Environment.GetEnvironmentVariable("LITEVL_TEST_RABBITMQ_PORT")
-            ?? throw new InvalidOperationException("LITEVL_TEST_RABBITMQ_PORT is not set: run the tests through ./tests/run.sh, which starts RabbitMQ."),
-        System.Globalization.CultureInfo.InvariantCulture);
+    private static int AmqpPort => int.Parse(Servers.Require(Server.RabbitMq), System.Globalization.CultureInfo.InvariantCulture);
 
     private static Uri Management => new($"http://127.0.0.1:{Environment.GetEnvironmentVariable("LITEVL_TEST_RABBITMQ_MANAGEMENT_PORT")
         ?? throw new InvalidOperationException("LITEVL_TEST_RABBITMQ_MANAGEMENT_PORT is not set: run the tests through ./tests/run.sh.")}/");
 
-    [Fact]
+    [SkippableFact]
     public async Task Waiting_messages_and_consumers_of_a_queue_come_from_the_management_API()
     {
+        Servers.Require(Server.RabbitMq);
         string queue = $"dashboard-test-{Guid.NewGuid():N}";
         using var admin = new HttpClient { BaseAddress = Management };
         admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("guest:guest")));
