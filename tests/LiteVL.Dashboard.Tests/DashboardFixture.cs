@@ -194,22 +194,9 @@ public sealed class DashboardFixture : IAsyncLifetime
         await File.WriteAllBytesAsync(Path.Combine(local, name + ".png"), png);
         if (Environment.GetEnvironmentVariable("LITEVL_SCREENSHOTS") is { Length: > 0 } target)
         {
-            string dir = Path.IsPathRooted(target) ? target : Path.Combine(RepositoryRoot(), target);
+            string dir = Path.IsPathRooted(target) ? target : Path.Combine(LiteVL.Testing.RepositoryRoot.Path, target);
             Directory.CreateDirectory(dir);
             await File.WriteAllBytesAsync(Path.Combine(dir, name + ".png"), png);
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "LiteVL.Platform.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("LiteVL.Platform.sln not found above the test output folder.");
     }
 }

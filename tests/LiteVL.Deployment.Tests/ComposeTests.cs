@@ -1,3 +1,5 @@
+using LiteVL.Testing;
+
 namespace LiteVL.Deployment.Tests;
 
 public class ComposeTests
@@ -64,11 +66,10 @@ public class ComposeTests
     [SkippableFact]
     public void Docker_compose_renders_the_file_and_the_rendered_file_passes_every_check()
     {
-        string? compose = Repo.FindOnPath("docker-compose");
-        Skip.If(compose is null, "docker-compose is not on PATH (deploy/validate.sh installs it: apt-get install docker-compose); the YAML checks above ran without it.");
-        string rendered = Repo.Run(compose!, "-f", "docker-compose.yml", "config");
+        string compose = Servers.Require(Server.DockerCompose); // the YAML checks above run without it
+        string rendered = Repo.Run(compose, "-f", "docker-compose.yml", "config");
         Assert.Empty(ComposeChecks.All(new Compose(rendered, "docker-compose config")));
-        string withOverride = Repo.Run(compose!, "-f", "docker-compose.yml", "-f", "deploy/compose/gpu-decode.yml", "config");
+        string withOverride = Repo.Run(compose, "-f", "docker-compose.yml", "-f", "deploy/compose/gpu-decode.yml", "config");
         Assert.Empty(ComposeChecks.All(new Compose(withOverride, "docker-compose config (gpu-decode)")));
     }
 }

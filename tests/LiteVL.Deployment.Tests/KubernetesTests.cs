@@ -1,3 +1,5 @@
+using LiteVL.Testing;
+
 namespace LiteVL.Deployment.Tests;
 
 public class KubernetesTests
@@ -116,9 +118,8 @@ public class KubernetesTests
     [InlineData("k8s/overlays/large")]
     public void Kustomize_renders_the_overlay_and_the_rendered_manifests_pass_every_check(string overlay)
     {
-        string? kubectl = Repo.FindOnPath("kubectl");
-        Skip.If(kubectl is null, "kubectl is not on PATH, so the overlays were not rendered (the base files were checked above without it).");
-        var objects = Kubernetes.Parse(Repo.Run(kubectl!, "kustomize", overlay), $"kubectl kustomize {overlay}");
+        string kubectl = Servers.Require(Server.Kubectl); // the base files are checked above without it
+        var objects = Kubernetes.Parse(Repo.Run(kubectl, "kustomize", overlay), $"kubectl kustomize {overlay}");
         Assert.Empty(KubernetesChecks.All(objects));
         var outside = objects.Where(o => o.Kind != "Namespace" && o.Namespace != "litevl").Select(o => o.Label).ToList();
         Assert.Empty(outside);

@@ -1,11 +1,12 @@
 using System.Diagnostics;
+using LiteVL.Testing;
 
 namespace LiteVL.Deployment.Tests;
 
-/// <summary>Paths of the repository the tests run from, and the external tools some tests use when present.</summary>
+/// <summary>Paths of the repository the tests run from, and how to run the external tools some tests use.</summary>
 internal static class Repo
 {
-    public static string Root { get; } = FindRoot();
+    public static string Root => RepositoryRoot.Path;
 
     /// <summary>The six services that run as their own containers (docker-compose.yml, k8s/base), by deployment name.</summary>
     public static IReadOnlyDictionary<string, string> Services { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -24,34 +25,6 @@ internal static class Repo
     public static string PathOf(string relative) => Path.Combine(Root, relative.Replace('/', Path.DirectorySeparatorChar));
 
     public static string Read(string relative) => File.ReadAllText(PathOf(relative));
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "LiteVL.Platform.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No LiteVL.Platform.sln above {AppContext.BaseDirectory}.");
-    }
-
-    /// <summary>The full path of a program on PATH, or null.</summary>
-    public static string? FindOnPath(string program)
-    {
-        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-        {
-            string candidate = Path.Combine(dir, program);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
-    }
 
     /// <summary>Runs a program in the repository root; returns its standard output, or throws with its standard error.</summary>
     public static string Run(string program, params string[] arguments)

@@ -8,7 +8,7 @@ namespace LiteVL.Storage.Tests;
 
 public sealed class StorageTests
 {
-    [Theory]
+    [SkippableTheory]
     [Providers]
     public async Task Migrations_ApplyAndRoundTripAVideoWithSegmentsAndLists(DatabaseProvider provider)
     {
@@ -46,7 +46,7 @@ public sealed class StorageTests
         }
     }
 
-    [Theory]
+    [SkippableTheory]
     [Providers]
     public async Task Videos_SameTenantAndHash_AreRejectedByTheUniqueIndex(DatabaseProvider provider)
     {
@@ -64,7 +64,7 @@ public sealed class StorageTests
         await Assert.ThrowsAsync<DbUpdateException>(() => db.SaveChangesAsync());
     }
 
-    [Theory]
+    [SkippableTheory]
     [Providers]
     public async Task ApiKeys_AuthenticateUntilRevoked_AndStoreOnlyAHash(DatabaseProvider provider)
     {

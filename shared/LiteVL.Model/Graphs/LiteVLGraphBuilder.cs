@@ -517,7 +517,7 @@ public sealed partial class LiteVLGraphBuilder
         return Mul(Mul(x, Add(erf, _g.Scalar(1f))), _g.Scalar(0.5f));
     }
 
-    /// <summary>x / max(‖x‖₂, 1e-12) over the last axis (torch.nn.functional.normalize).</summary>
+    /// <summary>x / max(‖x‖₂, ε) over the last axis (torch.nn.functional.normalize): ε = 1e-12, or 1e-7 in fp16 graphs (1e-12 is below fp16's range).</summary>
     private string L2Normalize(string x)
     {
         string norm = _g.Op("ReduceL2", [x], ("axes", new long[] { -1 }), ("keepdims", 1L));

@@ -8,7 +8,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace LiteVL.Model.Weights;
 
 /// <summary>
-/// BLIP → LiteVL initialisation (MODEL.md §3): every BLIP tensor is taken as is (Hugging Face
+/// BLIP → LiteVL initialisation (docs/model.md, "BLIP import"): every BLIP tensor is taken as is (Hugging Face
 /// <c>BlipForImageTextRetrieval</c> names); temporal attention and its LayerNorm are copies of the block's spatial ones;
 /// <c>temporal_fc</c>, <c>time_embedding</c> and the scaling α are zero, so the video encoder reproduces BLIP's image
 /// encoder on every frame.

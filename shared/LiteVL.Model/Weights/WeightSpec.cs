@@ -26,7 +26,7 @@ public sealed record WeightEntry(string Name, long[] Shape, WeightRole Role, boo
 
 /// <summary>
 /// The full list of tensors a LiteVL model has, in the Hugging Face <c>BlipForImageTextRetrieval</c> layout plus our
-/// temporal extras (MODEL.md §2-3). Linear weights are [out, in].
+/// temporal extras (docs/model.md, "Weight names"). Linear weights are [out, in].
 /// </summary>
 public static class WeightSpec
 {

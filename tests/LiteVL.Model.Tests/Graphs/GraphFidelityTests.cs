@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 
 namespace LiteVL.Model.Tests.Graphs;
 
-/// <summary>Every graph against the plain C# implementation of MODEL.md on random tiny weights: max |Δ| ≤ 1e-4 in fp32.</summary>
+/// <summary>Every graph against the plain C# implementation of docs/model.md on random tiny weights: max |Δ| ≤ 1e-4 in fp32.</summary>
 public sealed class GraphFidelityTests(ITestOutputHelper output)
 {
     private const double Fp32Tolerance = 1e-4;

@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 namespace LiteVL.Model.Tests.Graphs;
 
 /// <summary>
-/// The text-dependent pooling of MODEL.md §4 through the builder's <c>Pooling()</c> graph: a case small enough to check by
+/// The text-dependent pooling of docs/model.md ("Text-dependent pooling") through the builder's <c>Pooling()</c> graph: a case small enough to check by
 /// hand, the softmax axes, TDP on/off, the frame weights following the query, and the temperature τ.
 /// </summary>
 public sealed class TextDependentPoolingTests(ITestOutputHelper output)

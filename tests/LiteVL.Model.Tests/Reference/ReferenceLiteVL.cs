@@ -4,7 +4,7 @@ using LiteVL.Model.Weights;
 namespace LiteVL.Model.Tests.Reference;
 
 /// <summary>
-/// An independent, deliberately naive implementation of MODEL.md's maths with plain loops in double precision.
+/// An independent, deliberately naive implementation of docs/model.md's maths with plain loops in double precision.
 /// It shares nothing with the graph builder but the weight names; the graphs are checked against it.
 /// </summary>
 public sealed class ReferenceLiteVL

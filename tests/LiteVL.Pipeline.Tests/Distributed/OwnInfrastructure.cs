@@ -33,7 +33,7 @@ internal sealed class OwnInfrastructure : IAsyncDisposable
         // Short: RabbitMQ names the node after the directory, and PostgreSQL puts its socket there (path limit 107 bytes).
         string root = Path.Combine("/tmp", $"lvf-{Guid.NewGuid():N}"[..12]);
         Directory.CreateDirectory(root);
-        var infra = new OwnInfrastructure(root, RepositoryRoot());
+        var infra = new OwnInfrastructure(root, LiteVL.Testing.RepositoryRoot.Path);
         try
         {
             // Ports below Linux's ephemeral range and away from tests/run.sh's (21000-27999); retried like run.sh does.
@@ -142,18 +142,5 @@ internal sealed class OwnInfrastructure : IAsyncDisposable
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
         return (process.ExitCode, await stdout + await stderr);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "LiteVL.Platform.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository root (LiteVL.Platform.sln) was not found above the test's folder.");
     }
 }

@@ -10,6 +10,7 @@ using LiteVL.ServiceDefaults;
 using LiteVL.Storage;
 using LiteVL.Storage.Blobs;
 using LiteVL.Storage.Entities;
+using LiteVL.Testing;
 using LiteVL.VectorIndex;
 using MassTransit;
 using MassTransit.Testing;
@@ -37,7 +38,6 @@ public sealed class ManualClock(DateTimeOffset start) : TimeProvider
 /// </summary>
 public sealed class PipelineRig : IAsyncDisposable
 {
-    public const string PostgresVariable = "LITEVL_TEST_POSTGRES";
     public const string Tenant = "acme";
     public const int Frames = 8;
     public const int Size = 64;
@@ -68,8 +68,6 @@ public sealed class PipelineRig : IAsyncDisposable
     /// <summary>A short, valid clip (3 s, 160×120 H.264) generated once per rig; 3 segments at 1 s windows.</summary>
     public string ClipPath => Path.Combine(Root, "clip.mp4");
 
-    public static string? PostgresAdminConnection => Environment.GetEnvironmentVariable(PostgresVariable) is { Length: > 0 } s ? s : null;
-
     public static async Task<PipelineRig> CreateAsync(
         DatabaseProvider provider = DatabaseProvider.Sqlite,
         bool consumers = true,
@@ -93,7 +91,7 @@ public sealed class PipelineRig : IAsyncDisposable
         string? name = null;
         if (provider == DatabaseProvider.Postgres)
         {
-            admin = PostgresAdminConnection ?? throw new InvalidOperationException($"{PostgresVariable} is not set.");
+            admin = Servers.Require(Server.Postgres);
             name = $"litevl_stages_{Guid.NewGuid():N}";
             await using (var connection = new NpgsqlConnection(admin))
             {
@@ -313,18 +311,6 @@ public sealed class PipelineRig : IAsyncDisposable
         catch (IOException)
         {
             // A file still held open; the temp folder is cleaned by the OS.
-        }
-    }
-}
-
-/// <summary>A [Fact] that runs only when PostgreSQL is configured (tests/run.sh starts one and sets the variable).</summary>
-public sealed class PostgresFactAttribute : FactAttribute
-{
-    public PostgresFactAttribute()
-    {
-        if (PipelineRig.PostgresAdminConnection is null)
-        {
-            Skip = $"{PipelineRig.PostgresVariable} is not set: run through ./tests/run.sh (or deploy/postgres.sh start DIR PORT and export it) to run this test on PostgreSQL.";
         }
     }
 }

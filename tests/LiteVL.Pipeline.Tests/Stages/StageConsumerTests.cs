@@ -24,7 +24,7 @@ public sealed class StageConsumerTests
         await AssertDrivesToIndexedAsync(rig);
     }
 
-    [PostgresFact]
+    [SkippableFact]
     public async Task VideoUploaded_drives_the_video_to_Indexed_on_PostgreSQL()
     {
         await using var rig = await PipelineRig.CreateAsync(DatabaseProvider.Postgres);
