@@ -27,7 +27,7 @@ public static class ScalingChart
     /// <summary>Horizontal pixels per unit of the SVG's axis (the bar of 2.0 is 400 px long).</summary>
     public const double SvgPixelsPerUnit = 200;
 
-    private const double SvgLeft = 72, SvgTop = 48, SvgRow = 20, SvgBar = 13, SvgRight = 64, SvgBottom = 52;
+    private const double SvgLeft = 72, SvgTop = 60, SvgRow = 20, SvgBar = 13, SvgRight = 64, SvgBottom = 52;
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>The weight name of layer <paramref name="layer"/>'s α, shape [1, MaxFrames, 1].</summary>
@@ -155,10 +155,10 @@ public static class ScalingChart
         s.Append(Inv, $"""<svg xmlns="http://www.w3.org/2000/svg" class="scaling-chart" width="{N(width)}" height="{N(height)}" viewBox="0 0 {N(width)} {N(height)}" role="img" aria-label="{title}: mean over frames of 1 + tanh(α) for {means.Count} vision layers" font-family="system-ui, sans-serif" font-size="12">""").Append('\n');
         s.Append(Inv, $"<title>{title}</title>\n");
         s.Append(Inv, $"""<rect x="0" y="0" width="{N(width)}" height="{N(height)}" fill="#ffffff"/>""").Append('\n');
-        s.Append(Inv, $"""<text class="title" x="{N(SvgLeft)}" y="18" font-size="14" font-weight="600" fill="#1d2433">{title}: mean over frames of 1 + tanh(α)</text>""").Append('\n');
+        s.Append(Inv, $"""<text class="title" x="8" y="18" font-size="14" font-weight="600" fill="#1d2433">{title}</text>""").Append('\n');
         if (!string.IsNullOrWhiteSpace(subtitle))
         {
-            s.Append(Inv, $"""<text class="subtitle" x="{N(SvgLeft)}" y="34" fill="#5b6475">{Escape(subtitle)}</text>""").Append('\n');
+            s.Append(Inv, $"""<text class="subtitle" x="8" y="34" fill="#5b6475">{Escape(subtitle)}</text>""").Append('\n');
         }
 
         // Grid lines at the ticks, behind the bars.
@@ -195,7 +195,7 @@ public static class ScalingChart
             s.Append(Inv, $"""<line x1="{N(x)}" y1="{N(axisY)}" x2="{N(x)}" y2="{N(axisY + 5)}" stroke="#5b6475"/><text class="tick" x="{N(x)}" y="{N(axisY + 18)}" text-anchor="middle">{tick.ToString(Inv)}</text>""").Append('\n');
         }
 
-        s.Append(Inv, $"""<text class="axis-title" x="{N(SvgLeft + (plot / 2))}" y="{N(axisY + 38)}" text-anchor="middle">1 + tanh(α), mean over the T frame slots (0 = temporal branch off, 2 = max)</text>""").Append('\n');
+        s.Append(Inv, $"""<text class="axis-title" x="{N(SvgLeft + (plot / 2))}" y="{N(axisY + 38)}" text-anchor="middle">mean over the T frame slots of 1 + tanh(α)   (0 = temporal branch off, 2 = max)</text>""").Append('\n');
         s.Append("</g>\n</svg>\n");
         return s.ToString();
     }
