@@ -169,7 +169,13 @@ public static class ScalingChart
             s.Append(Inv, $"""<line x1="{N(x)}" y1="{N(SvgTop - 4)}" x2="{N(x)}" y2="{N(axisY)}"/>""").Append('\n');
         }
 
-        s.Append("</g>\n<g class=\"bars\">\n");
+        s.Append("</g>\n");
+
+        // The reference line behind the bars (which let it show through); the values carry a white halo where they cross it.
+        double one = SvgLeft + SvgBarLength(1);
+        s.Append(Inv, $"""<line class="reference" x1="{N(one)}" y1="{N(SvgTop - 8)}" x2="{N(one)}" y2="{N(axisY)}" stroke="#c0392b" stroke-dasharray="4 3"/>""").Append('\n');
+        s.Append(Inv, $"""<text class="reference-label" x="{N(one + 4)}" y="{N(SvgTop - 10)}" fill="#c0392b" font-size="11">1.0 = as imported</text>""").Append('\n');
+        s.Append("<g class=\"bars\">\n");
         for (int l = 0; l < means.Count; l++)
         {
             double v = means[l];
@@ -179,15 +185,12 @@ public static class ScalingChart
             string fill = double.IsFinite(v) && v < 1 ? "#9db8f2" : "#3b6fd8";
             s.Append(Inv, $"""<g class="layer" data-layer="{l}" data-value="{value}">""");
             s.Append(Inv, $"""<text class="layer-label" x="{N(SvgLeft - 6)}" y="{N(y + SvgBar - 2)}" text-anchor="end" fill="#1d2433">layer {l}</text>""");
-            s.Append(Inv, $"""<rect class="bar" x="{N(SvgLeft)}" y="{N(y)}" width="{N(length)}" height="{N(SvgBar)}" fill="{fill}"><title>layer {l}: {value}</title></rect>""");
-            s.Append(Inv, $"""<text class="value" x="{N(SvgLeft + length + 4)}" y="{N(y + SvgBar - 2)}" fill="#1d2433">{value}</text>""");
+            s.Append(Inv, $"""<rect class="bar" x="{N(SvgLeft)}" y="{N(y)}" width="{N(length)}" height="{N(SvgBar)}" fill="{fill}" fill-opacity="0.85"><title>layer {l}: {value}</title></rect>""");
+            s.Append(Inv, $"""<text class="value" x="{N(SvgLeft + length + 4)}" y="{N(y + SvgBar - 2)}" fill="#1d2433" stroke="#ffffff" stroke-width="3" paint-order="stroke">{value}</text>""");
             s.Append("</g>\n");
         }
 
         s.Append("</g>\n");
-        double one = SvgLeft + SvgBarLength(1);
-        s.Append(Inv, $"""<line class="reference" x1="{N(one)}" y1="{N(SvgTop - 8)}" x2="{N(one)}" y2="{N(axisY)}" stroke="#c0392b" stroke-dasharray="4 3"/>""").Append('\n');
-        s.Append(Inv, $"""<text class="reference-label" x="{N(one + 4)}" y="{N(SvgTop - 10)}" fill="#c0392b" font-size="11">1.0 = as imported</text>""").Append('\n');
         s.Append(Inv, $"""<g class="axis" fill="#5b6475"><line x1="{N(SvgLeft)}" y1="{N(axisY)}" x2="{N(SvgLeft + plot)}" y2="{N(axisY)}" stroke="#5b6475"/>""").Append('\n');
         foreach (double tick in Ticks)
         {
