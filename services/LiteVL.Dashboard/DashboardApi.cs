@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using LiteVL.Model.Training;
 using LiteVL.ServiceDefaults;
 using LiteVL.Storage;
 using LiteVL.Storage.Blobs;
@@ -82,6 +83,10 @@ public static class DashboardApi
         api.MapPost("/videos/{id:guid}/reindex", Reindex).WithName("DashboardReindex");
         api.MapDelete("/videos/{id:guid}", Delete).WithName("DashboardDelete");
         api.MapPost("/search", Search).WithName("DashboardSearch");
+        api.MapGet("/model/temporal-scaling", TemporalScaling).WithName("DashboardTemporalScaling")
+            .WithSummary("The active model's learned dynamic temporal scaling per vision layer: the mean over the T frame slots of 1 + tanh(α).");
+        api.MapGet("/model/temporal-scaling.svg", TemporalScalingSvg).WithName("DashboardTemporalScalingSvg")
+            .WithSummary("The same figure as an SVG bar chart (fixed 0..2 axis, reference line at 1.0 = as imported).");
         return api;
     }
 
@@ -293,6 +298,35 @@ public static class DashboardApi
             return TypedResults.Problem(detail: e.Message, statusCode: e.Status, title: "Search failed");
         }
     }
+
+    internal static Results<Ok<TemporalScalingView>, ProblemHttpResult> TemporalScaling(DashboardModel model)
+    {
+        try
+        {
+            var (config, means) = model.ReadScaling();
+            return TypedResults.Ok(new TemporalScalingView(config.Version, config.Preset, config.NumFrames, [.. means.Select((m, l) => new LayerScaling(l, m))]));
+        }
+        catch (DashboardModelException e)
+        {
+            return ModelProblem(e);
+        }
+    }
+
+    internal static Results<ContentHttpResult, ProblemHttpResult> TemporalScalingSvg(DashboardModel model)
+    {
+        try
+        {
+            var (config, means) = model.ReadScaling();
+            return TypedResults.Text(ScalingChart.Svg(means, $"{config.Version} ({config.Preset}, T={config.NumFrames})"), "image/svg+xml", System.Text.Encoding.UTF8);
+        }
+        catch (DashboardModelException e)
+        {
+            return ModelProblem(e);
+        }
+    }
+
+    private static ProblemHttpResult ModelProblem(DashboardModelException e) =>
+        TypedResults.Problem(detail: e.Message, statusCode: e.Status, title: e.Status == StatusCodes.Status404NotFound ? "No model" : "Unreadable model");
 
     private static string By(HttpContext http) => $"admin key {http.User.FindFirstValue(ClaimTypes.NameIdentifier)}";
 

@@ -25,6 +25,7 @@ public static class DashboardExtensions
         services.AddScoped<DashboardStatistics>();
         services.AddScoped<DashboardSearch>();
         services.AddScoped<VideoActions>();
+        services.AddSingleton<DashboardModel>();
         services.TryAddScoped<DeleteVideoService>();
         services.AddHttpClient(DashboardSearch.HttpClientName, c => c.Timeout = TimeSpan.FromMinutes(1));
         var transport = configuration.GetSection(MessagingOptions.Section).Get<MessagingOptions>()?.Transport ?? MessageTransport.InMemory;

@@ -74,6 +74,40 @@ public sealed class ModelCommandTests(TinyModelFixture model) : IClassFixture<Ti
     }
 
     [Fact]
+    public void Inspect_AfterTheAlphasChanged_ChartsTheNewPerLayerMeans_AndWritesTheSvg()
+    {
+        string dir = Path.Combine(model.Root, "scaled");
+        Assert.Equal(0, Cli.Run("model", "init", "--preset", "tiny", "--seed", "6", "--out", dir, "--frames", "4").Exit);
+        var config = Model.Config.ModelConfig.Load(dir);
+        var weights = ModelWeights.Load(config, Path.Combine(dir, "weights.safetensors"));
+        // Layer 0: 1 + tanh(α) = 0.5, 1.5, 0.5, 1.5 over the T = 4 frame slots (mean 1.0); layer 1: 1.75 in each slot.
+        float[][] alphas = [[(float)Math.Atanh(-0.5), (float)Math.Atanh(0.5), (float)Math.Atanh(-0.5), (float)Math.Atanh(0.5)], [.. Enumerable.Repeat((float)Math.Atanh(0.75), 4)]];
+        for (int layer = 0; layer < 2; layer++)
+        {
+            Assert.Equal(4, weights[$"vision_model.encoder.layers.{layer}.temporal_scaling"].Data.Length);
+            alphas[layer].CopyTo(weights[$"vision_model.encoder.layers.{layer}.temporal_scaling"].Data, 0);
+        }
+
+        weights.Save(Path.Combine(dir, "weights.safetensors"));
+        string svg = Path.Combine(model.Root, "charts", "scaling.svg");
+        var (exit, output, error) = Cli.Run("model", "inspect", "--model", dir, "--svg", svg);
+        Assert.True(exit == 0, error);
+        Assert.Contains("mean over the T=4 frame slots", output, StringComparison.Ordinal);
+        Assert.Contains($"  layer  0  1.000  {new string('#', 20)}{Environment.NewLine}", output, StringComparison.Ordinal);
+        Assert.Contains($"  layer  1  1.750  {new string('#', 35)}{Environment.NewLine}", output, StringComparison.Ordinal);
+        Assert.Contains("|---------|---------|---------|---------|", output, StringComparison.Ordinal);
+        Assert.Contains($"wrote the scaling chart to {svg}", output, StringComparison.Ordinal);
+
+        var doc = System.Xml.Linq.XDocument.Load(svg);
+        System.Xml.Linq.XNamespace ns = "http://www.w3.org/2000/svg";
+        var layers = doc.Descendants(ns + "g").Where(g => (string?)g.Attribute("class") == "layer").ToList();
+        Assert.Equal(["1.000", "1.750"], layers.Select(g => (string?)g.Attribute("data-value")));
+        Assert.Equal(["layer 0", "layer 1"], layers.Select(g => g.Elements(ns + "text").First().Value));
+        Assert.Equal(["200", "350"], layers.Select(g => (string?)g.Element(ns + "rect")!.Attribute("width")));
+        Assert.Contains(doc.Descendants(ns + "text"), t => t.Value == $"{config.Version} (tiny, T=4)");
+    }
+
+    [Fact]
     public void Run_VideoEncoderOnNpz_WritesTheSameOutputsAsTheLibrary()
     {
         string input = Path.Combine(model.Root, "video-in.npz");

@@ -2,6 +2,9 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Xml.Linq;
+using LiteVL.Model.Config;
+using LiteVL.Model.Weights;
 using LiteVL.Storage;
 using LiteVL.Storage.Entities;
 using Microsoft.EntityFrameworkCore;
@@ -272,6 +275,64 @@ public sealed class DashboardTests(DashboardFixture fx) : IClassFixture<Dashboar
 
         await page.WaitForFunctionAsync("() => [...document.querySelectorAll('#search-results img.thumb')].every(i => i.complete && i.naturalWidth > 0)");
         await DashboardFixture.ScreenshotAsync(page, "search");
+    }
+
+    [Fact]
+    public async Task TemporalScaling_IsTheHostModelsPerLayerMeanOverFrames_ForAdminsOnly_AndChartedOnTheOverview()
+    {
+        // The expectation straight from the host's model files: mean over the T frame slots of 1 + tanh(α), per layer.
+        string modelDir = Path.Combine(fx.Host.DataDirectory, "model");
+        var config = ModelConfig.Load(modelDir);
+        var weights = ModelWeights.Load(config, Path.Combine(modelDir, ModelWeights.FileName));
+        var expected = Enumerable.Range(0, config.Vision.NumLayers)
+            .Select(l => weights[$"vision_model.encoder.layers.{l}.temporal_scaling"].Data.Take(config.NumFrames).Average(a => 1 + Math.Tanh(a)))
+            .ToList();
+        Assert.Equal(2, expected.Count);
+        Assert.DoesNotContain(expected, m => Math.Abs(m - 1) < 1e-3); // random α: a chart of 1.000s would prove nothing
+
+        using (var anonymous = fx.Client(null))
+        using (var tenant = fx.Client(fx.TenantKey))
+        {
+            foreach (var (client, status) in new[] { (anonymous, HttpStatusCode.Unauthorized), (tenant, HttpStatusCode.Forbidden) })
+            {
+                foreach (string path in new[] { "/admin/api/model/temporal-scaling", "/admin/api/model/temporal-scaling.svg" })
+                {
+                    using var refused = await client.GetAsync(new Uri(path, UriKind.Relative));
+                    Assert.Equal(status, refused.StatusCode);
+                    Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+                }
+            }
+        }
+
+        using var admin = fx.AdminApi();
+        var view = (await admin.GetFromJsonAsync<TemporalScalingView>(new Uri("/admin/api/model/temporal-scaling", UriKind.Relative), DashboardFixture.Json))!;
+        Assert.Equal(config.Version, view.ModelVersion);
+        Assert.Equal("tiny", view.Preset);
+        Assert.Equal(config.NumFrames, view.Frames);
+        Assert.Equal([0, 1], view.Layers.Select(l => l.Layer));
+        for (int l = 0; l < expected.Count; l++)
+        {
+            Assert.Equal(expected[l], view.Layers[l].Mean, 9);
+        }
+
+        using var svgResponse = await admin.GetAsync(new Uri("/admin/api/model/temporal-scaling.svg", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, svgResponse.StatusCode);
+        Assert.Equal("image/svg+xml", svgResponse.Content.Headers.ContentType?.MediaType);
+        var svg = XDocument.Parse(await svgResponse.Content.ReadAsStringAsync());
+        XNamespace ns = "http://www.w3.org/2000/svg";
+        var values = expected.Select(m => m.ToString("F3", CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(values, svg.Descendants(ns + "g").Where(g => (string?)g.Attribute("class") == "layer").Select(g => (string?)g.Attribute("data-value")));
+
+        // The overview page shows the same chart.
+        var (context, page) = await fx.SignedInPageAsync();
+        await using var _ = context;
+        var panel = page.Locator("#scaling-panel");
+        await Expect(panel.Locator("h2")).ToHaveTextAsync("Dynamic temporal scaling per layer");
+        await Expect(panel.Locator("svg rect.bar")).ToHaveCountAsync(expected.Count);
+        await Expect(panel.Locator("svg text.value")).ToHaveTextAsync(values.ToArray());
+        await Expect(panel.Locator("svg text.subtitle")).ToContainTextAsync(config.Version);
+        await Expect(page.Locator("[data-testid=count-total] .n")).ToHaveTextAsync((await fx.AllVideosAsync()).Count.ToString(CultureInfo.InvariantCulture));
+        await DashboardFixture.ScreenshotAsync(page, "overview-scaling");
     }
 
     private async Task InjectFailureAsync(Guid id, string stage, string reason)

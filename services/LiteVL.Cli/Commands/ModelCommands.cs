@@ -5,6 +5,7 @@ using LiteVL.Model.Config;
 using LiteVL.Model.Graphs;
 using LiteVL.Model.IO;
 using LiteVL.Model.Runtime;
+using LiteVL.Model.Training;
 using LiteVL.Model.Weights;
 using Onnx;
 
@@ -91,10 +92,14 @@ internal static class ModelCommands
     private static Command Inspect(TextWriter output)
     {
         var modelDir = CliOptions.ModelDir();
-        var cmd = new Command("inspect", "Parameter counts, graph inputs/outputs, per-layer dynamic temporal scaling and the version.") { modelDir };
+        var svg = new Option<string?>("--svg") { Description = "Also write the per-layer dynamic temporal scaling chart as an SVG file." };
+        var cmd = new Command("inspect", "Parameter counts, graph inputs/outputs, per-layer dynamic temporal scaling (a text chart, --svg for an SVG file) and the version.")
+        {
+            modelDir, svg,
+        };
         cmd.SetAction(p =>
         {
-            ModelInspector.Print(p.GetValue(modelDir)!, output);
+            ModelInspector.Print(p.GetValue(modelDir)!, output, p.GetValue(svg));
             return 0;
         });
         return cmd;
@@ -150,7 +155,8 @@ internal static class ModelCommands
 /// <summary>The text of <c>litevl model inspect</c>.</summary>
 internal static class ModelInspector
 {
-    public static void Print(string modelDir, TextWriter o)
+    /// <param name="svgPath">Where to write the scaling chart as SVG as well; null: the text chart only.</param>
+    public static void Print(string modelDir, TextWriter o, string? svgPath = null)
     {
         var c = ModelConfig.Load(modelDir);
         var weights = ModelWeights.Load(c, Path.Combine(modelDir, ModelWeights.FileName));
@@ -197,13 +203,15 @@ internal static class ModelInspector
         }
 
         o.WriteLine();
-        o.WriteLine("dynamic temporal scaling 1 + tanh(α), mean over frame slots (0 = temporal branch off, 1 = as imported, 2 = max)");
-        for (int i = 0; i < c.Vision.NumLayers; i++)
+        o.WriteLine($"dynamic temporal scaling 1 + tanh(α), mean over the T={c.NumFrames} frame slots (0 = temporal branch off, 1 = as imported, 2 = max)");
+        var means = ScalingChart.LayerMeans(weights);
+        o.Write(ScalingChart.Text(means));
+        if (svgPath is not null)
         {
-            var alpha = weights[$"vision_model.encoder.layers.{i}.temporal_scaling"].Data.AsSpan(0, c.NumFrames).ToArray();
-            double mean = alpha.Average(a => 1 + Math.Tanh(a));
-            int width = (int)Math.Round(mean * 20);
-            o.WriteLine($"  layer {i,2}  {mean.ToString("F3", inv)}  {new string('#', width)}");
+            string full = Path.GetFullPath(svgPath);
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            File.WriteAllText(full, ScalingChart.Svg(means, $"{c.Version} ({c.Preset}, T={c.NumFrames})"));
+            o.WriteLine($"wrote the scaling chart to {full}");
         }
     }
 

@@ -186,7 +186,16 @@ const OverviewView = {
     <section class="panel">
       <h2>Encoder workers</h2>
       <table id="encoders"><thead><tr><th>worker</th><th>provider</th><th>model</th><th>heartbeat</th><th class="num">batches</th><th class="num">segments</th><th class="num">last batch</th><th class="num">segments/s (1 min)</th><th>started</th></tr></thead><tbody></tbody></table>
+    </section>
+    <section class="panel" id="scaling-panel">
+      <h2>Dynamic temporal scaling per layer</h2>
+      <div id="scaling" class="scaling"><p class="muted">loading…</p></div>
+      <p class="note">The model's learned 1 + tanh(α) of each vision layer's temporal branch, mean over the T frame slots:
+        1 = as imported from BLIP, 0 = temporal branch off, 2 = the maximum. <code>litevl model inspect --model DIR --svg FILE</code> draws the same chart.</p>
     </section>`,
+
+  // The model changes only with a deployment: its chart is fetched once per visit, not on every refresh.
+  bind: () => loadScaling(),
 
   async refresh() {
     const o = await apiJson('/admin/api/overview');
@@ -223,6 +232,17 @@ const OverviewView = {
         <td class="num">${w.segmentsPerSecond.toFixed(2)}</td><td class="muted">${fmtDate(w.startedAt)}</td></tr>`).join('');
   },
 };
+
+/** The server draws the chart (the same ScalingChart code as `litevl model inspect --svg`); it is our own escaped SVG. */
+async function loadScaling() {
+  const box = $('#scaling');
+  try {
+    const svg = await (await api('/admin/api/model/temporal-scaling.svg')).text();
+    if (box.isConnected) box.innerHTML = svg;
+  } catch (e) {
+    if (box.isConnected) box.innerHTML = `<p class="muted" data-testid="scaling-error">${esc(e.message)}</p>`;
+  }
+}
 
 /** Two bar series per one-minute bucket, scaled to the larger maximum; totals as data attributes for tests. */
 function barChart(t) {
