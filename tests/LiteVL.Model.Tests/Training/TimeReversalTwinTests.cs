@@ -1,5 +1,5 @@
-using LiteVL.Model.Config;
 using System.Diagnostics;
+using LiteVL.Model.Config;
 using LiteVL.Model.Graphs;
 using LiteVL.Model.Tests.Graphs;
 using LiteVL.Model.Text;
@@ -16,8 +16,8 @@ namespace LiteVL.Model.Tests.Training;
 /// </summary>
 public sealed class TimeReversalTwinTests(ITestOutputHelper output) : IDisposable
 {
-    // A permuted frame mean may differ from the original in the last bits (summation order); differences of the
-    // cosine up to this size are ties.
+    // The imported model's embedding is a frame mean, and a mean summed in another order may differ in the last bits:
+    // |cos(clip, caption) − cos(reversal, caption)| ≤ 1e-6 counts as a tie.
     private const double TieTolerance = 1e-6;
 
     private static readonly (string Name, byte R, byte G, byte B)[] Colours = [("red", 220, 30, 30), ("green", 30, 200, 40), ("blue", 40, 60, 230), ("yellow", 230, 210, 30)];
@@ -74,11 +74,14 @@ public sealed class TimeReversalTwinTests(ITestOutputHelper output) : IDisposabl
 
     /// <summary>
     /// The spatial and text weights: the tiny preset at 4 frames (half the work of 8; a box moving 8-12 px per frame
-    /// crosses the 64-px frame in 4). Vision kernels at std 0.08 (TestModels' default; at 0.02 attention is so uniform
-    /// that the CLS token hardly sees where the box is). Text kernels at std 0.2: at 0.08 the frozen random text
-    /// encoder maps "a red box moves left" and "... right" to embeddings with cosine 0.997, too close for a
-    /// temporal-only run to learn from (at 0.2: about 0.8). Training --params all first (a "BLIP" pre-training on
-    /// still boxes) did not move the ITC loss within this test's time budget, so the spatial side stays random.
+    /// crosses the 64-px frame in 4). Vision kernels at std 0.08 (TestModels' default): at 0.02 the frame features hardly
+    /// depend on the box (every clip's embedding within cosine 0.95 of every other, twins within 1e-5 even with a random
+    /// time embedding of ±1), and temporal-only training collapsed all embeddings to one. Text kernels at std 0.2:
+    /// at 0.08 the frozen random text encoder gives "a red box moves left" and "... right" cosine 0.997, too close to
+    /// learn from (at 0.2 about 0.8). Captions name the colour as well, which the frame mean can learn: with direction
+    /// alone the loss could only fall by collapsing every embedding to one, which then never learnt the direction.
+    /// Training --params all first (a "BLIP" pre-training on still boxes, 40 steps) left the ITC loss at chance, too
+    /// slow for this test, so the spatial side stays random.
     /// </summary>
     private static ModelWeights SpatialModel()
     {
@@ -90,7 +93,7 @@ public sealed class TimeReversalTwinTests(ITestOutputHelper output) : IDisposabl
     }
 
     /// <summary>The temporal branch as <see cref="BlipImporter"/> leaves it: copies of the spatial modules, and temporal_fc, time_embedding and α zero.</summary>
-    internal static ModelWeights AsImported(ModelWeights weights)
+    private static ModelWeights AsImported(ModelWeights weights)
     {
         var tensors = weights.Tensors.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         foreach (var e in WeightSpec.For(weights.Config).Where(e => !e.FromBlip))
