@@ -11,7 +11,6 @@ namespace LiteVL.Model.Tests.Training;
 /// <summary>The training loop on synthetic frame files (the CLI tests train from real videos through ffmpeg).</summary>
 public sealed class TrainerTests(ITestOutputHelper output) : IDisposable
 {
-    private static readonly string[] Words = ["red", "blue", "green", "dog", "cat", "car", "tree", "ball", "runs", "jumps", "sits", "falls", "left", "right", "up", "down"];
     private readonly string _dir = Directory.CreateTempSubdirectory("litevl-trainer-").FullName;
     private readonly BlipTokenizer _tokenizer = BlipTokenizer.CreateDefault();
 
@@ -157,28 +156,7 @@ public sealed class TrainerTests(ITestOutputHelper output) : IDisposable
         return (double)hits / data.Examples.Count;
     }
 
-    private TrainingSet SyntheticSet(ModelWeights weights, int clips, int captionsPerClip)
-    {
-        var c = weights.Config;
-        int bytes = c.NumFrames * c.Vision.ImageSize * c.Vision.ImageSize * 3;
-        var rng = new Random(42);
-        var list = new List<TrainingClip>();
-        var examples = new List<TrainingExample>();
-        for (int i = 0; i < clips; i++)
-        {
-            string file = Path.Combine(_dir, $"clip{i}.rgb");
-            var frames = new byte[bytes];
-            rng.NextBytes(frames);
-            File.WriteAllBytes(file, frames);
-            list.Add(new TrainingClip($"clip{i}.mp4", [file]));
-            for (int k = 0; k < captionsPerClip; k++)
-            {
-                examples.Add(new TrainingExample(examples.Count + 1, i, $"a {Words[i % Words.Length]} {Words[(i + k + 5) % Words.Length]} {Words[(3 * i + 7) % Words.Length]}"));
-            }
-        }
-
-        return new TrainingSet(list, examples);
-    }
+    private TrainingSet SyntheticSet(ModelWeights weights, int clips, int captionsPerClip) => TrainingTestData.SyntheticSet(_dir, weights, clips, captionsPerClip);
 
     private static List<double> Losses(string log) =>
         File.ReadLines(log).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("loss").GetDouble()).ToList();
