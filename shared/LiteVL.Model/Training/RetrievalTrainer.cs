@@ -38,6 +38,16 @@ public sealed record ValidationScores(double R1, double R5, double R10, string P
 
 public sealed record EpochReport(int Epoch, ValidationScores? Validation, bool IsBest);
 
+/// <summary>Where the time of the last optimiser step went: reading and tokenizing the batches, the training graph runs, the update graph run.</summary>
+public sealed record StepTiming(double DataSeconds, double TrainingGraphSeconds, double UpdateSeconds)
+{
+    /// <summary>Forward + backward + update: the graph runs, without the data.</summary>
+    public double ComputeSeconds => TrainingGraphSeconds + UpdateSeconds;
+}
+
+/// <summary>One run of the forward-only loss graph (<see cref="RetrievalTrainer.ForwardOnly"/>).</summary>
+public sealed record ForwardReport(double Loss, double Seconds);
+
 /// <summary>How a run ended.</summary>
 public sealed record TrainingOutcome(bool Completed, int Steps, ModelWeights Weights, int? BestEpoch, ValidationScores? BestValidation, double FinalTemperature);
 
@@ -67,6 +77,9 @@ public sealed class RetrievalTrainer : IDisposable
     private readonly Dictionary<string, long[]> _shapes;
     private readonly InferenceSession _train;
     private readonly InferenceSession _update;
+    private readonly RuntimeOptions _runtime;
+    private InferenceSession? _forward;
+    private MicroBatch? _spareBatch;
     private readonly string _fingerprint;
     private readonly int _frameBytes;
 
@@ -124,8 +137,8 @@ public sealed class RetrievalTrainer : IDisposable
         var sw = Stopwatch.StartNew();
         var trainGraph = TrainingGraphs.Training(initial, trainable, options.Batch);
         var updateGraph = TrainingGraphs.AdamWUpdate(_names.Select(n => (n, _shapes[n])).ToList(), n => ParameterGroups.IsTemporal(n), options.AdamW);
-        var runtime = new RuntimeOptions { Device = options.Device, IntraOpThreads = options.Threads };
-        using (var so = SessionFactory.CreateOptions(runtime, _logger, out var device))
+        _runtime = new RuntimeOptions { Device = options.Device, IntraOpThreads = options.Threads };
+        using (var so = SessionFactory.CreateOptions(_runtime, _logger, out var device))
         {
             Device = device;
             _train = new InferenceSession(trainGraph.ToByteArray(), so);
@@ -159,6 +172,9 @@ public sealed class RetrievalTrainer : IDisposable
     public double GraphBuildSeconds { get; }
 
     public int TrainingGraphNodes { get; }
+
+    /// <summary>The timing of the last <see cref="TrainStep"/> (null before the first).</summary>
+    public StepTiming? LastStepTiming { get; private set; }
 
     /// <summary>Optimiser steps completed.</summary>
     public int Step { get; private set; }
@@ -240,31 +256,7 @@ public sealed class RetrievalTrainer : IDisposable
                 return Outcome(completed: false);
             }
 
-            var started = Stopwatch.StartNew();
-            int epoch = Step / Plan.StepsPerEpoch;
-            int stepInEpoch = Step % Plan.StepsPerEpoch;
-            var order = EpochOrder(epoch);
-            double lr = _options.LearningRateAt(Step, Plan.TotalSteps, _options.LearningRate);
-            double lrNew = _options.LearningRateAt(Step, Plan.TotalSteps, _options.EffectiveTemporalLearningRate);
-
-            ClearGradients(_grad[_gradCur]);
-            double loss = 0, itc = 0, itm = 0;
-            for (int a = 0; a < _options.Accumulate; a++)
-            {
-                int micro = (stepInEpoch * _options.Accumulate) + a;
-                FillBatch(batch, order.AsSpan(micro * _options.Batch, _options.Batch), epoch, (epoch * Plan.MicroBatchesPerEpoch) + micro);
-                RunTrainingGraph(batch, scalars);
-                loss += scalars[0];
-                itc += scalars[1];
-                itm += scalars[2];
-            }
-
-            double gradNorm = RunUpdate(lr, lrNew);
-            Step++;
-            double seconds = started.Elapsed.TotalSeconds;
-            int n = _options.Accumulate;
-            var report = new StepReport(Step, Plan.TotalSteps, epoch + 1, loss / n, itc / n, itm / n, lr, lrNew, gradNorm,
-                _param[_cur][TrainingGraphs.Temperature][0], _options.Batch * n / seconds, seconds);
+            var report = TrainStep(batch, scalars);
             log.WriteLine(JsonSerializer.Serialize(new
             {
                 step = report.Step,
@@ -281,9 +273,10 @@ public sealed class RetrievalTrainer : IDisposable
             }));
             StepCompleted?.Invoke(report);
 
+            int stepInEpoch = (Step - 1) % Plan.StepsPerEpoch;
             if (stepInEpoch == Plan.StepsPerEpoch - 1)
             {
-                EndEpoch(epoch + 1);
+                EndEpoch(((Step - 1) / Plan.StepsPerEpoch) + 1);
             }
         }
 
@@ -291,10 +284,96 @@ public sealed class RetrievalTrainer : IDisposable
         return Outcome(completed: true);
     }
 
+    /// <summary>
+    /// One optimiser step outside <see cref="Run"/> (no log line, event or checkpoint): what <c>litevl bench train</c>
+    /// times. <see cref="LastStepTiming"/> says where its time went.
+    /// </summary>
+    public StepReport TrainStep() => TrainStep(_spareBatch ??= new MicroBatch(_options.Batch, _frameBytes), new float[3]);
+
+    /// <summary>
+    /// The forward-only loss of the next step's first micro-batch: the same loss graph the training graph
+    /// differentiates, run without differentiation (built on first use). Changes no state; the time is the graph run only.
+    /// </summary>
+    public ForwardReport ForwardOnly()
+    {
+        if (_forward is null)
+        {
+            var trainable = _names.Where(n => n != TrainingGraphs.Temperature).ToList();
+            var loss = TrainingGraphs.Loss(_initial, trainable, _options.Batch);
+            using var so = SessionFactory.CreateOptions(_runtime, _logger, out _);
+            _forward = new InferenceSession(loss.ToByteArray(), so);
+        }
+
+        var batch = _spareBatch ??= new MicroBatch(_options.Batch, _frameBytes);
+
+        int epoch = Step / Plan.StepsPerEpoch;
+        int micro = (Step % Plan.StepsPerEpoch) * _options.Accumulate;
+        FillBatch(batch, EpochOrder(epoch).AsSpan(micro * _options.Batch, _options.Batch), epoch, (epoch * Plan.MicroBatchesPerEpoch) + micro);
+        var value = new float[1];
+        var inputs = BatchInputs(batch);
+        try
+        {
+            foreach (string n in _names)
+            {
+                inputs.Add((n, OrtValue.CreateTensorValueFromMemory(_param[_cur][n], _shapes[n])));
+            }
+
+            using var output = OrtValue.CreateTensorValueFromMemory(value, []);
+            using var ro = new RunOptions();
+            var watch = Stopwatch.StartNew();
+            _forward.Run(ro, inputs.Select(i => i.Name).ToArray(), inputs.Select(i => i.Value).ToArray(), [Io.Loss], [output]);
+            return new ForwardReport(value[0], watch.Elapsed.TotalSeconds);
+        }
+        finally
+        {
+            foreach (var (_, v) in inputs)
+            {
+                v.Dispose();
+            }
+        }
+    }
+
     public void Dispose()
     {
         _train.Dispose();
         _update.Dispose();
+        _forward?.Dispose();
+    }
+
+    private StepReport TrainStep(MicroBatch batch, float[] scalars)
+    {
+        var started = Stopwatch.StartNew();
+        int epoch = Step / Plan.StepsPerEpoch;
+        int stepInEpoch = Step % Plan.StepsPerEpoch;
+        var order = EpochOrder(epoch);
+        double lr = _options.LearningRateAt(Step, Plan.TotalSteps, _options.LearningRate);
+        double lrNew = _options.LearningRateAt(Step, Plan.TotalSteps, _options.EffectiveTemporalLearningRate);
+
+        ClearGradients(_grad[_gradCur]);
+        double loss = 0, itc = 0, itm = 0;
+        double data = 0, graph = 0;
+        for (int a = 0; a < _options.Accumulate; a++)
+        {
+            int micro = (stepInEpoch * _options.Accumulate) + a;
+            var phase = Stopwatch.StartNew();
+            FillBatch(batch, order.AsSpan(micro * _options.Batch, _options.Batch), epoch, (epoch * Plan.MicroBatchesPerEpoch) + micro);
+            data += phase.Elapsed.TotalSeconds;
+            phase.Restart();
+            RunTrainingGraph(batch, scalars);
+            graph += phase.Elapsed.TotalSeconds;
+            loss += scalars[0];
+            itc += scalars[1];
+            itm += scalars[2];
+        }
+
+        var update = Stopwatch.StartNew();
+        double gradNorm = RunUpdate(lr, lrNew);
+        LastStepTiming = new StepTiming(data, graph, update.Elapsed.TotalSeconds);
+        Step++;
+        double seconds = started.Elapsed.TotalSeconds;
+        int n = _options.Accumulate;
+        return new StepReport(Step, Plan.TotalSteps, epoch + 1, loss / n, itc / n, itm / n, lr, lrNew, gradNorm,
+            _param[_cur][TrainingGraphs.Temperature][0], _options.Batch * n / seconds, seconds);
     }
 
     private void EndEpoch(int epoch)
@@ -413,22 +492,13 @@ public sealed class RetrievalTrainer : IDisposable
 
     private void RunTrainingGraph(MicroBatch batch, float[] scalars)
     {
-        var inputs = new List<(string Name, OrtValue Value)>();
+        var inputs = BatchInputs(batch);
         var outputs = new List<(string Name, OrtValue Value)>();
         var loss = new float[1];
         var itc = new float[1];
         var itm = new float[1];
         try
         {
-            var c = _initial.Config;
-            long b = _options.Batch, l = BlipTokenizer.DefaultMaxLength;
-            inputs.Add((Io.Frames, OrtValue.CreateTensorValueFromMemory(batch.Frames, [b, c.NumFrames, c.Vision.ImageSize, c.Vision.ImageSize, 3])));
-            inputs.Add((Io.InputIds, OrtValue.CreateTensorValueFromMemory(batch.Ids, [b, l])));
-            inputs.Add((Io.AttentionMask, OrtValue.CreateTensorValueFromMemory(batch.Mask, [b, l])));
-            inputs.Add((Io.ItmInputIds, OrtValue.CreateTensorValueFromMemory(batch.ItmIds, [b, l])));
-            inputs.Add((Io.ItcTargets, OrtValue.CreateTensorValueFromMemory(batch.Targets, [b, b])));
-            inputs.Add((Io.NegativeMask, OrtValue.CreateTensorValueFromMemory(batch.NegativeMask, [b, b])));
-            inputs.Add((Io.NegativeUniforms, OrtValue.CreateTensorValueFromMemory(batch.Uniforms, [2, b])));
             var gradIn = _grad[_gradCur];
             var gradOut = _grad[1 - _gradCur];
             foreach (string n in _names)
@@ -461,6 +531,23 @@ public sealed class RetrievalTrainer : IDisposable
         scalars[0] = loss[0];
         scalars[1] = itc[0];
         scalars[2] = itm[0];
+    }
+
+    /// <summary>The micro-batch's inputs of the loss graph (the parameters are added by the caller).</summary>
+    private List<(string Name, OrtValue Value)> BatchInputs(MicroBatch batch)
+    {
+        var c = _initial.Config;
+        long b = _options.Batch, l = BlipTokenizer.DefaultMaxLength;
+        return
+        [
+            (Io.Frames, OrtValue.CreateTensorValueFromMemory(batch.Frames, [b, c.NumFrames, c.Vision.ImageSize, c.Vision.ImageSize, 3])),
+            (Io.InputIds, OrtValue.CreateTensorValueFromMemory(batch.Ids, [b, l])),
+            (Io.AttentionMask, OrtValue.CreateTensorValueFromMemory(batch.Mask, [b, l])),
+            (Io.ItmInputIds, OrtValue.CreateTensorValueFromMemory(batch.ItmIds, [b, l])),
+            (Io.ItcTargets, OrtValue.CreateTensorValueFromMemory(batch.Targets, [b, b])),
+            (Io.NegativeMask, OrtValue.CreateTensorValueFromMemory(batch.NegativeMask, [b, b])),
+            (Io.NegativeUniforms, OrtValue.CreateTensorValueFromMemory(batch.Uniforms, [2, b])),
+        ];
     }
 
     private double RunUpdate(double lr, double lrNew)
