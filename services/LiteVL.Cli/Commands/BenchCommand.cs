@@ -71,6 +71,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(model);
         bench.Subcommands.Add(PipelineBenchmark.Create(output));
         bench.Subcommands.Add(SearchBenchmark.Create(output));
+        bench.Subcommands.Add(TrainBenchmark.Create(output));
         return bench;
     }
 

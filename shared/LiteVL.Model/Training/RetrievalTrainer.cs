@@ -38,6 +38,16 @@ public sealed record ValidationScores(double R1, double R5, double R10, string P
 
 public sealed record EpochReport(int Epoch, ValidationScores? Validation, bool IsBest);
 
+/// <summary>Where the time of the last optimiser step went: reading and tokenizing the batches, the training graph runs, the update graph run.</summary>
+public sealed record StepTiming(double DataSeconds, double TrainingGraphSeconds, double UpdateSeconds)
+{
+    /// <summary>Forward + backward + update: the graph runs, without the data.</summary>
+    public double ComputeSeconds => TrainingGraphSeconds + UpdateSeconds;
+}
+
+/// <summary>One run of the forward-only loss graph (<see cref="RetrievalTrainer.ForwardOnly"/>).</summary>
+public sealed record ForwardReport(double Loss, double Seconds);
+
 /// <summary>How a run ended.</summary>
 public sealed record TrainingOutcome(bool Completed, int Steps, ModelWeights Weights, int? BestEpoch, ValidationScores? BestValidation, double FinalTemperature);
 
@@ -70,6 +80,9 @@ public sealed class RetrievalTrainer : IDisposable
     private readonly InferenceSession _update;
     private readonly DeviceTensors _device;
     private readonly RunOptions _runOptions = new();
+    private readonly RuntimeOptions _runtime;
+    private InferenceSession? _forward;
+    private MicroBatch? _spareBatch;
     private readonly string _fingerprint;
     private readonly int _frameBytes;
 
@@ -130,8 +143,8 @@ public sealed class RetrievalTrainer : IDisposable
         var sw = Stopwatch.StartNew();
         var trainGraph = TrainingGraphs.Training(initial, trainable, options.Batch);
         var updateGraph = TrainingGraphs.AdamWUpdate(_names.Select(n => (n, _shapes[n])).ToList(), n => ParameterGroups.IsTemporal(n), options.AdamW);
-        var runtime = new RuntimeOptions { Device = options.Device, IntraOpThreads = options.Threads };
-        using (var so = SessionFactory.CreateOptions(runtime, _logger, out var device))
+        _runtime = new RuntimeOptions { Device = options.Device, IntraOpThreads = options.Threads };
+        using (var so = SessionFactory.CreateOptions(_runtime, _logger, out var device))
         {
             Device = device;
             _train = new InferenceSession(trainGraph.ToByteArray(), so);
@@ -171,6 +184,9 @@ public sealed class RetrievalTrainer : IDisposable
     public double GraphBuildSeconds { get; }
 
     public int TrainingGraphNodes { get; }
+
+    /// <summary>The timing of the last <see cref="TrainStep"/> (null before the first).</summary>
+    public StepTiming? LastStepTiming { get; private set; }
 
     /// <summary>Optimiser steps completed.</summary>
     public int Step { get; private set; }
@@ -252,30 +268,7 @@ public sealed class RetrievalTrainer : IDisposable
                 return Outcome(completed: false);
             }
 
-            var started = Stopwatch.StartNew();
-            int epoch = Step / Plan.StepsPerEpoch;
-            int stepInEpoch = Step % Plan.StepsPerEpoch;
-            var order = EpochOrder(epoch);
-            double lr = _options.LearningRateAt(Step, Plan.TotalSteps, _options.LearningRate);
-            double lrNew = _options.LearningRateAt(Step, Plan.TotalSteps, _options.EffectiveTemporalLearningRate);
-
-            double loss = 0, itc = 0, itm = 0;
-            for (int a = 0; a < _options.Accumulate; a++)
-            {
-                int micro = (stepInEpoch * _options.Accumulate) + a;
-                FillBatch(batch, order.AsSpan(micro * _options.Batch, _options.Batch), epoch, (epoch * Plan.MicroBatchesPerEpoch) + micro);
-                RunTrainingGraph(batch, scalars, firstOfStep: a == 0);
-                loss += scalars[0];
-                itc += scalars[1];
-                itm += scalars[2];
-            }
-
-            double gradNorm = RunUpdate(lr, lrNew);
-            Step++;
-            double seconds = started.Elapsed.TotalSeconds;
-            int n = _options.Accumulate;
-            var report = new StepReport(Step, Plan.TotalSteps, epoch + 1, loss / n, itc / n, itm / n, lr, lrNew, gradNorm,
-                Temperature(), _options.Batch * n / seconds, seconds);
+            var report = TrainStep(batch, scalars);
             log.WriteLine(JsonSerializer.Serialize(new
             {
                 step = report.Step,
@@ -292,14 +285,72 @@ public sealed class RetrievalTrainer : IDisposable
             }));
             StepCompleted?.Invoke(report);
 
+            int stepInEpoch = (Step - 1) % Plan.StepsPerEpoch;
             if (stepInEpoch == Plan.StepsPerEpoch - 1)
             {
-                EndEpoch(epoch + 1);
+                EndEpoch(((Step - 1) / Plan.StepsPerEpoch) + 1);
             }
         }
 
         SaveCheckpoint();
         return Outcome(completed: true);
+    }
+
+    /// <summary>
+    /// One optimiser step outside <see cref="Run"/> (no log line, event or checkpoint): what <c>litevl bench train</c>
+    /// times. <see cref="LastStepTiming"/> says where its time went.
+    /// </summary>
+    public StepReport TrainStep() => TrainStep(_spareBatch ??= new MicroBatch(_options.Batch, _frameBytes), new float[3]);
+
+    /// <summary>
+    /// The forward-only loss of the next step's first micro-batch: the same loss graph the training graph
+    /// differentiates, run without differentiation (built on first use). Changes no state; the time is the graph run only.
+    /// </summary>
+    public ForwardReport ForwardOnly()
+    {
+        if (_forward is null)
+        {
+            var trainable = _names.Where(n => n != TrainingGraphs.Temperature).ToList();
+            var loss = TrainingGraphs.Loss(_initial, trainable, _options.Batch);
+            using var so = SessionFactory.CreateOptions(_runtime, _logger, out _);
+            _forward = new InferenceSession(loss.ToByteArray(), so);
+        }
+
+        var batch = _spareBatch ??= new MicroBatch(_options.Batch, _frameBytes);
+
+        int epoch = Step / Plan.StepsPerEpoch;
+        int micro = (Step % Plan.StepsPerEpoch) * _options.Accumulate;
+        FillBatch(batch, EpochOrder(epoch).AsSpan(micro * _options.Batch, _options.Batch), epoch, (epoch * Plan.MicroBatchesPerEpoch) + micro);
+        var value = new float[1];
+        var host = BatchInputs(batch);
+        try
+        {
+            using var binding = _forward.CreateIoBinding();
+            foreach (var (name, v) in host)
+            {
+                binding.BindInput(name, v);
+            }
+
+            foreach (string n in _names)
+            {
+                binding.BindInput(n, _param[_cur][n]);
+            }
+
+            var output = OrtValue.CreateTensorValueFromMemory(value, []);
+            host.Add((Io.Loss, output));
+            binding.BindOutput(Io.Loss, output);
+            var watch = Stopwatch.StartNew();
+            _forward.RunWithBinding(_runOptions, binding);
+            binding.SynchronizeBoundOutputs();
+            return new ForwardReport(value[0], watch.Elapsed.TotalSeconds);
+        }
+        finally
+        {
+            foreach (var (_, v) in host)
+            {
+                v.Dispose();
+            }
+        }
     }
 
     public void Dispose()
@@ -308,6 +359,42 @@ public sealed class RetrievalTrainer : IDisposable
         _runOptions.Dispose();
         _train.Dispose();
         _update.Dispose();
+        _forward?.Dispose();
+    }
+
+    private StepReport TrainStep(MicroBatch batch, float[] scalars)
+    {
+        var started = Stopwatch.StartNew();
+        int epoch = Step / Plan.StepsPerEpoch;
+        int stepInEpoch = Step % Plan.StepsPerEpoch;
+        var order = EpochOrder(epoch);
+        double lr = _options.LearningRateAt(Step, Plan.TotalSteps, _options.LearningRate);
+        double lrNew = _options.LearningRateAt(Step, Plan.TotalSteps, _options.EffectiveTemporalLearningRate);
+
+        double loss = 0, itc = 0, itm = 0;
+        double data = 0, graph = 0;
+        for (int a = 0; a < _options.Accumulate; a++)
+        {
+            int micro = (stepInEpoch * _options.Accumulate) + a;
+            var phase = Stopwatch.StartNew();
+            FillBatch(batch, order.AsSpan(micro * _options.Batch, _options.Batch), epoch, (epoch * Plan.MicroBatchesPerEpoch) + micro);
+            data += phase.Elapsed.TotalSeconds;
+            phase.Restart();
+            RunTrainingGraph(batch, scalars, firstOfStep: a == 0);
+            graph += phase.Elapsed.TotalSeconds;
+            loss += scalars[0];
+            itc += scalars[1];
+            itm += scalars[2];
+        }
+
+        var update = Stopwatch.StartNew();
+        double gradNorm = RunUpdate(lr, lrNew);
+        LastStepTiming = new StepTiming(data, graph, update.Elapsed.TotalSeconds);
+        Step++;
+        double seconds = started.Elapsed.TotalSeconds;
+        int n = _options.Accumulate;
+        return new StepReport(Step, Plan.TotalSteps, epoch + 1, loss / n, itc / n, itm / n, lr, lrNew, gradNorm,
+            Temperature(), _options.Batch * n / seconds, seconds);
     }
 
     private void EndEpoch(int epoch)
@@ -443,16 +530,13 @@ public sealed class RetrievalTrainer : IDisposable
         int outSlot = firstOfStep ? _gradCur : 1 - _gradCur;
         try
         {
-            var c = _initial.Config;
-            long b = _options.Batch, l = BlipTokenizer.DefaultMaxLength;
             using var binding = _train.CreateIoBinding();
-            binding.BindInput(Io.Frames, Host(batch.Frames, [b, c.NumFrames, c.Vision.ImageSize, c.Vision.ImageSize, 3]));
-            binding.BindInput(Io.InputIds, Host(batch.Ids, [b, l]));
-            binding.BindInput(Io.AttentionMask, Host(batch.Mask, [b, l]));
-            binding.BindInput(Io.ItmInputIds, Host(batch.ItmIds, [b, l]));
-            binding.BindInput(Io.ItcTargets, Host(batch.Targets, [b, b]));
-            binding.BindInput(Io.NegativeMask, Host(batch.NegativeMask, [b, b]));
-            binding.BindInput(Io.NegativeUniforms, Host(batch.Uniforms, [2, b]));
+            foreach (var (name, value) in BatchInputs(batch))
+            {
+                host.Add(value);
+                binding.BindInput(name, value);
+            }
+
             foreach (string n in _names)
             {
                 binding.BindInput(n, _param[_cur][n]);
@@ -483,6 +567,23 @@ public sealed class RetrievalTrainer : IDisposable
         scalars[0] = loss[0];
         scalars[1] = itc[0];
         scalars[2] = itm[0];
+    }
+
+    /// <summary>The micro-batch's inputs of the loss graph (the parameters are added by the caller).</summary>
+    private List<(string Name, OrtValue Value)> BatchInputs(MicroBatch batch)
+    {
+        var c = _initial.Config;
+        long b = _options.Batch, l = BlipTokenizer.DefaultMaxLength;
+        return
+        [
+            (Io.Frames, OrtValue.CreateTensorValueFromMemory(batch.Frames, [b, c.NumFrames, c.Vision.ImageSize, c.Vision.ImageSize, 3])),
+            (Io.InputIds, OrtValue.CreateTensorValueFromMemory(batch.Ids, [b, l])),
+            (Io.AttentionMask, OrtValue.CreateTensorValueFromMemory(batch.Mask, [b, l])),
+            (Io.ItmInputIds, OrtValue.CreateTensorValueFromMemory(batch.ItmIds, [b, l])),
+            (Io.ItcTargets, OrtValue.CreateTensorValueFromMemory(batch.Targets, [b, b])),
+            (Io.NegativeMask, OrtValue.CreateTensorValueFromMemory(batch.NegativeMask, [b, b])),
+            (Io.NegativeUniforms, OrtValue.CreateTensorValueFromMemory(batch.Uniforms, [2, b])),
+        ];
     }
 
     private double RunUpdate(double lr, double lrNew)
