@@ -149,7 +149,7 @@ public sealed class RetrievalTrainer : IDisposable
             Device = device;
             _train = new InferenceSession(trainGraph.ToByteArray(), so);
             _update = new InferenceSession(updateGraph.ToByteArray(), so);
-            _device = new DeviceTensors(so, device, runtime.DeviceId);
+            _device = new DeviceTensors(so, device, _runtime.DeviceId);
         }
 
         GraphBuildSeconds = sw.Elapsed.TotalSeconds;
