@@ -273,6 +273,28 @@ public sealed class PipelineRig : IAsyncDisposable
         where T : class =>
         [.. Harness.Published.Select<T>(Snapshot).Where(m => videoId(m.Context.Message) == id)];
 
+    /// <summary>
+    /// Whether a <typeparamref name="T"/> matching <paramref name="match"/> is published within 30 s. The harness's own
+    /// <c>Published.Any</c> gives up after a short bus inactivity, which a loaded machine can exceed between a video's
+    /// terminal row and its event.
+    /// </summary>
+    public async Task<bool> WaitForPublishedAsync<T>(Func<T, bool> match)
+        where T : class
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!Harness.Published.Select<T>(Snapshot).Any(m => match(m.Context.Message)))
+        {
+            if (DateTime.UtcNow >= deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return true;
+    }
+
     public int CountFiles(string prefix)
     {
         string dir = Path.Combine(BlobRoot, prefix.TrimEnd('/'));

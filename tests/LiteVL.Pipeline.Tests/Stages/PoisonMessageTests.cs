@@ -39,7 +39,7 @@ public sealed class PoisonMessageTests
         Assert.Contains("kept failing", video.FailureReason, StringComparison.Ordinal);
         Assert.Contains("no segment 7", video.FailureReason, StringComparison.Ordinal);
         Assert.True(await rig.Harness.Published.Any<Fault<SegmentsEncoded>>());
-        Assert.True(await rig.Harness.Published.Any<VideoFailed>(x => x.Context.Message.VideoId == id && x.Context.Message.Stage == "index"));
+        Assert.True(await rig.WaitForPublishedAsync<VideoFailed>(x => x.VideoId == id && x.Stage == "index"));
     }
 
     [Fact]

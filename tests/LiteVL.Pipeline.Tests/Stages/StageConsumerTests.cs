@@ -42,7 +42,7 @@ public sealed class StageConsumerTests
 
         // Every stage's event was published and consumed once, each carrying the video id as correlation id.
         // The state is written before the event is published: wait for the last publish and the last consume.
-        Assert.True(await rig.Harness.Published.Any<VideoIndexed>(m => m.Context.Message.VideoId == id));
+        Assert.True(await rig.WaitForPublishedAsync<VideoIndexed>(m => m.VideoId == id));
         Assert.True(await rig.Harness.Consumed.Any<SegmentsEncoded>(m => m.Context.Message.VideoId == id));
         AssertOnePublished<FramesExtracted>(rig, m => m.VideoId, id);
         AssertOnePublished<SegmentsEncoded>(rig, m => m.VideoId, id);
@@ -86,7 +86,7 @@ public sealed class StageConsumerTests
         await rig.Harness.Bus.Publish(PipelineRig.Uploaded(id));
         var video = await rig.WaitForTerminalAsync(id);
         Assert.Equal(VideoState.Indexed, video.State);
-        Assert.True(await rig.Harness.Published.Any<VideoIndexed>(m => m.Context.Message.VideoId == id));
+        Assert.True(await rig.WaitForPublishedAsync<VideoIndexed>(m => m.VideoId == id));
         Assert.True(await rig.Harness.Consumed.Any<SegmentsEncoded>(m => m.Context.Message.VideoId == id));
         string version = video.ModelVersion!;
 
@@ -205,7 +205,7 @@ public sealed class StageConsumerTests
         Assert.Empty(failed.Segments);
         Assert.True(VideoState.Failed == failed.Events.OrderBy(e => e.Id).Last().State, string.Join(", ", failed.Events.OrderBy(e => e.Id).Select(e => $"{e.Id}:{e.State}@{e.At:O} {e.Detail}")));
 
-        Assert.True(await rig.Harness.Published.Any<VideoFailed>(m => m.Context.Message.VideoId == bad));
+        Assert.True(await rig.WaitForPublishedAsync<VideoFailed>(m => m.VideoId == bad));
         var message = Assert.Single(rig.PublishedOf<VideoFailed>(m => m.VideoId, bad));
         Assert.Equal("extract", message.Context.Message.Stage);
         Assert.Equal(PipelineRig.Tenant, message.Context.Message.TenantId);
@@ -270,7 +270,7 @@ public sealed class StageConsumerTests
         Assert.Equal(SegmentEncoder.Stage, video.FailedStage);
         Assert.Contains("T=8, S=32", video.FailureReason, StringComparison.Ordinal);
         Assert.Contains("T=8, S=64", video.FailureReason, StringComparison.Ordinal);
-        Assert.True(await rig.Harness.Published.Any<VideoFailed>(m => m.Context.Message.VideoId == id));
+        Assert.True(await rig.WaitForPublishedAsync<VideoFailed>(m => m.VideoId == id));
         var failed = Assert.Single(rig.PublishedOf<VideoFailed>(m => m.VideoId, id)).Context.Message;
         Assert.Equal("encode", failed.Stage);
         Assert.Empty(rig.PublishedOf<SegmentsEncoded>(m => m.VideoId, id));
