@@ -109,13 +109,12 @@ public static class TrainingGraphs
             return name;
         }
 
-        void Output(string value, string name, long[] shape)
+        // The last node of a result writes the graph output itself (an Identity would be one more pass over it).
+        string Output(string name, long[] shape)
         {
-            var n = new NodeProto { OpType = "Identity", Name = name + "_out" };
-            n.Input.Add(value);
-            n.Output.Add(name);
-            g.Node.Add(n);
+            g.Node[^1].Output[0] = name;
             g.Output.Add(FloatInfo(name, shape));
+            return name;
         }
 
         foreach (string scalar in new[] { UpdateIo.LearningRate, UpdateIo.LearningRateNew, UpdateIo.GradScale, UpdateIo.Bias1, UpdateIo.Bias2 })
@@ -124,7 +123,6 @@ public static class TrainingGraphs
         }
 
         string sumSquares = Const(0f);
-        var scaled = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (name, shape) in parameters)
         {
             foreach (string prefix in new[] { ParamPrefix, MomentPrefix, VariancePrefix, GraphDifferentiator.GradPrefix })
@@ -132,42 +130,55 @@ public static class TrainingGraphs
                 g.Input.Add(FloatInfo(prefix + name, shape));
             }
 
-            string grad = Node("Mul", GraphDifferentiator.GradPrefix + name, UpdateIo.GradScale);
-            scaled[name] = grad;
-            string squares = Node("ReduceSum", Node("Mul", grad, grad));
+            string squares = Node("ReduceSumSquare", GraphDifferentiator.GradPrefix + name);
             g.Node[^1].Attribute.Add(OnnxAttributes.Make("keepdims", 0L));
             sumSquares = Node("Add", sumSquares, squares);
         }
 
-        string norm = Node("Sqrt", sumSquares);
+        // Scalars first, so each element sees as few passes as possible: ‖scale·g‖ = scale·‖g‖, and the scale, the
+        // clip factor and the bias corrections fold into two scalars.
+        string norm = Node("Mul", Node("Sqrt", sumSquares), UpdateIo.GradScale);
         string clip = Node("Min", Const(1f), Node("Div", Const((float)settings.MaxGradNorm), Node("Add", norm, Const(1e-6f))));
-        Output(Node("Reshape", norm, Int64s(g, "norm_shape", [1])), GradNorm, [1]);
+        string gradFactor = Node("Mul", UpdateIo.GradScale, clip);
+        string invBias2 = Node("Reciprocal", UpdateIo.Bias2);
+        Node("Reshape", norm, Int64s(g, "norm_shape", [1]));
+        Output(GradNorm, [1]);
 
         string b1 = Const((float)settings.Beta1), oneMinusB1 = Const((float)(1 - settings.Beta1));
         string b2 = Const((float)settings.Beta2), oneMinusB2 = Const((float)(1 - settings.Beta2));
         string eps = Const((float)settings.Epsilon);
+        var stepSize = new Dictionary<string, string>(StringComparer.Ordinal);
+        var decayFactor = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string lr in new[] { UpdateIo.LearningRate, UpdateIo.LearningRateNew })
+        {
+            stepSize[lr] = Node("Div", lr, UpdateIo.Bias1);                                               // lr / c1
+            decayFactor[lr] = Node("Sub", Const(1f), Node("Mul", lr, Const((float)settings.WeightDecay))); // 1 − lr·wd
+        }
+
         foreach (var (name, shape) in parameters)
         {
             string lr = isNew(name) ? UpdateIo.LearningRateNew : UpdateIo.LearningRate;
-            string grad = Node("Mul", scaled[name], clip);
-            string m = Node("Add", Node("Mul", MomentPrefix + name, b1), Node("Mul", grad, oneMinusB1));
-            string v = Node("Add", Node("Mul", VariancePrefix + name, b2), Node("Mul", Node("Mul", grad, grad), oneMinusB2));
-            string update = Node("Div", Node("Div", m, UpdateIo.Bias1), Node("Add", Node("Sqrt", Node("Div", v, UpdateIo.Bias2)), eps));
+            string grad = Node("Mul", GraphDifferentiator.GradPrefix + name, gradFactor);
+            Node("Add", Node("Mul", MomentPrefix + name, b1), Node("Mul", grad, oneMinusB1));
+            string m = Output(NewPrefix + MomentPrefix + name, shape);
+            Node("Add", Node("Mul", VariancePrefix + name, b2), Node("Mul", Node("Mul", grad, grad), oneMinusB2));
+            string v = Output(NewPrefix + VariancePrefix + name, shape);
+
+            // lr·(m/c1) / (√(v/c2) + ε)
+            string update = Node("Div", Node("Mul", m, stepSize[lr]), Node("Add", Node("Sqrt", Node("Mul", v, invBias2)), eps));
             string p = ParamPrefix + name;
             if (ParameterGroups.HasWeightDecay(name))
             {
-                p = Node("Mul", p, Node("Sub", Const(1f), Node("Mul", lr, Const((float)settings.WeightDecay))));
+                p = Node("Mul", p, decayFactor[lr]);
             }
 
-            p = Node("Sub", p, Node("Mul", update, lr));
+            Node("Sub", p, update);
             if (name == Temperature)
             {
-                p = Node("Clip", p, Const(0.001f), Const(0.5f));
+                Node("Clip", g.Node[^1].Output[0], Const(0.001f), Const(0.5f));
             }
 
-            Output(p, NewPrefix + ParamPrefix + name, shape);
-            Output(m, NewPrefix + MomentPrefix + name, shape);
-            Output(v, NewPrefix + VariancePrefix + name, shape);
+            Output(NewPrefix + ParamPrefix + name, shape);
         }
 
         var model = new ModelProto { IrVersion = 8, ProducerName = "litevl", Graph = g };
