@@ -25,7 +25,19 @@ internal static class DataCommand
         synth.SetAction(async (p, ct) =>
         {
             var plan = SynthPlanner.Plan(p.GetValue(clips), p.GetValue(seed), p.GetValue(size));
-            string dir = PrepareOutput(p.GetValue(outDir)!);
+            using (var media = new MediaToolchain())
+            {
+                try
+                {
+                    await media.CheckToolsAsync(ct).ConfigureAwait(false);             // before anything is written
+                }
+                catch (MediaException e)
+                {
+                    throw new InvalidOperationException(e.Message, e);
+                }
+            }
+
+            var (dir, created) = PrepareOutput(p.GetValue(outDir)!);
             bool terminal = !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out);
             var (train, val, test) = SynthPlanner.SplitPairs(plan.Clips);
             output.WriteLine($"litevl data synth · seed {plan.Seed} · {plan.Clips} clips ({plan.Clips / 2} clip/twin pairs) · {plan.Size}×{plan.Size} px at {plan.Fps:0.#} fps · {dir}");
@@ -35,9 +47,15 @@ internal static class DataCommand
             {
                 await SynthGenerator.GenerateAsync(plan, dir, output, terminal, ct).ConfigureAwait(false);
             }
-            catch (MediaException e)
+            catch (Exception e)
             {
-                throw new InvalidOperationException(e.Kind == MediaErrorKind.ToolMissing ? e.Message : $"{e.Message} ({e.CommandLine})", e);
+                RemoveIncomplete(dir, created);                                        // a half-written set is never left behind
+                if (e is MediaException m)
+                {
+                    throw new InvalidOperationException(m.Kind == MediaErrorKind.ToolMissing ? m.Message : $"{m.Message} ({m.CommandLine})", m);
+                }
+
+                throw;
             }
 
             output.WriteLine($"wrote {plan.Clips} clips in {clock.Elapsed.TotalSeconds:F1} s");
@@ -52,10 +70,14 @@ internal static class DataCommand
         return new Command("data", "Make data sets.") { synth };
     }
 
-    /// <summary>Creates the folder, or accepts an empty one; refuses a file, a folder with files in it, or one that cannot be written.</summary>
-    private static string PrepareOutput(string path)
+    /// <summary>
+    /// Creates the folder, or accepts an empty one (<c>Created</c> says which); refuses a file, a folder with files in it,
+    /// or one that cannot be written.
+    /// </summary>
+    private static (string Path, bool Created) PrepareOutput(string path)
     {
         string full = Path.GetFullPath(path);
+        bool created = !Directory.Exists(full);
         if (File.Exists(full))
         {
             throw new ArgumentException($"--out '{path}' is a file; give a new or empty folder.");
@@ -78,6 +100,34 @@ internal static class DataCommand
             throw new ArgumentException($"--out '{path}' cannot be written: {e.Message}", e);
         }
 
-        return full;
+        return (full, created);
+    }
+
+    private static void RemoveIncomplete(string dir, bool created)
+    {
+        try
+        {
+            if (created)
+            {
+                Directory.Delete(dir, recursive: true);
+                return;
+            }
+
+            foreach (var entry in new DirectoryInfo(dir).EnumerateFileSystemInfos())
+            {
+                if (entry is DirectoryInfo d)
+                {
+                    d.Delete(recursive: true);
+                }
+                else
+                {
+                    entry.Delete();
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: the error that stopped the run is the one to report.
+        }
     }
 }

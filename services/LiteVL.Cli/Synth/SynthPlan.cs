@@ -61,7 +61,7 @@ internal static class SynthPlanner
     public const double MaxSeconds = 6;
     public const int MinClips = 12;
     public const int MaxClips = 100_000;
-    public const int MinSize = 32;
+    public const int MinSize = 64;                                   // the smallest test-only shapes are then 8 px wide
     public const int MaxSize = 1024;
     public const int HeldOutPerFamily = 2;
 
