@@ -84,6 +84,51 @@ public sealed class SampleClips : IDisposable
         return path;
     }
 
+    /// <summary>
+    /// Encodes frames drawn by the caller (rgb24, <paramref name="width"/>×<paramref name="height"/> each, in display order)
+    /// as an H.264 MP4 (yuv420p, CRF 18, one thread so equal frames give equal files) at <paramref name="fps"/>; returns
+    /// <paramref name="path"/>. The frames go to ffmpeg as a temporary raw file, under the same protocol whitelist as every run.
+    /// </summary>
+    public async Task<string> EncodeFramesAsync(IReadOnlyList<byte[]> frames, int width, int height, double fps, string path, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(frames);
+        if (frames.Count == 0) throw new ArgumentException("At least one frame is needed.", nameof(frames));
+        if (width < 16 || height < 16 || width % 2 != 0 || height % 2 != 0)
+            throw new ArgumentException($"H.264 in yuv420p needs even sizes of at least 16 pixels, not {width}×{height}.", nameof(width));
+        if (!(fps > 0) || double.IsInfinity(fps)) throw new ArgumentOutOfRangeException(nameof(fps), fps, "The frame rate must be positive.");
+        int frameBytes = width * height * 3;
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+
+        var temp = AtomicFile.TempPathFor(path);
+        var raw = temp + ".rgb";
+        try
+        {
+            await using (var stream = new FileStream(raw, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+            {
+                for (var i = 0; i < frames.Count; i++)
+                {
+                    if (frames[i].Length != frameBytes)
+                        throw new ArgumentException($"Frame {i} holds {frames[i].Length} bytes, not {width}×{height}×3 = {frameBytes}.", nameof(frames));
+                    await stream.WriteAsync(frames[i], cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            var args = FFMpegArguments.FromFileInput(raw, verifyExists: true,
+                o => o.WithCustomArgument($"{ToolRunner.CommonInputArguments} -f rawvideo -pix_fmt rgb24 -video_size {width}x{height} -framerate {Rate(fps)}"));
+            var output = $"-map 0:v:0 -c:v libx264 -preset veryfast -crf 18 -threads 1 -pix_fmt yuv420p -f mp4 {ToolRunner.CommonOutputArguments}";
+            await _runner.RunFFmpegAsync(args.OutputToFile(temp, overwrite: true, o => o.WithCustomArgument(output)),
+                $"Encoding {Path.GetFileName(path)}", new StderrCollector(), cancellationToken).ConfigureAwait(false);
+            AtomicFile.Commit(temp, path);
+        }
+        finally
+        {
+            AtomicFile.TryDelete(raw);
+            AtomicFile.TryDelete(temp);
+        }
+        return path;
+    }
+
     internal static string Rate(double fps) =>
         Math.Abs(fps - 29.97) < 0.001 ? "30000/1001" : Math.Abs(fps - 59.94) < 0.001 ? "60000/1001" : ToolRunner.Num(fps);
 

@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LiteVL.FrameExtractor.Media;
+
+namespace LiteVL.Cli.Synth;
+
+/// <summary>
+/// One line of <c>data.jsonl</c>: <c>video</c> and <c>caption</c> as <c>litevl eval</c> and <c>litevl train</c> read them;
+/// the other fields (ignored by those readers) say what the clip is, so results can be sliced.
+/// </summary>
+internal sealed record SynthRecord(
+    string Video, string Caption, string Split, string Twin, string Family, string Motion, IReadOnlyList<string> Objects,
+    bool HeldOut, string Rendering, int Frames, int Background);
+
+/// <summary>Renders a <see cref="SynthPlan"/> to H.264 MP4 files and writes the JSON-lines files and the manifest.</summary>
+internal static class SynthGenerator
+{
+    public const string VideosFolder = "videos";
+    public const string DataFile = "data.jsonl";
+    public const string ManifestFile = "manifest.json";
+
+    private static readonly JsonSerializerOptions LineOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    private static readonly JsonSerializerOptions ManifestOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static string SplitFile(SynthSplit split) => $"{Name(split)}.jsonl";
+
+    public static string Name(SynthSplit split) => split.ToString().ToLowerInvariant();
+
+    public static string VideoPath(SynthPair pair, bool twin) => $"{VideosFolder}/{pair.Name}{(twin ? "-twin" : string.Empty)}.mp4";
+
+    /// <summary>The two lines of a pair: the clip, then its twin.</summary>
+    public static IEnumerable<SynthRecord> Records(SynthPair pair)
+    {
+        ArgumentNullException.ThrowIfNull(pair);
+        string family = pair.Family.ToString().ToLowerInvariant();
+        string clip = VideoPath(pair, twin: false), twin = VideoPath(pair, twin: true);
+        var forward = pair.Second is { } b ? new[] { pair.First.ToString(), b.ToString() } : [pair.First.ToString()];
+        var backward = pair.Second is { } b2 ? new[] { b2.ToString(), pair.First.ToString() } : [pair.First.ToString()];
+        yield return new SynthRecord(clip, pair.Caption, Name(pair.Split), twin, family, SynthVocabulary.Motion(pair.Family, pair.Positive), forward,
+            pair.HeldOut, pair.Rendering.Name, pair.Scene.Frames, pair.Scene.Background);
+        yield return new SynthRecord(twin, pair.TwinCaption, Name(pair.Split), clip, family, SynthVocabulary.Motion(pair.Family, !pair.Positive), backward,
+            pair.HeldOut, pair.Rendering.Name, pair.Scene.Frames, pair.Scene.Background);
+    }
+
+    public static string Line(SynthRecord record) => JsonSerializer.Serialize(record, LineOptions);
+
+    /// <summary>
+    /// Renders and encodes every clip (up to one ffmpeg per core), then writes the split files, <c>data.jsonl</c> and
+    /// <c>manifest.json</c> (last, so a folder with a manifest is complete). Reports progress on <paramref name="output"/>.
+    /// </summary>
+    public static async Task GenerateAsync(SynthPlan plan, string outDir, TextWriter output, bool terminal, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(output);
+        string videos = Path.Combine(outDir, VideosFolder);
+        Directory.CreateDirectory(videos);
+        var clock = Stopwatch.StartNew();
+        int done = 0, step = Math.Max(2, plan.Clips / 10 / 2 * 2);
+        var gate = new Lock();
+        using var clips = new SampleClips();
+        await Parallel.ForEachAsync(plan.Pairs, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = ct }, async (pair, token) =>
+        {
+            var frames = SynthRenderer.Render(pair.Scene, plan.Size);
+            await clips.EncodeFramesAsync(frames, plan.Size, plan.Size, plan.Fps, Path.Combine(outDir, VideoPath(pair, twin: false)), token).ConfigureAwait(false);
+            Array.Reverse(frames);
+            await clips.EncodeFramesAsync(frames, plan.Size, plan.Size, plan.Fps, Path.Combine(outDir, VideoPath(pair, twin: true)), token).ConfigureAwait(false);
+            lock (gate)
+            {
+                done += 2;
+                string line = $"{Bar(done, plan.Clips)} {done,6}/{plan.Clips} clips · {clock.Elapsed.TotalSeconds:F1} s";
+                if (terminal)
+                {
+                    output.Write("\r" + line + "\u001b[K");
+                }
+                else if (done % step == 0 || done == plan.Clips)
+                {
+                    output.WriteLine(line);
+                }
+            }
+        }).ConfigureAwait(false);
+        if (terminal)
+        {
+            output.WriteLine();
+        }
+
+        var all = plan.Pairs.SelectMany(Records).Select(Line).ToList();
+        foreach (var split in Enum.GetValues<SynthSplit>())
+        {
+            await File.WriteAllLinesAsync(Path.Combine(outDir, SplitFile(split)), plan.In(split).SelectMany(Records).Select(Line), ct).ConfigureAwait(false);
+        }
+
+        await File.WriteAllLinesAsync(Path.Combine(outDir, DataFile), all, ct).ConfigureAwait(false);
+        await File.WriteAllTextAsync(Path.Combine(outDir, ManifestFile), Manifest(plan) + "\n", ct).ConfigureAwait(false);
+    }
+
+    private static string Bar(int done, int total)
+    {
+        const int Width = 24;
+        int filled = (int)((long)done * Width / total);
+        return "[" + new string('#', filled) + new string('.', Width - filled) + "]";
+    }
+
+    /// <summary>The manifest: seed, size, counts per split, the held-out combinations and the rendering ranges of each split.</summary>
+    public static string Manifest(SynthPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var splits = Enum.GetValues<SynthSplit>().ToDictionary(Name, s =>
+        {
+            var pairs = plan.In(s).ToList();
+            return new
+            {
+                Clips = pairs.Count * 2,
+                Pairs = pairs.Count,
+                HeldOutClips = pairs.Count(p => p.HeldOut) * 2,
+                NovelRenderingClips = pairs.Count(p => p.Rendering == RenderingRanges.Novel) * 2,
+                Families = SynthVocabulary.Families.ToDictionary(f => f.ToString().ToLowerInvariant(), f => pairs.Count(p => p.Family == f) * 2),
+            };
+        });
+        var manifest = new
+        {
+            Generator = "litevl data synth",
+            plan.Seed,
+            plan.Clips,
+            Width = plan.Size,
+            Height = plan.Size,
+            plan.Fps,
+            Codec = "h264 (libx264, yuv420p, crf 18)",
+            Seconds = new[] { SynthPlanner.MinSeconds, SynthPlanner.MaxSeconds },
+            Splits = splits,
+            HeldOut = plan.HeldOut.Select(c => new
+            {
+                Colour = c.Object.ColourName,
+                Shape = c.Object.ShapeName,
+                Family = c.Family.ToString().ToLowerInvariant(),
+                Motions = c.Family == MotionFamily.Order ? ["appears"] : new[] { SynthVocabulary.Motion(c.Family, false), SynthVocabulary.Motion(c.Family, true) },
+                TestClips = plan.In(SynthSplit.Test).Count(p => p.HeldOut && p.Family == c.Family && (p.First == c.Object || p.Second == c.Object)) * 2,
+            }),
+            Renderings = new[] { RenderingRanges.Seen, RenderingRanges.Novel }.Select(r => new
+            {
+                r.Name,
+                UsedBy = r == RenderingRanges.Seen ? "train, val and half of test" : "test only",
+                Background = new[] { r.BackgroundMin, r.BackgroundMax },
+                ShapeSize = new[] { r.SizeMin, r.SizeMax },
+            }),
+            Vocabulary = new
+            {
+                Colours = SynthVocabulary.Colours.Select(c => c.Name),
+                SynthVocabulary.Shapes,
+                Motions = new[] { "moves left", "moves right", "moves up", "moves down", "grows", "shrinks", "appears" },
+            },
+            Files = new[] { DataFile, SplitFile(SynthSplit.Train), SplitFile(SynthSplit.Val), SplitFile(SynthSplit.Test), VideosFolder + "/" },
+        };
+        return JsonSerializer.Serialize(manifest, ManifestOptions);
+    }
+}

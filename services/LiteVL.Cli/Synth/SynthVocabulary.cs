@@ -1,0 +1,113 @@
+namespace LiteVL.Cli.Synth;
+
+/// <summary>A named colour of the synthetic set and the RGB it is drawn with.</summary>
+internal sealed record SynthColour(string Name, byte R, byte G, byte B);
+
+/// <summary>What a clip shows. Each family is closed under time reversal: its twin belongs to the same family.</summary>
+internal enum MotionFamily
+{
+    /// <summary>"moves left" ↔ "moves right".</summary>
+    Horizontal,
+
+    /// <summary>"moves up" ↔ "moves down".</summary>
+    Vertical,
+
+    /// <summary>"grows" ↔ "shrinks".</summary>
+    Size,
+
+    /// <summary>"a A appears, then a B appears" ↔ "a B appears, then a A appears".</summary>
+    Order,
+}
+
+/// <summary>One shape of one colour (indices into <see cref="SynthVocabulary.Colours"/> and <see cref="SynthVocabulary.Shapes"/>).</summary>
+internal readonly record struct SynthObject(int Colour, int Shape)
+{
+    public string ColourName => SynthVocabulary.Colours[Colour].Name;
+
+    public string ShapeName => SynthVocabulary.Shapes[Shape];
+
+    public override string ToString() => $"{ColourName} {ShapeName}";
+}
+
+/// <summary>A colour × shape × motion combination; <see cref="Family"/> names the motion and its time-reversed opposite together.</summary>
+internal readonly record struct SynthCombo(SynthObject Object, MotionFamily Family)
+{
+    public override string ToString() => $"{Object} {SynthVocabulary.MotionPhrase(Family)}";
+}
+
+/// <summary>
+/// The closed vocabulary of <c>litevl data synth</c>: five colours, three shapes, the motions "moves left/right/up/down",
+/// "grows", "shrinks", and the order "a A appears, then a B appears". Captions come from a few templates (paraphrases
+/// differ only in article and connective words); a clip and its time-reversed twin always use the same template, so
+/// their captions differ only in the word(s) that carry time.
+/// </summary>
+internal static class SynthVocabulary
+{
+    public static readonly IReadOnlyList<SynthColour> Colours =
+    [
+        new("red", 220, 40, 40),
+        new("green", 40, 180, 70),
+        new("blue", 45, 85, 235),
+        new("yellow", 240, 215, 35),
+        new("white", 245, 245, 245),
+    ];
+
+    public static readonly IReadOnlyList<string> Shapes = ["square", "circle", "triangle"];
+
+    public static readonly IReadOnlyList<MotionFamily> Families = [MotionFamily.Horizontal, MotionFamily.Vertical, MotionFamily.Size, MotionFamily.Order];
+
+    /// <summary>Number of templates per family; template 0 is the plain one of the issue.</summary>
+    public static int Templates(MotionFamily family) => family switch
+    {
+        MotionFamily.Horizontal => 3,
+        MotionFamily.Vertical => 2,
+        MotionFamily.Size => 2,
+        MotionFamily.Order => 3,
+        _ => throw new ArgumentOutOfRangeException(nameof(family)),
+    };
+
+    /// <summary>The motion word of a family in a given direction (<paramref name="positive"/>: right, down, grows).</summary>
+    public static string Motion(MotionFamily family, bool positive) => family switch
+    {
+        MotionFamily.Horizontal => positive ? "right" : "left",
+        MotionFamily.Vertical => positive ? "down" : "up",
+        MotionFamily.Size => positive ? "grows" : "shrinks",
+        MotionFamily.Order => "appears",
+        _ => throw new ArgumentOutOfRangeException(nameof(family)),
+    };
+
+    /// <summary>Both motions of a family as people read them: "moves left/right", "grows/shrinks", "appears".</summary>
+    public static string MotionPhrase(MotionFamily family) => family switch
+    {
+        MotionFamily.Horizontal => "moves left/right",
+        MotionFamily.Vertical => "moves up/down",
+        MotionFamily.Size => "grows/shrinks",
+        MotionFamily.Order => "appears (in an order clip)",
+        _ => throw new ArgumentOutOfRangeException(nameof(family)),
+    };
+
+    /// <summary>The caption of a one-shape clip: "a red square moves left", "the blue circle grows", "a red square moves to the left".</summary>
+    public static string Caption(MotionFamily family, SynthObject shape, bool positive, int template)
+    {
+        string motion = Motion(family, positive);
+        return family switch
+        {
+            MotionFamily.Horizontal or MotionFamily.Vertical => template switch
+            {
+                1 => $"the {shape} moves {motion}",
+                2 => $"a {shape} moves to the {motion}",
+                _ => $"a {shape} moves {motion}",
+            },
+            MotionFamily.Size => template == 1 ? $"the {shape} {motion}" : $"a {shape} {motion}",
+            _ => throw new ArgumentException($"{family} clips show two shapes; use {nameof(OrderCaption)}.", nameof(family)),
+        };
+    }
+
+    /// <summary>The caption of an order clip: "a red square appears, then a blue circle appears" and two paraphrases.</summary>
+    public static string OrderCaption(SynthObject first, SynthObject second, int template) => template switch
+    {
+        1 => $"a {first} appears and then a {second} appears",
+        2 => $"first a {first} appears, then a {second} appears",
+        _ => $"a {first} appears, then a {second} appears",
+    };
+}
