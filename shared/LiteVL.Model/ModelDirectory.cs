@@ -20,11 +20,12 @@ public static class ModelDirectory
         [LiteVLGraphBuilder.VideoEncoderName, LiteVLGraphBuilder.TextEncoderName, LiteVLGraphBuilder.RerankerName];
 
     /// <summary>Random weights for a preset (or a custom config), the real bert-base-uncased vocabulary, config and graphs.</summary>
-    public static ModelConfig Init(ModelConfig architecture, int seed, string outDir, bool fp16 = false)
+    /// <param name="image">An image-text BLIP to pre-train: the temporal branch as an import leaves it (zero), see <see cref="ModelWeights.WithImportedTemporalBranch"/>.</param>
+    public static ModelConfig Init(ModelConfig architecture, int seed, string outDir, bool fp16 = false, bool image = false)
     {
-        var config = architecture with { Source = $"random init, seed {seed}" };
+        var config = architecture with { Source = image ? $"random init (image model: temporal branch zero), seed {seed}" : $"random init, seed {seed}" };
         var weights = ModelWeights.Random(config, seed);
-        return Write(weights, outDir, fp16);
+        return Write(image ? weights.WithImportedTemporalBranch() : weights, outDir, fp16);
     }
 
     /// <summary>Writes weights, vocabulary, config (with a fresh version) and graphs.</summary>

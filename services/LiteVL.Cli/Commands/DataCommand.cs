@@ -17,14 +17,15 @@ internal static class DataCommand
         var outDir = new Option<string>("--out", "-o") { Description = "New or empty folder for videos/, data.jsonl, train/val/test.jsonl and manifest.json.", Required = true };
         var clips = new Option<int>("--clips") { Description = $"Clips in all, twins included (even, {SynthPlanner.MinClips}–{SynthPlanner.MaxClips}): ≈70 % train, 10 % val, 20 % test.", DefaultValueFactory = _ => 400 };
         var seed = new Option<int>("--seed") { Description = "Seed of every random choice (held-out combinations, shapes, colours, renderings): equal seeds give equal sets.", DefaultValueFactory = _ => 0 };
+        var images = new Option<int>("--images") { Description = "Still images (one or two shapes, captioned \"a red square\") for image-text pre-training, 90 % train / 10 % val; 0 for none.", DefaultValueFactory = _ => 0 };
         var size = new Option<int>("--size") { Description = $"Frame width and height in pixels (even, {SynthPlanner.MinSize}–{SynthPlanner.MaxSize}).", DefaultValueFactory = _ => 128 };
         var synth = new Command("synth", "Render captioned motion clips (H.264 MP4) with time-reversed twins and train/val/test splits whose test holds unseen combinations and renderings.")
         {
-            outDir, clips, seed, size,
+            outDir, clips, seed, size, images,
         };
         synth.SetAction(async (p, ct) =>
         {
-            var plan = SynthPlanner.Plan(p.GetValue(clips), p.GetValue(seed), p.GetValue(size));
+            var plan = SynthPlanner.Plan(p.GetValue(clips), p.GetValue(seed), p.GetValue(size), p.GetValue(images));
             using (var media = new MediaToolchain())
             {
                 try
@@ -41,7 +42,7 @@ internal static class DataCommand
             bool terminal = !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out);
             var (train, val, test) = SynthPlanner.SplitPairs(plan.Clips);
             output.WriteLine($"litevl data synth · seed {plan.Seed} · {plan.Clips} clips ({plan.Clips / 2} clip/twin pairs) · {plan.Size}×{plan.Size} px at {plan.Fps:0.#} fps · {dir}");
-            output.WriteLine($"splits: train {train * 2} · val {val * 2} · test {test * 2} clips");
+            output.WriteLine($"splits: train {train * 2} · val {val * 2} · test {test * 2} clips{(plan.Images.Count > 0 ? $" · {plan.Images.Count} still images" : string.Empty)}");
             var clock = Stopwatch.StartNew();
             try
             {
@@ -58,12 +59,17 @@ internal static class DataCommand
                 throw;
             }
 
-            output.WriteLine($"wrote {plan.Clips} clips in {clock.Elapsed.TotalSeconds:F1} s");
+            output.WriteLine($"wrote {plan.Clips} clips{(plan.Images.Count > 0 ? $" and {plan.Images.Count} still images" : string.Empty)} in {clock.Elapsed.TotalSeconds:F1} s");
             output.WriteLine("held out of train and val (test only): " + string.Join(", ", plan.HeldOut.Select(c => c.ToString())));
             output.WriteLine($"test: {plan.In(SynthSplit.Test).Count(q => q.HeldOut) * 2} clips of held-out combinations, "
                 + $"{plan.In(SynthSplit.Test).Count(q => q.Rendering == RenderingRanges.Novel) * 2} with unseen renderings (background {RenderingRanges.Novel.BackgroundMin}–{RenderingRanges.Novel.BackgroundMax}, "
                 + $"shapes {RenderingRanges.Novel.SizeMin:P0}–{RenderingRanges.Novel.SizeMax:P0} of the frame; training: {RenderingRanges.Seen.BackgroundMin}–{RenderingRanges.Seen.BackgroundMax}, {RenderingRanges.Seen.SizeMin:P0}–{RenderingRanges.Seen.SizeMax:P0})");
             output.WriteLine($"files: {SynthGenerator.DataFile} (all, with a \"split\" field), {SynthGenerator.SplitFile(SynthSplit.Train)}, {SynthGenerator.SplitFile(SynthSplit.Val)}, {SynthGenerator.SplitFile(SynthSplit.Test)}, {SynthGenerator.ManifestFile}, {SynthGenerator.VideosFolder}/");
+            if (plan.Images.Count > 0)
+            {
+                output.WriteLine($"images: {SynthGenerator.ImageSplitFile(SynthSplit.Train)}, {SynthGenerator.ImageSplitFile(SynthSplit.Val)}, {SynthGenerator.ImagesFolder}/ (image-text pre-training: litevl train --params blip on a --frames 1 model)");
+            }
+
             output.WriteLine($"next: litevl train --model MODEL --data {Path.Combine(dir, SynthGenerator.SplitFile(SynthSplit.Train))} --val {Path.Combine(dir, SynthGenerator.SplitFile(SynthSplit.Val))} --out MODEL-synth");
             return 0;
         });

@@ -19,6 +19,7 @@ internal static class ModelCommands
         var model = new Command("model", "Create, import, build, inspect and run LiteVL model directories.");
         model.Subcommands.Add(Init(output));
         model.Subcommands.Add(Import(output));
+        model.Subcommands.Add(ExportBlip(output));
         model.Subcommands.Add(Build(output));
         model.Subcommands.Add(Inspect(output));
         model.Subcommands.Add(RunGraph(output));
@@ -34,16 +35,18 @@ internal static class ModelCommands
         var frames = new Option<int?>("--frames") { Description = "Frames per segment T (default 8)." };
         var clsMode = new Option<string>("--cls-mode") { Description = "per_frame (default) or shared.", DefaultValueFactory = _ => "per_frame" }
             .AcceptOnlyFromAmong("per_frame", "shared");
-        var cmd = new Command("init", "Random weights for a preset, the bert-base-uncased vocabulary, config and graphs. Random weights are for wiring and tests: they do not find anything meaningful.")
+        var image = new Option<bool>("--image") { Description = "An image-text BLIP to pre-train: the temporal branch zero, as an import leaves it (one frame unless --frames says otherwise); see docs/training.md." };
+        var cmd = new Command("init", "Random weights for a preset, the bert-base-uncased vocabulary, config and graphs. Random weights are for wiring and tests, or the start of pre-training (--image): they do not find anything meaningful.")
         {
-            preset, seed, outDir, fp16, frames, clsMode,
+            preset, seed, outDir, fp16, frames, clsMode, image,
         };
         cmd.SetAction(p =>
         {
-            var config = Architecture(p.GetValue(preset)!, p.GetValue(frames), p.GetValue(clsMode)!);
+            bool isImage = p.GetValue(image);
+            var config = Architecture(p.GetValue(preset)!, p.GetValue(frames) ?? (isImage ? 1 : null), p.GetValue(clsMode)!);
             var started = System.Diagnostics.Stopwatch.StartNew();
             string dir = p.GetValue(outDir)!;
-            var written = ModelDirectory.Init(config, p.GetValue(seed), dir, p.GetValue(fp16));
+            var written = ModelDirectory.Init(config, p.GetValue(seed), dir, p.GetValue(fp16), isImage);
             output.WriteLine($"wrote {written.Preset} model {written.Version} to {Path.GetFullPath(dir)} in {started.Elapsed.TotalSeconds:F1} s");
             return 0;
         });
@@ -69,6 +72,28 @@ internal static class ModelCommands
             var started = System.Diagnostics.Stopwatch.StartNew();
             var written = BlipImporter.ImportToDirectory(p.GetValue(blip)!, p.GetValue(vocab)!, config, p.GetValue(outDir)!, p.GetValue(fp16));
             output.WriteLine($"imported {p.GetValue(blip)} as {written.Version} into {Path.GetFullPath(p.GetValue(outDir)!)} in {started.Elapsed.TotalSeconds:F1} s");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command ExportBlip(TextWriter output)
+    {
+        var modelDir = CliOptions.ModelDir();
+        var outDir = new Option<string>("--out", "-o") { Description = "Directory for model.safetensors (Hugging Face BlipForImageTextRetrieval names) and vocab.txt.", Required = true };
+        var cmd = new Command("export-blip", "Write a model's BLIP weights as a BLIP retrieval checkpoint (what 'litevl model import --blip' reads): how an image-text model pre-trained here initialises a LiteVL video model.")
+        {
+            modelDir, outDir,
+        };
+        cmd.SetAction(p =>
+        {
+            var r = BlipExporter.Export(p.GetValue(modelDir)!, p.GetValue(outDir)!);
+            output.WriteLine($"wrote {r.Tensors} BLIP tensors ({r.Parameters:N0} parameters) to {Path.GetFullPath(r.Checkpoint)} and {Path.GetFullPath(r.Vocab)}");
+            if (r.DroppedTemporal)
+            {
+                output.WriteLine("note: the model's trained temporal branch (temporal_fc, time_embedding, scaling α) is not part of a BLIP checkpoint and was left out");
+            }
+
             return 0;
         });
         return cmd;

@@ -30,8 +30,9 @@ internal static class TrainCommand
         var val = new Option<string?>("--val") { Description = "Validation set in the same format: R@1/5/10 after every epoch, and the best epoch is kept." };
         var videosDir = new Option<string?>("--videos-dir") { Description = "Folder the video paths are relative to (default: each data file's folder)." };
         var outDir = new Option<string>("--out", "-o") { Description = "Directory of the fine-tuned model (also holds train-log.jsonl and the checkpoint).", Required = true };
-        var groups = new Option<string>("--params") { Description = "What to train: temporal (LiteVL's temporal modules), heads (temporal + projections + ITM head) or all.", DefaultValueFactory = _ => "temporal" }
-            .AcceptOnlyFromAmong("temporal", "heads", "all");
+        var groups = new Option<string>("--params") { Description = "What to train: temporal (LiteVL's temporal modules), heads (temporal + projections + ITM head), all, or blip (every BLIP weight, no temporal module: image-text pre-training, or video fine-tuning without the temporal branch).", DefaultValueFactory = _ => "temporal" }
+            .AcceptOnlyFromAmong("temporal", "heads", "all", "blip");
+        var fixedScaling = new Option<bool>("--fixed-scaling") { Description = "Hold the dynamic temporal scaling at 1 (α set to 0 and not trained): temporal attention without LiteVL's scaling, for ablations." };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training set.", DefaultValueFactory = _ => 5 };
         var batch = new Option<int>("--batch") { Description = "Examples per micro-batch (the last incomplete batch of an epoch is dropped).", DefaultValueFactory = _ => 8 };
         var accumulate = new Option<int>("--accumulate") { Description = "Micro-batches per optimiser step (gradient accumulation).", DefaultValueFactory = _ => 1 };
@@ -44,13 +45,14 @@ internal static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue the run whose checkpoint is in --out (after Ctrl-C or a crash)." };
         var cmd = new Command("train", "Fine-tune LiteVL for text-to-video retrieval on your captioned videos (ITC + ITM with hard negatives, as BLIP fine-tunes retrieval) and write a new model version.")
         {
-            model, data, val, videosDir, outDir, groups, epochs, batch, accumulate, lr, lrTemporal, warmup, seed, device, threads, resume,
+            model, data, val, videosDir, outDir, groups, fixedScaling, epochs, batch, accumulate, lr, lrTemporal, warmup, seed, device, threads, resume,
         };
         cmd.SetAction(async (p, ct) =>
         {
             var options = new TrainerOptions
             {
                 Params = ParameterGroups.Parse(p.GetValue(groups)!),
+                FixedScaling = p.GetValue(fixedScaling),
                 Epochs = p.GetValue(epochs),
                 Batch = p.GetValue(batch),
                 Accumulate = p.GetValue(accumulate),
@@ -72,6 +74,11 @@ internal static class TrainCommand
     {
         var config = ModelConfig.Load(modelDir);
         var weights = ModelWeights.Load(config, Path.Combine(modelDir, ModelWeights.FileName));
+        if (options.FixedScaling)
+        {
+            weights = ParameterGroups.FixScaling(weights);
+        }
+
         string vocab = Path.Combine(modelDir, ModelDirectory.VocabFileName);
         using var tokenizer = File.Exists(vocab) ? BlipTokenizer.FromVocabFile(vocab) : BlipTokenizer.CreateDefault();
         if (!resume && File.Exists(Path.Combine(outDir, RetrievalTrainer.CheckpointDirectory, "state.json")))
@@ -79,7 +86,7 @@ internal static class TrainCommand
             throw new InvalidOperationException($"{outDir} already holds a training checkpoint: add --resume to continue that run, or choose another --out.");
         }
 
-        output.WriteLine($"LiteVL fine-tuning · {config.Preset} {config.Version} · T={config.NumFrames} S={config.Vision.ImageSize} · --params {options.Params.ToString().ToLowerInvariant()}");
+        output.WriteLine($"LiteVL fine-tuning · {config.Preset} {config.Version} · T={config.NumFrames} S={config.Vision.ImageSize} · --params {options.Params.ToString().ToLowerInvariant()}{(options.FixedScaling ? " --fixed-scaling" : string.Empty)}");
         Directory.CreateDirectory(outDir);
         string cache = Path.Combine(outDir, "train-cache");
         using var media = new MediaToolchain();
@@ -152,7 +159,7 @@ internal static class TrainCommand
         }
 
         var source = config.Source is null ? config.Version : $"{config.Version} ({config.Source})";
-        var trained = new ModelWeights(outcome.Weights.Config with { Source = $"litevl train from {source}: --params {options.Params.ToString().ToLowerInvariant()}, {outcome.Steps} steps, seed {options.Seed}" },
+        var trained = new ModelWeights(outcome.Weights.Config with { Source = $"litevl train from {source}: --params {options.Params.ToString().ToLowerInvariant()}{(options.FixedScaling ? " --fixed-scaling" : string.Empty)}, {outcome.Steps} steps, seed {options.Seed}" },
             outcome.Weights.Tensors.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
         if (File.Exists(vocab))
         {
@@ -183,9 +190,10 @@ internal static class TrainCommand
 
     /// <summary>
     /// Reads a data file leniently (a bad line is reported with its number and left out) and extracts each video's
-    /// frames once with the platform's own frame extraction (same segments and sampling as ingestion) into a cache.
+    /// frames once with the platform's own frame extraction (same segments and sampling as ingestion) into a cache,
+    /// one ffmpeg per core (extraction, not training, is what a small model's run mostly waits for).
     /// </summary>
-    private static async Task<TrainingSet> LoadAsync(TextWriter output, MediaToolchain media, string path, string? videosDir, string cache, ModelConfig config, CancellationToken ct)
+    internal static async Task<TrainingSet> LoadAsync(TextWriter output, MediaToolchain media, string path, string? videosDir, string cache, ModelConfig config, CancellationToken ct)
     {
         if (!File.Exists(path))
         {
@@ -194,41 +202,48 @@ internal static class TrainCommand
 
         string dir = videosDir ?? Path.GetDirectoryName(Path.GetFullPath(path))!;
         var (pairs, problems) = EvalDataset.ParseLenient(File.ReadLines(path), path);
+        var videos = pairs.Select(p => p.Video).Distinct(StringComparer.Ordinal).ToList();
+        var results = new (IReadOnlyList<string>? Segments, bool FromCache, string? Failure)[videos.Count];
+        var sw = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, videos.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = ct },
+            async (i, token) =>
+            {
+                string file = Path.IsPathRooted(videos[i]) ? videos[i] : Path.Combine(dir, videos[i]);
+                try
+                {
+                    var (segments, fromCache) = await FramesAsync(media, file, cache, config, token).ConfigureAwait(false);
+                    results[i] = (segments, fromCache, null);
+                }
+                catch (Exception e) when (e is MediaException or FileNotFoundException or IOException)
+                {
+                    results[i] = (null, false, e is FileNotFoundException ? $"video {file} does not exist" : $"video {file} could not be decoded ({e.Message.Split('\n')[0]})");
+                }
+            }).ConfigureAwait(false);
+
         var clips = new List<TrainingClip>();
         var clipIndex = new Dictionary<string, int>(StringComparer.Ordinal);
-        var failed = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 0; i < videos.Count; i++)
+        {
+            if (results[i].Segments is { } segments)
+            {
+                clipIndex[videos[i]] = clips.Count;
+                clips.Add(new TrainingClip(videos[i], segments));
+            }
+        }
+
+        var failures = videos.Select((v, i) => (v, results[i].Failure)).Where(x => x.Failure is not null).ToDictionary(x => x.v, x => x.Failure!, StringComparer.Ordinal);
         var examples = new List<TrainingExample>();
-        var sw = Stopwatch.StartNew();
-        int extracted = 0, cached = 0;
         foreach (var pair in pairs)
         {
-            if (failed.TryGetValue(pair.Video, out var why))
+            if (failures.TryGetValue(pair.Video, out var why))
             {
                 problems.Add($"{path}:{pair.Line}: skipped: {why}");
                 continue;
             }
 
-            if (!clipIndex.TryGetValue(pair.Video, out int index))
-            {
-                string file = Path.IsPathRooted(pair.Video) ? pair.Video : Path.Combine(dir, pair.Video);
-                try
-                {
-                    var (segments, fromCache) = await FramesAsync(media, file, cache, config, ct).ConfigureAwait(false);
-                    (fromCache ? ref cached : ref extracted)++;
-                    index = clips.Count;
-                    clips.Add(new TrainingClip(pair.Video, segments));
-                    clipIndex[pair.Video] = index;
-                }
-                catch (Exception e) when (e is MediaException or FileNotFoundException or IOException)
-                {
-                    string reason = e is FileNotFoundException ? $"video {file} does not exist" : $"video {file} could not be decoded ({e.Message.Split('\n')[0]})";
-                    failed[pair.Video] = reason;
-                    problems.Add($"{path}:{pair.Line}: skipped: {reason}");
-                    continue;
-                }
-            }
-
-            examples.Add(new TrainingExample(pair.Line, index, pair.Caption));
+            examples.Add(new TrainingExample(pair.Line, clipIndex[pair.Video], pair.Caption));
         }
 
         foreach (string problem in problems)
@@ -236,6 +251,7 @@ internal static class TrainCommand
             output.WriteLine(problem);
         }
 
+        int cached = results.Count(r => r.Segments is not null && r.FromCache), extracted = clips.Count - cached;
         output.WriteLine($"{Path.GetFileName(path)}: {examples.Count} examples of {clips.Count} videos ({extracted} extracted, {cached} from the frame cache, {sw.Elapsed.TotalSeconds:F1} s){(problems.Count > 0 ? $"; {problems.Count} line(s) left out" : string.Empty)}");
         if (examples.Count == 0)
         {

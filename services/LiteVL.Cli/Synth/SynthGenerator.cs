@@ -13,12 +13,23 @@ internal sealed record SynthRecord(
     string Video, string Caption, string Split, string Twin, string Family, string Motion, IReadOnlyList<string> Objects,
     bool HeldOut, string Rendering, int Frames, int Background);
 
+/// <summary>One line of <c>images-train.jsonl</c> / <c>images-val.jsonl</c>: a still image (as a short still clip) and what it shows.</summary>
+internal sealed record SynthImageRecord(string Video, string Caption, string Split, IReadOnlyList<string> Objects, int Background);
+
 /// <summary>Renders a <see cref="SynthPlan"/> to H.264 MP4 files and writes the JSON-lines files and the manifest.</summary>
 internal static class SynthGenerator
 {
     public const string VideosFolder = "videos";
     public const string DataFile = "data.jsonl";
     public const string ManifestFile = "manifest.json";
+    public const string ImagesFolder = "images";
+
+    public static string ImageSplitFile(SynthSplit split) => $"images-{Name(split)}.jsonl";
+
+    public static string ImagePath(SynthImage image) => $"{ImagesFolder}/{image.Name}.mp4";
+
+    public static SynthImageRecord Record(SynthImage image) =>
+        new(ImagePath(image), image.Caption, Name(image.Split), [.. image.Objects.Select(o => o.ToString())], image.Scene.Background);
 
     private static readonly JsonSerializerOptions LineOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
@@ -62,32 +73,57 @@ internal static class SynthGenerator
         string videos = Path.Combine(outDir, VideosFolder);
         Directory.CreateDirectory(videos);
         var clock = Stopwatch.StartNew();
-        int done = 0, step = Math.Max(2, plan.Clips / 10 / 2 * 2);
+        int total = plan.Clips + plan.Images.Count;
+        int done = 0, step = Math.Max(2, total / 10 / 2 * 2), reported = 0;
         var gate = new Lock();
         using var clips = new SampleClips();
-        await Parallel.ForEachAsync(plan.Pairs, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = ct }, async (pair, token) =>
+        void Progress(int files)
+        {
+            lock (gate)
+            {
+                done += files;
+                string line = $"{Bar(done, total)} {done,6}/{total} files · {clock.Elapsed.TotalSeconds:F1} s";
+                if (terminal)
+                {
+                    output.Write("\r" + line + "\u001b[K");
+                }
+                else if (done - reported >= step || done == total)
+                {
+                    reported = done;
+                    output.WriteLine(line);
+                }
+            }
+        }
+
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = ct };
+        await Parallel.ForEachAsync(plan.Pairs, parallel, async (pair, token) =>
         {
             var frames = SynthRenderer.Render(pair.Scene, plan.Size);
             await clips.EncodeFramesAsync(frames, plan.Size, plan.Size, plan.Fps, Path.Combine(outDir, VideoPath(pair, twin: false)), token).ConfigureAwait(false);
             Array.Reverse(frames);
             await clips.EncodeFramesAsync(frames, plan.Size, plan.Size, plan.Fps, Path.Combine(outDir, VideoPath(pair, twin: true)), token).ConfigureAwait(false);
-            lock (gate)
-            {
-                done += 2;
-                string line = $"{Bar(done, plan.Clips)} {done,6}/{plan.Clips} clips · {clock.Elapsed.TotalSeconds:F1} s";
-                if (terminal)
-                {
-                    output.Write("\r" + line + "\u001b[K");
-                }
-                else if (done % step == 0 || done == plan.Clips)
-                {
-                    output.WriteLine(line);
-                }
-            }
+            Progress(2);
+        }).ConfigureAwait(false);
+        await Parallel.ForEachAsync(plan.Images, parallel, async (image, token) =>
+        {
+            var frames = SynthRenderer.Render(image.Scene, plan.Size);
+            await clips.EncodeFramesAsync(frames, plan.Size, plan.Size, plan.Fps, Path.Combine(outDir, ImagePath(image)), token).ConfigureAwait(false);
+            Progress(1);
         }).ConfigureAwait(false);
         if (terminal)
         {
             output.WriteLine();
+        }
+
+        if (plan.Images.Count > 0)
+        {
+            foreach (var split in new[] { SynthSplit.Train, SynthSplit.Val })
+            {
+                await File.WriteAllLinesAsync(
+                    Path.Combine(outDir, ImageSplitFile(split)),
+                    plan.Images.Where(i => i.Split == split).Select(i => JsonSerializer.Serialize(Record(i), LineOptions)),
+                    ct).ConfigureAwait(false);
+            }
         }
 
         var all = plan.Pairs.SelectMany(Records).Select(Line).ToList();
@@ -155,7 +191,16 @@ internal static class SynthGenerator
                 SynthVocabulary.Shapes,
                 Motions = new[] { "moves left", "moves right", "moves up", "moves down", "grows", "shrinks", "appears" },
             },
-            Files = new[] { DataFile, SplitFile(SynthSplit.Train), SplitFile(SynthSplit.Val), SplitFile(SynthSplit.Test), VideosFolder + "/" },
+            Images = new
+            {
+                Train = plan.Images.Count(i => i.Split == SynthSplit.Train),
+                Val = plan.Images.Count(i => i.Split == SynthSplit.Val),
+                TwoShapes = plan.Images.Count(i => i.Objects.Count == 2),
+                FramesEach = SynthPlanner.ImageFrames,
+            },
+            Files = plan.Images.Count > 0
+                ? new[] { DataFile, SplitFile(SynthSplit.Train), SplitFile(SynthSplit.Val), SplitFile(SynthSplit.Test), VideosFolder + "/", ImageSplitFile(SynthSplit.Train), ImageSplitFile(SynthSplit.Val), ImagesFolder + "/" }
+                : new[] { DataFile, SplitFile(SynthSplit.Train), SplitFile(SynthSplit.Val), SplitFile(SynthSplit.Test), VideosFolder + "/" },
         };
         return JsonSerializer.Serialize(manifest, ManifestOptions);
     }

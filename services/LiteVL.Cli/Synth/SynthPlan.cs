@@ -41,8 +41,20 @@ internal sealed record SynthPair(
         : SynthVocabulary.Caption(Family, First, !Positive, Template);
 }
 
-/// <summary>The whole set: held-out combinations and every clip/twin pair, in split order (train, val, test).</summary>
-internal sealed record SynthPlan(int Seed, int Size, double Fps, IReadOnlyList<SynthCombo> HeldOut, IReadOnlyList<SynthPair> Pairs)
+/// <summary>
+/// A still image for image-text pre-training: one or two shapes that do not move, captioned with what a single frame
+/// shows ("a red square", "a red square and a blue circle"). Stored as a short still clip (<see cref="SynthPlanner.ImageFrames"/>
+/// equal frames), which the platform's frame extraction reads like any video.
+/// </summary>
+internal sealed record SynthImage(int Index, SynthSplit Split, IReadOnlyList<SynthObject> Objects, int Template, ClipScene Scene)
+{
+    public string Name => $"image-{Split.ToString().ToLowerInvariant()}-{Index:D4}";
+
+    public string Caption => SynthVocabulary.ImageCaption(Objects, Template);
+}
+
+/// <summary>The whole set: held-out combinations and every clip/twin pair, in split order (train, val, test), and the still images.</summary>
+internal sealed record SynthPlan(int Seed, int Size, double Fps, IReadOnlyList<SynthCombo> HeldOut, IReadOnlyList<SynthPair> Pairs, IReadOnlyList<SynthImage> Images)
 {
     public int Clips => Pairs.Count * 2;
 
@@ -64,6 +76,13 @@ internal static class SynthPlanner
     public const int MinSize = 64;                                   // the smallest test-only shapes are then 8 px wide
     public const int MaxSize = 1024;
     public const int HeldOutPerFamily = 2;
+    public const int MaxImages = 100_000;
+
+    /// <summary>Frames of a still image's clip.</summary>
+    public const int ImageFrames = 5;
+
+    /// <summary>Share of the images with two shapes ("a red square and a blue circle").</summary>
+    public const double TwoShapeImageShare = 0.25;
 
     /// <summary>Share of the pairs in test and val (at least 2 and 1 pairs).</summary>
     public const double TestShare = 0.2;
@@ -78,8 +97,13 @@ internal static class SynthPlanner
     public const double GrowthMax = 2.6;
 
     /// <summary>Throws <see cref="ArgumentException"/> with the option to fix.</summary>
-    public static void Validate(int clips, int size)
+    public static void Validate(int clips, int size, int images = 0)
     {
+        if (images < 0 || images > MaxImages || (images > 0 && images < 10))
+        {
+            throw new ArgumentException($"--images must be 0 or from 10 to {MaxImages}, not {images}: the still images of image-text pre-training, 90 % train and 10 % val.");
+        }
+
         if (clips < MinClips || clips > MaxClips || clips % 2 != 0)
         {
             throw new ArgumentException(
@@ -101,9 +125,9 @@ internal static class SynthPlanner
         return (pairs - test - val, val, test);
     }
 
-    public static SynthPlan Plan(int clips, int seed, int size)
+    public static SynthPlan Plan(int clips, int seed, int size, int images = 0)
     {
-        Validate(clips, size);
+        Validate(clips, size, images);
         var heldOut = ChooseHeldOut(new Random(seed));
         var held = heldOut.ToHashSet();
         var (train, val, test) = SplitPairs(clips);
@@ -111,7 +135,51 @@ internal static class SynthPlanner
         pairs.AddRange(PlanSeen(SynthSplit.Train, train, Stream(seed, 1), held, size));
         pairs.AddRange(PlanSeen(SynthSplit.Val, val, Stream(seed, 2), held, size));
         pairs.AddRange(PlanTest(test, Stream(seed, 3), heldOut, held, size));
-        return new SynthPlan(seed, size, Fps, heldOut, pairs);
+        return new SynthPlan(seed, size, Fps, heldOut, pairs, PlanImages(images, Stream(seed, 4), size));
+    }
+
+    /// <summary>
+    /// Still images over every colour × shape (held-out combinations are of colour × shape × motion, so every shape is
+    /// seen still): 90 % train, 10 % val, drawn with the training renderings.
+    /// </summary>
+    private static List<SynthImage> PlanImages(int count, Random rng, int size)
+    {
+        int val = count / 10;
+        var images = new List<SynthImage>(count);
+        var r = RenderingRanges.Seen;
+        for (int i = 0; i < count; i++)
+        {
+            var split = i < count - val ? SynthSplit.Train : SynthSplit.Val;
+            int index = split == SynthSplit.Train ? i : i - (count - val);
+            byte background = (byte)rng.Next(r.BackgroundMin, r.BackgroundMax + 1);
+            var all = AllObjects();
+            var first = all[rng.Next(all.Count)];
+            List<ShapeTrack> shapes;
+            List<SynthObject> objects;
+            if (rng.NextDouble() < TwoShapeImageShare)
+            {
+                all.Remove(first);
+                var second = all[rng.Next(all.Count)];
+                double s1 = Uniform(rng, r.SizeMin, r.SizeMax) * size, s2 = Uniform(rng, r.SizeMin, r.SizeMax) * size, half = size / 2.0;
+                bool firstLeft = rng.Next(2) == 0;
+                double x1 = Uniform(rng, s1 / 2, half - (s1 / 2)) + (firstLeft ? 0 : half);
+                double x2 = Uniform(rng, s2 / 2, half - (s2 / 2)) + (firstLeft ? half : 0);
+                double y1 = Uniform(rng, s1 / 2, size - (s1 / 2)), y2 = Uniform(rng, s2 / 2, size - (s2 / 2));
+                shapes = [new ShapeTrack(first, x1, y1, x1, y1, s1, s1, 0, ImageFrames), new ShapeTrack(second, x2, y2, x2, y2, s2, s2, 0, ImageFrames)];
+                objects = [first, second];
+            }
+            else
+            {
+                double s = Uniform(rng, r.SizeMin * 0.7, r.SizeMax * 1.4) * size;            // still shapes span the sizes growing ones pass through
+                double x = Uniform(rng, s / 2, size - (s / 2)), y = Uniform(rng, s / 2, size - (s / 2));
+                shapes = [new ShapeTrack(first, x, y, x, y, s, s, 0, ImageFrames)];
+                objects = [first];
+            }
+
+            images.Add(new SynthImage(index, split, objects, rng.Next(2), new ClipScene(ImageFrames, background, shapes)));
+        }
+
+        return images;
     }
 
     private static Random Stream(int seed, int split) => new(unchecked((seed * 1_000_003) + (split * 7919)));

@@ -103,6 +103,14 @@ internal static class SynthVocabulary
         };
     }
 
+    /// <summary>The caption of a still image: "a red square", "the red square", "a red square and a blue circle".</summary>
+    public static string ImageCaption(IReadOnlyList<SynthObject> objects, int template) => objects.Count switch
+    {
+        1 => template == 1 ? $"the {objects[0]}" : $"a {objects[0]}",
+        2 => $"a {objects[0]} and a {objects[1]}",
+        _ => throw new ArgumentException("A still image shows one or two shapes.", nameof(objects)),
+    };
+
     /// <summary>The caption of an order clip: "a red square appears, then a blue circle appears" and two paraphrases.</summary>
     public static string OrderCaption(SynthObject first, SynthObject second, int template) => template switch
     {

@@ -13,6 +13,12 @@ public enum ParameterGroup
 
     /// <summary>Every weight of the model.</summary>
     All,
+
+    /// <summary>
+    /// Every BLIP weight and none of the temporal modules: image-text pre-training of a BLIP model, or fine-tuning a
+    /// video model without its temporal branch (which then stays as imported: zero, i.e. frame-mean BLIP).
+    /// </summary>
+    Blip,
 }
 
 /// <summary>The parameter groups, weight decay eligibility and the "new module" learning rate split.</summary>
@@ -23,17 +29,37 @@ public static class ParameterGroups
         "temporal" => ParameterGroup.Temporal,
         "heads" => ParameterGroup.Heads,
         "all" => ParameterGroup.All,
-        _ => throw new ArgumentException($"--params must be temporal, heads or all, not '{value}'.", nameof(value)),
+        "blip" => ParameterGroup.Blip,
+        _ => throw new ArgumentException($"--params must be temporal, heads, all or blip, not '{value}'.", nameof(value)),
     };
 
-    /// <summary>The weights a group trains, in the order of the weight spec.</summary>
-    public static IReadOnlyList<string> Select(ModelWeights weights, ParameterGroup group) =>
+    /// <summary>
+    /// The weights a group trains, in the order of the weight spec. <paramref name="fixedScaling"/> leaves the dynamic
+    /// temporal scaling α out (it stays what the weights hold; <see cref="FixScaling"/> sets it to 0, factor 1).
+    /// </summary>
+    public static IReadOnlyList<string> Select(ModelWeights weights, ParameterGroup group, bool fixedScaling = false) =>
         WeightSpec.For(weights.Config).Select(e => e.Name).Where(n => group switch
         {
             ParameterGroup.Temporal => IsTemporal(n),
             ParameterGroup.Heads => IsTemporal(n) || IsHead(n),
+            ParameterGroup.Blip => !IsTemporal(n),
             _ => true,
-        }).ToList();
+        }).Where(n => !(fixedScaling && IsScaling(n))).ToList();
+
+    /// <summary>
+    /// The weights with every layer's α set to 0, so the scaling factor 1 + tanh α is exactly 1 (the ablation's
+    /// "temporal attention without dynamic scaling" when α is then left out of training).
+    /// </summary>
+    public static ModelWeights FixScaling(ModelWeights weights)
+    {
+        var tensors = weights.Tensors.ToDictionary(
+            kv => kv.Key,
+            kv => IsScaling(kv.Key) ? new Weight(new float[kv.Value.Data.Length], kv.Value.Shape) : kv.Value,
+            StringComparer.Ordinal);
+        return new ModelWeights(weights.Config, tensors);
+    }
+
+    public static bool IsScaling(string name) => name.EndsWith(".temporal_scaling", StringComparison.Ordinal);
 
     /// <summary>The modules LiteVL adds to BLIP (trained with their own, usually higher, learning rate).</summary>
     public static bool IsTemporal(string name) =>

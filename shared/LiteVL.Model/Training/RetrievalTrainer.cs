@@ -133,7 +133,7 @@ public sealed class RetrievalTrainer : IDisposable
             throw new ArgumentException("The training set needs captions of at least 2 different videos (contrastive training compares videos).");
         }
 
-        var trainable = ParameterGroups.Select(initial, options.Params);
+        var trainable = ParameterGroups.Select(initial, options.Params, options.FixedScaling);
         _names = [.. trainable, TrainingGraphs.Temperature];
         _shapes = _names.ToDictionary(n => n, n => n == TrainingGraphs.Temperature ? [1L] : initial[n].Shape, StringComparer.Ordinal);
         long trainableCount = trainable.Sum(n => initial[n].Count);
@@ -437,7 +437,7 @@ public sealed class RetrievalTrainer : IDisposable
 
     /// <summary>
     /// The example order of an epoch: a seeded shuffle, then any micro-batch whose examples all show one video gets
-    /// an example of another video swapped in (contrastive losses need a negative in every batch).
+    /// an example that is a negative for its first one swapped in (contrastive losses need a negative in every batch).
     /// </summary>
     private int[] EpochOrder(int epoch)
     {
@@ -451,11 +451,14 @@ public sealed class RetrievalTrainer : IDisposable
         int b = _options.Batch;
         for (int start = 0; start + b <= Plan.MicroBatchesPerEpoch * b; start += b)
         {
-            int clip = _data.Examples[order[start]].Clip;
-            if (order.AsSpan(start, b).ToArray().All(i => _data.Examples[i].Clip == clip))
+            int first = order[start];
+            if (order.AsSpan(start, b).ToArray().All(i => _data.Positive(first, i)))
             {
-                int other = Array.FindIndex(order, i => _data.Examples[i].Clip != clip);
-                (order[start + b - 1], order[other]) = (order[other], order[start + b - 1]);
+                int other = Array.FindIndex(order, i => !_data.Positive(first, i));
+                if (other >= 0)
+                {
+                    (order[start + b - 1], order[other]) = (order[other], order[start + b - 1]);
+                }
             }
         }
 
@@ -468,13 +471,11 @@ public sealed class RetrievalTrainer : IDisposable
     {
         int b = _options.Batch;
         var captions = new string[b];
-        var clips = new int[b];
         for (int i = 0; i < b; i++)
         {
             var ex = _data.Examples[examples[i]];
             var clip = _data.Clips[ex.Clip];
             captions[i] = ex.Caption;
-            clips[i] = ex.Clip;
 
             // One segment of the video per epoch (a random temporal crop, as ingestion cuts long videos into segments).
             int segment = clip.SegmentFrameFiles.Count == 1 ? 0 : new Random(Mix(_options.Seed, epoch, examples[i])).Next(clip.SegmentFrameFiles.Count);
@@ -495,10 +496,15 @@ public sealed class RetrievalTrainer : IDisposable
         grounded.InputIds.CopyTo(batch.ItmIds, 0);
         for (int i = 0; i < b; i++)
         {
-            int positives = clips.Count(c => c == clips[i]);
+            int positives = 0;
             for (int j = 0; j < b; j++)
             {
-                bool same = clips[i] == clips[j];
+                positives += _data.Positive(examples[i], examples[j]) ? 1 : 0;
+            }
+
+            for (int j = 0; j < b; j++)
+            {
+                bool same = _data.Positive(examples[i], examples[j]);
                 batch.Targets[(i * b) + j] = same ? 1f / positives : 0f;
                 batch.NegativeMask[(i * b) + j] = same ? 0f : 1f;
             }

@@ -10,6 +10,9 @@ public sealed record TrainerOptions
 {
     public ParameterGroup Params { get; init; } = ParameterGroup.Temporal;
 
+    /// <summary>Leave the dynamic temporal scaling α out of training (hold it at the value the weights bring).</summary>
+    public bool FixedScaling { get; init; }
+
     public int Epochs { get; init; } = 5;
 
     /// <summary>Examples per micro-batch (one run of the training graph).</summary>

@@ -12,5 +12,24 @@ public sealed record TrainingExample(int Line, int Clip, string Caption);
 /// <summary>The usable part of a training set: its clips and examples (bad lines are reported and left out before).</summary>
 public sealed record TrainingSet(IReadOnlyList<TrainingClip> Clips, IReadOnlyList<TrainingExample> Examples)
 {
+    private string[]? _cleaned;
+
     public int DistinctVideos => Examples.Select(e => e.Clip).Distinct().Count();
+
+    /// <summary>
+    /// Whether two examples are positives of each other: the same video (BLIP's retrieval fine-tuning: captions of one
+    /// video), or the same caption after BLIP's cleaning. Two videos with one caption ("a red square", "a red square
+    /// moves left") both match it, so neither is a negative for the other: ITC puts weight on both, and ITM never
+    /// draws one as the other's hard negative.
+    /// </summary>
+    public bool Positive(int exampleA, int exampleB)
+    {
+        if (Examples[exampleA].Clip == Examples[exampleB].Clip)
+        {
+            return true;
+        }
+
+        _cleaned ??= Examples.Select(e => Text.BlipTokenizer.CleanCaption(e.Caption)).ToArray();
+        return string.Equals(_cleaned[exampleA], _cleaned[exampleB], StringComparison.Ordinal);
+    }
 }

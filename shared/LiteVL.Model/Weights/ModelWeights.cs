@@ -63,6 +63,24 @@ public sealed class ModelWeights
         return new ModelWeights(config, tensors);
     }
 
+    /// <summary>
+    /// The same weights with the temporal branch as a BLIP import leaves it: temporal attention and its LayerNorm copies
+    /// of the block's spatial ones, <c>temporal_fc</c>, <c>time_embedding</c> and α zero. The model then computes
+    /// exactly BLIP's image model on every frame: the start of image-text pre-training (<c>litevl model init --image</c>).
+    /// </summary>
+    public ModelWeights WithImportedTemporalBranch()
+    {
+        var tensors = _tensors.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        foreach (var e in WeightSpec.For(Config).Where(e => !e.FromBlip))
+        {
+            tensors[e.Name] = e.CopyOf is not null
+                ? new Weight((float[])_tensors[e.CopyOf].Data.Clone(), e.Shape)
+                : new Weight(new float[HostTensor.ElementCountOf(e.Shape)], e.Shape);
+        }
+
+        return new ModelWeights(Config, tensors);
+    }
+
     /// <summary>Loads <c>weights.safetensors</c>; every tensor of the spec must be present with its shape (F32, F16 or BF16).</summary>
     public static ModelWeights Load(ModelConfig config, string path)
     {
