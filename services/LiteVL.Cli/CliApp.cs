@@ -20,6 +20,7 @@ public static class CliApp
         root.Subcommands.Add(EvalCommand.Create(output));
         root.Subcommands.Add(TrainCommand.Create(output));
         root.Subcommands.Add(DataCommand.Create(output));
+        root.Subcommands.Add(ExperimentCommand.Create(output));
         root.Subcommands.Add(IngestCommand.Create(output));
         root.Subcommands.Add(StatusCommand.Create(output));
         var parse = root.Parse(args);

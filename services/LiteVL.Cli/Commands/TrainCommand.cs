@@ -69,8 +69,10 @@ internal static class TrainCommand
         return cmd;
     }
 
-    private static async Task<int> RunAsync(
-        TextWriter output, string modelDir, string dataPath, string? valPath, string? videosDir, string outDir, TrainerOptions options, bool resume, CancellationToken ct)
+    /// <param name="cacheDir">Where extracted frames are kept (default: &lt;out&gt;/train-cache); runs that share it extract each video once.</param>
+    internal static async Task<int> RunAsync(
+        TextWriter output, string modelDir, string dataPath, string? valPath, string? videosDir, string outDir, TrainerOptions options, bool resume, CancellationToken ct,
+        string? cacheDir = null)
     {
         var config = ModelConfig.Load(modelDir);
         var weights = ModelWeights.Load(config, Path.Combine(modelDir, ModelWeights.FileName));
@@ -88,7 +90,7 @@ internal static class TrainCommand
 
         output.WriteLine($"LiteVL fine-tuning · {config.Preset} {config.Version} · T={config.NumFrames} S={config.Vision.ImageSize} · --params {options.Params.ToString().ToLowerInvariant()}{(options.FixedScaling ? " --fixed-scaling" : string.Empty)}");
         Directory.CreateDirectory(outDir);
-        string cache = Path.Combine(outDir, "train-cache");
+        string cache = cacheDir ?? Path.Combine(outDir, "train-cache");
         using var media = new MediaToolchain();
         var train = await LoadAsync(output, media, dataPath, videosDir, cache, config, ct).ConfigureAwait(false);
         var validation = valPath is null ? null : await LoadAsync(output, media, valPath, videosDir, cache, config, ct).ConfigureAwait(false);
@@ -230,6 +232,16 @@ internal static class TrainCommand
             {
                 clipIndex[videos[i]] = clips.Count;
                 clips.Add(new TrainingClip(videos[i], segments));
+            }
+        }
+
+        // A line's "twin" names the clip's hard negative; both must be in the set (a twin without lines of its own is ignored).
+        var twins = pairs.Where(p => p.Twin is not null).GroupBy(p => p.Video, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Twin!, StringComparer.Ordinal);
+        for (int i = 0; i < clips.Count; i++)
+        {
+            if (twins.TryGetValue(clips[i].Name, out var twin) && clipIndex.TryGetValue(twin, out int t) && t != i)
+            {
+                clips[i] = clips[i] with { Twin = t };
             }
         }
 

@@ -3,7 +3,8 @@ using System.Text.Json;
 namespace LiteVL.Cli.Evaluation;
 
 /// <summary>One query: a caption whose ground truth is its video (a path relative to the videos folder).</summary>
-public sealed record EvalPair(int Line, string Video, string Caption);
+/// <param name="Twin">An optional <c>"twin"</c> video: the clip's hard negative (its time reversal in <c>litevl data synth</c>); <c>litevl train</c> batches the two together.</param>
+public sealed record EvalPair(int Line, string Video, string Caption, string? Twin = null);
 
 /// <summary>
 /// A text-to-video evaluation set read from JSON lines <c>{"video": "video7020.mp4", "caption": "..."}</c>
@@ -107,7 +108,8 @@ public sealed class EvalDataset
 
             string video = Field(doc.RootElement, "video", name, number);
             string caption = Field(doc.RootElement, "caption", name, number);
-            return new EvalPair(number, video, caption);
+            string? twin = doc.RootElement.TryGetProperty("twin", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() is { Length: > 0 } tw ? tw : null;
+            return new EvalPair(number, video, caption, twin);
         }
         catch (JsonException e)
         {

@@ -439,7 +439,7 @@ public sealed class RetrievalTrainer : IDisposable
     /// The example order of an epoch: a seeded shuffle, then any micro-batch whose examples all show one video gets
     /// an example that is a negative for its first one swapped in (contrastive losses need a negative in every batch).
     /// </summary>
-    private int[] EpochOrder(int epoch)
+    internal int[] EpochOrder(int epoch)
     {
         if (_orderEpoch == epoch && _order is not null)
         {
@@ -448,6 +448,7 @@ public sealed class RetrievalTrainer : IDisposable
 
         var order = Enumerable.Range(0, _data.Examples.Count).ToArray();
         new Random(Mix(_options.Seed, epoch, 0x5EED)).Shuffle(order);
+        order = WithTwinsAdjacent(order);
         int b = _options.Batch;
         for (int start = 0; start + b <= Plan.MicroBatchesPerEpoch * b; start += b)
         {
@@ -465,6 +466,59 @@ public sealed class RetrievalTrainer : IDisposable
         _orderEpoch = epoch;
         _order = order;
         return order;
+    }
+
+    /// <summary>
+    /// Keeps the shuffled order but moves an example of each clip's twin (<see cref="TrainingClip.Twin"/>) right after
+    /// it, so that with an even batch size the two share a micro-batch. Sets without twins are left as shuffled.
+    /// </summary>
+    private int[] WithTwinsAdjacent(int[] order)
+    {
+        if (_data.Clips.All(c => c.Twin is null))
+        {
+            return order;
+        }
+
+        var waiting = new Dictionary<int, Queue<int>>();                  // clip → its examples not yet placed, in shuffled order
+        foreach (int e in order)
+        {
+            int clip = _data.Examples[e].Clip;
+            if (!waiting.TryGetValue(clip, out var q))
+            {
+                waiting[clip] = q = new Queue<int>();
+            }
+
+            q.Enqueue(e);
+        }
+
+        var placed = new bool[_data.Examples.Count];
+        var result = new List<int>(order.Length);
+        foreach (int e in order)
+        {
+            if (placed[e])
+            {
+                continue;
+            }
+
+            placed[e] = true;
+            result.Add(e);
+            int clip = _data.Examples[e].Clip;
+            waiting[clip].TryDequeue(out _);
+            if (_data.Clips[clip].Twin is int twin && waiting.TryGetValue(twin, out var partners))
+            {
+                while (partners.TryDequeue(out int p))
+                {
+                    if (!placed[p])
+                    {
+                        placed[p] = true;
+                        result.Add(p);
+                        break;
+                    }
+                }
+            }
+        }
+
+        return [.. result];
     }
 
     private void FillBatch(MicroBatch batch, ReadOnlySpan<int> examples, int epoch, int microIndex)

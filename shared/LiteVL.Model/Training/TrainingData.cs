@@ -4,7 +4,15 @@ namespace LiteVL.Model.Training;
 /// One video of a training set: the frame files of its segments (uint8 [T,S,S,3] RGB each, as the platform's frame
 /// extraction writes them, so the model is trained on exactly what ingestion feeds it).
 /// </summary>
-public sealed record TrainingClip(string Name, IReadOnlyList<string> SegmentFrameFiles);
+public sealed record TrainingClip(string Name, IReadOnlyList<string> SegmentFrameFiles)
+{
+    /// <summary>
+    /// The clip's twin in the set (its hard negative: the time-reversed clip of <c>litevl data synth</c>), if any. The
+    /// trainer puts an example of the twin in the same micro-batch, so each is in the other's contrastive negatives and
+    /// among its ITM hard-negative candidates; without that, two clips that differ only in time rarely meet in a batch.
+    /// </summary>
+    public int? Twin { get; init; }
+}
 
 /// <summary>One (video, caption) line of the data set; <paramref name="Line"/> is its line number in the file.</summary>
 public sealed record TrainingExample(int Line, int Clip, string Caption);

@@ -40,6 +40,32 @@ public sealed class TrainerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void Twins_ShareEveryMicroBatch_AndTheOrderStaysSeededAndComplete()
+    {
+        var weights = TestModels.Tiny(seed: 6);
+        var plain = SyntheticSet(weights, clips: 12, captionsPerClip: 1);
+        // Clips 2k and 2k+1 are twins of each other.
+        var twinned = plain with { Clips = [.. plain.Clips.Select((c, i) => c with { Twin = i ^ 1 })] };
+        var options = new TrainerOptions { Params = ParameterGroup.Temporal, Epochs = 1, Batch = 4, Seed = 9 };
+        using var trainer = new RetrievalTrainer(weights, twinned, _tokenizer, options, Path.Combine(_dir, "twins"));
+        using var plainTrainer = new RetrievalTrainer(weights, plain, _tokenizer, options, Path.Combine(_dir, "plain"));
+        foreach (int epoch in new[] { 0, 1, 2 })
+        {
+            var order = trainer.EpochOrder(epoch);
+            Assert.Equal(Enumerable.Range(0, 12), order.Order());
+            for (int start = 0; start < order.Length; start += 4)
+            {
+                var clips = order.Skip(start).Take(4).Select(e => twinned.Examples[e].Clip).ToHashSet();
+                Assert.All(clips, c => Assert.Contains(c ^ 1, clips));
+            }
+        }
+
+        Assert.NotEqual(trainer.EpochOrder(0), trainer.EpochOrder(1));
+        var without = plainTrainer.EpochOrder(0);
+        Assert.Contains(Enumerable.Range(0, 3), b => without.Skip(4 * b).Take(4).Any(e => !without.Skip(4 * b).Take(4).Contains(e ^ 1)));
+    }
+
+    [Fact]
     public void TemporalOnly_LeavesEveryOtherWeightBitIdentical()
     {
         var weights = TestModels.Tiny(seed: 4);

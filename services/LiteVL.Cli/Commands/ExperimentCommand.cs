@@ -1,0 +1,59 @@
+using System.CommandLine;
+using LiteVL.Cli.Experiments;
+
+namespace LiteVL.Cli.Commands;
+
+/// <summary><c>litevl experiment temporal</c>: the paper's ablation in miniature (docs/evaluation.md).</summary>
+internal static class ExperimentCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var work = new Option<string>("--work") { Description = "Working folder: the synthetic set, the frame cache, every variant's model and results.json (the set and frames are reused by later runs).", DefaultValueFactory = _ => ".litevl-experiment" };
+        var reduced = new Option<bool>("--reduced") { Description = "The few-minute setting CI runs (fewer clips, 64 px, fewer epochs) instead of the full one." };
+        var seed = new Option<int>("--seed") { Description = "Seed of the data, the initial weights and every training draw.", DefaultValueFactory = _ => 0 };
+        var doc = new Option<string?>("--doc") { Description = "Markdown file to write the table into, between its generated-section markers (e.g. docs/evaluation.md); the SVG charts go to an images/ folder beside it." };
+        var ship = new Option<string?>("--ship") { Description = "Also write variant (d) as config.json, fp16 weights.safetensors and vocab.txt to this folder (models/small is the embedded host's default model)." };
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads per operator (0: one per core).", DefaultValueFactory = _ => 0 };
+        var temporal = new Command("temporal", "LiteVL's temporal ablation end to end: render the synthetic motion set, pre-train a small image-text BLIP, import it, fine-tune (b) no temporal branch, (c) scaling fixed at 1, (d) dynamic temporal scaling, and score (a)–(f) on the test split (R@1/5/10, MdR, twin accuracy).")
+        {
+            work, reduced, seed, doc, ship, threads,
+        };
+        temporal.SetAction(async (p, ct) =>
+        {
+            var settings = (p.GetValue(reduced) ? ExperimentSettings.Reduced : ExperimentSettings.Full) with { Seed = p.GetValue(seed), Threads = p.GetValue(threads) };
+            string? docPath = p.GetValue(doc);
+            if (docPath is not null && !File.Exists(docPath))
+            {
+                throw new FileNotFoundException($"--doc '{docPath}' does not exist; give the Markdown file to write the table into (e.g. docs/evaluation.md).", docPath);
+            }
+
+            output.WriteLine($"LiteVL temporal ablation · setting {settings.Name} · seed {settings.Seed} · work folder {Path.GetFullPath(p.GetValue(work)!)}");
+            var experiment = new TemporalExperiment(settings, p.GetValue(work)!, output);
+            var report = await experiment.RunAsync(ct).ConfigureAwait(false);
+            output.WriteLine();
+            string? ablationSvg = null, scalingSvg = null;
+            if (docPath is not null)
+            {
+                string images = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(docPath))!, "images");
+                Directory.CreateDirectory(images);
+                string suffix = settings.Name == ExperimentSettings.Full.Name ? string.Empty : "-" + settings.Name;
+                ablationSvg = $"images/temporal-ablation{suffix}.svg";
+                scalingSvg = $"images/temporal-scaling{suffix}.svg";
+                File.WriteAllText(Path.Combine(images, Path.GetFileName(ablationSvg)), report.AblationSvg());
+                File.WriteAllText(Path.Combine(images, Path.GetFileName(scalingSvg)), Model.Training.ScalingChart.Svg(report.LearnedScaling, "variant (d), litevl experiment temporal"));
+                File.WriteAllText(docPath, AblationReport.Splice(File.ReadAllText(docPath), report.ToMarkdown(ablationSvg, scalingSvg)));
+                output.WriteLine($"wrote the table to {Path.GetFullPath(docPath)} and the charts to {images}");
+            }
+
+            output.Write(report.ToMarkdown(null, null));
+            if (p.GetValue(ship) is { } shipDir)
+            {
+                var shipped = experiment.Ship(shipDir);
+                output.WriteLine($"shipped variant (d) ({shipped.Version}, fp16 weights) to {Path.GetFullPath(shipDir)}");
+            }
+
+            return 0;
+        });
+        return new Command("experiment", "Reproducible experiments that measure what the model claims.") { temporal };
+    }
+}

@@ -1,0 +1,203 @@
+using LiteVL.Cli.Evaluation;
+using LiteVL.Model.Config;
+using LiteVL.Model.Runtime;
+using LiteVL.Model.Training;
+
+namespace LiteVL.Cli.Experiments;
+
+/// <summary>What one variant scores on a test split.</summary>
+/// <param name="Twin">Share of captions whose clip outscores the same frames in reverse order (ties count half).</param>
+/// <param name="TwinTies">Captions where the two scores were equal (within <see cref="RetrievalProbe.TieTolerance"/>).</param>
+public sealed record ProbeScores(RetrievalSummary Retrieval, double Twin, int TwinPairs, int TwinTies);
+
+/// <summary>
+/// Scores a model directory on a captioned test set in-process, as the platform serves it: the coarse stage (cosine of
+/// <c>text_embedding</c> and <c>video_embedding</c>) and the re-ranked stage (the top candidates re-scored by the
+/// grounded encoder, score = ITM match logit + cosine, with or without text-dependent pooling).
+/// <para>
+/// <b>Twin accuracy.</b> Every caption is also scored against its own clip's sampled frames in reverse order, and
+/// counts as right when the clip scores higher. The reversal is of the very frames the clip was scored on, so no codec
+/// or sampling difference can separate them: an order-invariant model (frame-mean pooling) scores them equal, and
+/// earns exactly 50 % through the tie rule (a tie counts half).
+/// </para>
+/// </summary>
+public sealed class RetrievalProbe : IDisposable
+{
+    /// <summary>Two scores closer than this (relative to their size, at least 1) are a tie: float summation order is all that can separate an order-invariant model's scores.</summary>
+    public const double TieTolerance = 1e-5;
+
+    private const int EncodeBatch = 8;
+
+    private readonly LiteVLModel _model;
+    private readonly TrainingSet _set;
+    private readonly float[] _tokens;          // [clips, T, P, D]
+    private readonly float[] _reversedTokens;  // the same, frames reversed
+    private readonly float[] _video;           // [clips, E]
+    private readonly float[] _reversedVideo;
+    private readonly float[] _text;            // [queries, E]
+
+    public RetrievalProbe(string modelDir, TrainingSet set, RuntimeOptions? runtime = null)
+    {
+        _model = LiteVLModel.Open(modelDir, runtime);
+        _set = set;
+        var c = _model.Config;
+        int frameBytes = c.NumFrames * c.Vision.ImageSize * c.Vision.ImageSize * 3;
+        int n = set.Clips.Count;
+        long perClip = (long)c.NumFrames * c.Vision.TokensPerFrame * c.Vision.HiddenSize;
+        _tokens = new float[n * perClip];
+        _reversedTokens = new float[n * perClip];
+        _video = new float[n * c.EmbedDim];
+        _reversedVideo = new float[n * c.EmbedDim];
+        for (int start = 0; start < n; start += EncodeBatch)
+        {
+            int b = Math.Min(EncodeBatch, n - start);
+            var frames = new byte[b * frameBytes];
+            var reversed = new byte[b * frameBytes];
+            int frame = frameBytes / c.NumFrames;
+            for (int i = 0; i < b; i++)
+            {
+                // The first segment stands for the clip (the test clips are shorter than one segment).
+                var bytes = File.ReadAllBytes(set.Clips[start + i].SegmentFrameFiles[0]);
+                if (bytes.Length != frameBytes)
+                {
+                    throw new InvalidDataException($"Frame file {set.Clips[start + i].SegmentFrameFiles[0]} has {bytes.Length} bytes, not T×S×S×3 = {frameBytes}.");
+                }
+
+                bytes.CopyTo(frames, i * frameBytes);
+                for (int t = 0; t < c.NumFrames; t++)
+                {
+                    Array.Copy(bytes, t * frame, reversed, (i * frameBytes) + ((c.NumFrames - 1 - t) * frame), frame);
+                }
+            }
+
+            var forward = _model.EncodeVideos(frames, b);
+            var backward = _model.EncodeVideos(reversed, b);
+            forward.VideoTokens.CopyTo(_tokens, start * perClip);
+            backward.VideoTokens.CopyTo(_reversedTokens, start * perClip);
+            forward.VideoEmbeddings.CopyTo(_video, start * c.EmbedDim);
+            backward.VideoEmbeddings.CopyTo(_reversedVideo, start * c.EmbedDim);
+        }
+
+        _text = _model.EncodeTexts(set.Examples.Select(e => e.Caption).ToList());
+    }
+
+    public ModelConfig Config => _model.Config;
+
+    /// <summary>Coarse retrieval over every test clip, and twin accuracy of the cosine.</summary>
+    public ProbeScores Coarse()
+    {
+        var scores = CoarseMatrix();
+        var ranks = RetrievalMetrics.RanksFromScores(scores, _set.Examples.Select(e => e.Clip).ToList());
+        var twin = Twins(q =>
+        {
+            int clip = _set.Examples[q].Clip;
+            return (scores[q, clip], Cosine(_text, q, _reversedVideo, clip));
+        });
+        return new ProbeScores(RetrievalMetrics.Summarize(ranks), twin.Accuracy, twin.Pairs, twin.Ties);
+    }
+
+    /// <summary>
+    /// The served two-stage search: the coarse top <paramref name="candidates"/> re-scored by the grounded encoder
+    /// (ITM match logit + cosine, as the query service ranks), the rest kept below in coarse order. Twin accuracy
+    /// compares the re-ranked scores of the clip and its reversed frames.
+    /// </summary>
+    public ProbeScores Reranked(PoolingMode pooling, int candidates)
+    {
+        var c = _model.Config;
+        long perClip = (long)c.NumFrames * c.Vision.TokensPerFrame * c.Vision.HiddenSize;
+        var coarse = CoarseMatrix();
+        int n = _set.Clips.Count;
+        int k = Math.Min(candidates, n);
+        var final = new double[_set.Examples.Count, n];
+        var tokens = new float[k * perClip];
+        for (int q = 0; q < _set.Examples.Count; q++)
+        {
+            var order = Enumerable.Range(0, n).OrderByDescending(v => coarse[q, v]).ThenBy(v => v).ToArray();
+            for (int i = 0; i < k; i++)
+            {
+                Array.Copy(_tokens, order[i] * perClip, tokens, i * perClip, perClip);
+            }
+
+            var text = _text.AsSpan(q * c.EmbedDim, c.EmbedDim);
+            var reranked = _model.Rerank(_set.Examples[q].Caption, tokens, k, text, pooling);
+
+            // Re-ranked candidates above the rest: offset the others below the lowest re-ranked score.
+            double floor = double.PositiveInfinity;
+            for (int i = 0; i < k; i++)
+            {
+                final[q, order[i]] = reranked.MatchLogit(i) + coarse[q, order[i]];
+                floor = Math.Min(floor, final[q, order[i]]);
+            }
+
+            for (int i = k; i < n; i++)
+            {
+                final[q, order[i]] = floor - 1 - i;
+            }
+        }
+
+        var ranks = RetrievalMetrics.RanksFromScores(final, _set.Examples.Select(e => e.Clip).ToList());
+        var pair = new float[2 * perClip];
+        var twin = Twins(q =>
+        {
+            int clip = _set.Examples[q].Clip;
+            Array.Copy(_tokens, clip * perClip, pair, 0, perClip);
+            Array.Copy(_reversedTokens, clip * perClip, pair, perClip, perClip);
+            var r = _model.Rerank(_set.Examples[q].Caption, pair, 2, _text.AsSpan(q * c.EmbedDim, c.EmbedDim), pooling);
+            return (r.MatchLogit(0) + coarse[q, clip], r.MatchLogit(1) + Cosine(_text, q, _reversedVideo, clip));
+        });
+        return new ProbeScores(RetrievalMetrics.Summarize(ranks), twin.Accuracy, twin.Pairs, twin.Ties);
+    }
+
+    public void Dispose() => _model.Dispose();
+
+    /// <summary>Twin accuracy from (clip score, reversed score) per caption: higher wins, a tie counts half.</summary>
+    public static (double Accuracy, int Pairs, int Ties) TwinAccuracy(IReadOnlyList<(double Clip, double Reversed)> scores)
+    {
+        ArgumentNullException.ThrowIfNull(scores);
+        if (scores.Count == 0)
+        {
+            throw new ArgumentException("Twin accuracy needs at least one caption.", nameof(scores));
+        }
+
+        double wins = 0;
+        int ties = 0;
+        foreach (var (clip, reversed) in scores)
+        {
+            if (Math.Abs(clip - reversed) <= TieTolerance * Math.Max(1, Math.Max(Math.Abs(clip), Math.Abs(reversed))))
+            {
+                ties++;
+                wins += 0.5;
+            }
+            else if (clip > reversed)
+            {
+                wins += 1;
+            }
+        }
+
+        return (100 * wins / scores.Count, scores.Count, ties);
+    }
+
+    private (double Accuracy, int Pairs, int Ties) Twins(Func<int, (double, double)> score) =>
+        TwinAccuracy(Enumerable.Range(0, _set.Examples.Count).Select(score).ToList());
+
+    private double[,] CoarseMatrix()
+    {
+        int n = _set.Clips.Count;
+        var scores = new double[_set.Examples.Count, n];
+        for (int q = 0; q < _set.Examples.Count; q++)
+        {
+            for (int v = 0; v < n; v++)
+            {
+                scores[q, v] = Cosine(_text, q, _video, v);
+            }
+        }
+
+        return scores;
+    }
+
+    private double Cosine(float[] text, int q, float[] video, int v)
+    {
+        int e = _model.Config.EmbedDim;
+        return System.Numerics.Tensors.TensorPrimitives.Dot(text.AsSpan(q * e, e), video.AsSpan(v * e, e));
+    }
+}

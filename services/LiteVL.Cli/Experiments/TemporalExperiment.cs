@@ -1,0 +1,264 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using LiteVL.Cli.Commands;
+using LiteVL.Cli.Synth;
+using LiteVL.FrameExtractor.Media;
+using LiteVL.Model;
+using LiteVL.Model.Config;
+using LiteVL.Model.Tensors;
+using LiteVL.Model.Runtime;
+using LiteVL.Model.Training;
+using LiteVL.Model.Weights;
+
+namespace LiteVL.Cli.Experiments;
+
+/// <summary>Everything that decides a run of the temporal ablation; <see cref="Full"/> and <see cref="Reduced"/> are the two shipped settings.</summary>
+public sealed record ExperimentSettings
+{
+    public required string Name { get; init; }
+
+    public int Seed { get; init; }
+
+    /// <summary>Clips of the synthetic set, twins included (≈70 % train, 10 % val, 20 % test).</summary>
+    public int Clips { get; init; } = 400;
+
+    /// <summary>Still images of the image-text pre-training (90 % train, 10 % val).</summary>
+    public int Images { get; init; } = 800;
+
+    /// <summary>Frame side of the rendered clips (ingestion resizes to the model's 64 px).</summary>
+    public int Size { get; init; } = 128;
+
+    public int PretrainEpochs { get; init; } = 30;
+
+    public double PretrainLearningRate { get; init; } = 1e-3;
+
+    public int FinetuneEpochs { get; init; } = 10;
+
+    /// <summary>Peak learning rate of the pre-trained BLIP weights when they are fine-tuned.</summary>
+    public double FinetuneLearningRate { get; init; } = 1e-4;
+
+    /// <summary>Peak learning rate of the temporal modules.</summary>
+    public double TemporalLearningRate { get; init; } = 1e-3;
+
+    public int Batch { get; init; } = 16;
+
+    /// <summary>Coarse candidates the re-ranked variants re-score per query.</summary>
+    public int Candidates { get; init; } = 16;
+
+    public int Threads { get; init; }
+
+    public static ExperimentSettings Full { get; } = new() { Name = "full" };
+
+    /// <summary>A few minutes on 2 cores: the CI check that the ablation's main effect holds.</summary>
+    public static ExperimentSettings Reduced { get; } = new()
+    {
+        Name = "reduced", Clips = 120, Images = 240, Size = 64, PretrainEpochs = 12, FinetuneEpochs = 20, Batch = 12, Candidates = 8,
+    };
+}
+
+/// <summary>
+/// <c>litevl experiment temporal</c>: the paper's ablation in miniature, end to end and reproducible (docs/evaluation.md).
+/// Renders the synthetic motion set, pre-trains a small image-text BLIP on still frames, initialises LiteVL from it
+/// through the BLIP import, fine-tunes the variants and scores each on the test split:
+/// (a) the image model zero-shot with frame-mean pooling, (b) fine-tuned without the temporal branch, (c) with temporal
+/// attention and the scaling fixed at 1, (d) with dynamic temporal scaling (LiteVL), (e) (d) re-ranked with
+/// text-dependent pooling and the grounded encoder, (f) (d) re-ranked without pooling.
+/// </summary>
+public sealed class TemporalExperiment(ExperimentSettings settings, string workDir, TextWriter output)
+{
+    public const string DataFolder = "data";
+    public const string FramesFolder = "frames";
+    public const string ModelsFolder = "models";
+
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private int _stage;
+
+    private const int Stages = 7;
+
+    public string WorkDir { get; } = Path.GetFullPath(workDir);
+
+    public string ModelDir(string variant) => Path.Combine(WorkDir, ModelsFolder, variant);
+
+    public async Task<AblationReport> RunAsync(CancellationToken ct)
+    {
+        var s = settings;
+        Directory.CreateDirectory(WorkDir);
+        string data = Path.Combine(WorkDir, DataFolder);
+        string frames = Path.Combine(WorkDir, FramesFolder);
+
+        Stage($"synthetic set: {s.Clips} clips + {s.Images} still images, {s.Size}×{s.Size} px, seed {s.Seed}");
+        await EnsureDataAsync(data, ct).ConfigureAwait(false);
+
+        Stage("image-text pre-training of a small BLIP on still frames (ITC + ITM, every BLIP weight)");
+        var imageArchitecture = Presets.Get(Presets.Small) with { NumFrames = 1, MaxFrames = 1 };
+        Fresh(ModelDir("image-init"));
+        ModelDirectory.Init(imageArchitecture, s.Seed, ModelDir("image-init"), image: true);
+        await TrainAsync("image-init", "image-pretrained", SynthGenerator.ImageSplitFile(SynthSplit.Train), SynthGenerator.ImageSplitFile(SynthSplit.Val),
+            ParameterGroup.Blip, fixedScaling: false, s.PretrainEpochs, s.PretrainLearningRate, ct).ConfigureAwait(false);
+
+        Stage("BLIP export and import: LiteVL initialised from the pre-trained image model (temporal branch zero)");
+        string blip = Path.Combine(WorkDir, "blip");
+        Fresh(blip);
+        var exported = BlipExporter.Export(ModelDir("image-pretrained"), blip);
+        Fresh(ModelDir("a"));
+        var imported = BlipImporter.ImportToDirectory(exported.Checkpoint, exported.Vocab, Presets.Get(Presets.Small), ModelDir("a"));
+        output.WriteLine($"  {exported.Tensors} BLIP tensors ({exported.Parameters:N0} parameters) → {imported.Preset} T={imported.NumFrames} model {imported.Version}");
+
+        Stage("(b) fine-tuning without the temporal branch (--params blip)");
+        await TrainAsync("a", "b", SynthGenerator.SplitFile(SynthSplit.Train), SynthGenerator.SplitFile(SynthSplit.Val), ParameterGroup.Blip, false, s.FinetuneEpochs, s.FinetuneLearningRate, ct).ConfigureAwait(false);
+        Stage("(c) fine-tuning with temporal attention, scaling fixed at 1 (--params all --fixed-scaling)");
+        await TrainAsync("a", "c", SynthGenerator.SplitFile(SynthSplit.Train), SynthGenerator.SplitFile(SynthSplit.Val), ParameterGroup.All, true, s.FinetuneEpochs, s.FinetuneLearningRate, ct).ConfigureAwait(false);
+        Stage("(d) fine-tuning with dynamic temporal scaling: LiteVL (--params all)");
+        await TrainAsync("a", "d", SynthGenerator.SplitFile(SynthSplit.Train), SynthGenerator.SplitFile(SynthSplit.Val), ParameterGroup.All, false, s.FinetuneEpochs, s.FinetuneLearningRate, ct).ConfigureAwait(false);
+
+        Stage("scoring every variant on the test split");
+        var report = await ScoreAsync(data, frames, ct).ConfigureAwait(false);
+        File.WriteAllText(Path.Combine(WorkDir, "results.json"), report.ToJson() + "\n");
+        output.WriteLine($"done in {_clock.Elapsed:hh\\:mm\\:ss}; results in {Path.Combine(WorkDir, "results.json")}");
+        return report;
+    }
+
+    /// <summary>Writes config.json, fp16 weights and vocab.txt of (d) to <paramref name="dir"/>: the model the embedded host ships.</summary>
+    public ModelConfig Ship(string dir)
+    {
+        var config = ModelConfig.Load(ModelDir("d"));
+        var weights = ModelWeights.Load(config, Path.Combine(ModelDir("d"), ModelWeights.FileName));
+        Directory.CreateDirectory(dir);
+        foreach (var stale in Directory.EnumerateFiles(dir, "*.onnx"))
+        {
+            File.Delete(stale);
+        }
+
+        var shipped = config with { Source = $"litevl experiment temporal ({settings.Name}, seed {settings.Seed}): variant (d), weights stored as fp16" };
+        weights.Save(Path.Combine(dir, ModelWeights.FileName), new Dictionary<string, string> { ["format"] = "pt", ["litevl.preset"] = config.Preset }, TensorDType.Float16);
+        shipped.Save(dir);
+        File.Copy(Path.Combine(ModelDir("d"), ModelDirectory.VocabFileName), Path.Combine(dir, ModelDirectory.VocabFileName), overwrite: true);
+        return shipped;
+    }
+
+    private void Stage(string what)
+    {
+        _stage++;
+        output.WriteLine();
+        output.WriteLine($"[{_stage}/{Stages}] {what} · {_clock.Elapsed:hh\\:mm\\:ss}");
+    }
+
+    private static void Fresh(string dir)
+    {
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>Renders the set unless <paramref name="dir"/> already holds this very set (same manifest settings).</summary>
+    private async Task EnsureDataAsync(string dir, CancellationToken ct)
+    {
+        var plan = SynthPlanner.Plan(settings.Clips, settings.Seed, settings.Size, settings.Images);
+        string manifest = Path.Combine(dir, SynthGenerator.ManifestFile);
+        if (File.Exists(manifest) && File.ReadAllText(manifest).Trim() == SynthGenerator.Manifest(plan).Trim())
+        {
+            output.WriteLine($"  reusing {dir} (same seed, counts and size)");
+            return;
+        }
+
+        Fresh(dir);
+        Directory.CreateDirectory(dir);
+        await SynthGenerator.GenerateAsync(plan, dir, output, terminal: false, ct).ConfigureAwait(false);
+    }
+
+    private async Task TrainAsync(string from, string to, string dataFile, string valFile, ParameterGroup group, bool fixedScaling, int epochs, double lr, CancellationToken ct)
+    {
+        var s = settings;
+        Fresh(ModelDir(to));
+        string source = ModelDir(from);
+        if (fixedScaling && ScalingChart.LayerMeans(source).Means.Any(m => m != 1))
+        {
+            // An imported model starts with α = 0 (factor 1), which --fixed-scaling then holds; anything else is a bug here.
+            throw new InvalidOperationException($"{source} does not start with the scaling at 1; variant (c) must start from the imported model.");
+        }
+
+        var options = new TrainerOptions
+        {
+            Params = group,
+            FixedScaling = fixedScaling,
+            Epochs = epochs,
+            Batch = s.Batch,
+            LearningRate = lr,
+            TemporalLearningRate = s.TemporalLearningRate,
+            Seed = s.Seed,
+            Threads = s.Threads,
+        };
+        string data = Path.Combine(WorkDir, DataFolder);
+        int exit = await TrainCommand.RunAsync(
+            new IndentedWriter(output), source, Path.Combine(data, dataFile), Path.Combine(data, valFile), null, ModelDir(to), options, resume: false, ct,
+            cacheDir: Path.Combine(WorkDir, FramesFolder)).ConfigureAwait(false);
+        if (exit != 0)
+        {
+            throw new InvalidOperationException($"Training {to} stopped (exit code {exit}).");
+        }
+    }
+
+    private async Task<AblationReport> ScoreAsync(string data, string frames, CancellationToken ct)
+    {
+        var runtime = new RuntimeOptions { IntraOpThreads = settings.Threads };
+        using var media = new MediaToolchain();
+        var video = ModelConfig.Load(ModelDir("a"));
+        var test = await TrainCommand.LoadAsync(new IndentedWriter(output), media, Path.Combine(data, SynthGenerator.SplitFile(SynthSplit.Test)), null, frames, video, ct).ConfigureAwait(false);
+        var rows = new List<AblationRow>();
+        const string Coarse = "cosine (coarse stage)";
+        AblationRow Score(string key, string variant, string training, string model, string scoring, Func<RetrievalProbe, ProbeScores> run)
+        {
+            using var probe = new RetrievalProbe(ModelDir(model), test, runtime);
+            var scores = run(probe);
+            var row = new AblationRow(key, variant, training, scoring, scores);
+            output.WriteLine(string.Create(Inv,
+                $"  ({key}) {variant}: R@1 {scores.Retrieval.RecallAt1:F1} · R@5 {scores.Retrieval.RecallAt5:F1} · R@10 {scores.Retrieval.RecallAt10:F1} · MdR {scores.Retrieval.MedianRank:0.#} · twin {scores.Twin:F1} % ({scores.TwinTies} ties of {scores.TwinPairs})"));
+            return row;
+        }
+
+        rows.Add(Score("a", "image BLIP, frame-mean", "image-text only", "a", Coarse, p => p.Coarse()));
+        rows.Add(Score("b", "no temporal branch", "video, BLIP weights", "b", Coarse, p => p.Coarse()));
+        rows.Add(Score("c", "temporal attn, scaling = 1", "video, all, α fixed", "c", Coarse, p => p.Coarse()));
+        rows.Add(Score("d", "LiteVL: dynamic scaling", "video, all", "d", Coarse, p => p.Coarse()));
+        string rerank = $"re-ranked top {Math.Min(settings.Candidates, test.Clips.Count)}: ITM logit + cosine";
+        rows.Add(Score("e", "(d) + TDP re-ranking", "video, all", "d", rerank + ", TDP", p => p.Reranked(PoolingMode.Tdp, settings.Candidates)));
+        rows.Add(Score("f", "(d) re-ranked, no pooling", "video, all", "d", rerank + ", no pooling", p => p.Reranked(PoolingMode.None, settings.Candidates)));
+
+        var scaling = ScalingChart.LayerMeans(ModelDir("d")).Means;
+        var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(data, SynthGenerator.ManifestFile))).RootElement;
+        int testClips = test.Clips.Count, queries = test.Examples.Count;
+        string setup =
+            $"Setting `{settings.Name}`, seed {settings.Seed}: {settings.Clips} synthetic clips ({manifest.GetProperty("splits").GetProperty("train").GetProperty("clips").GetInt32()} train, "
+            + $"{manifest.GetProperty("splits").GetProperty("val").GetProperty("clips").GetInt32()} val, {testClips} test, every clip with its time-reversed twin) and {settings.Images} still images at {settings.Size}×{settings.Size} px; "
+            + $"the `small` preset (ViT 3×96 on 64×64 frames in 8×8 patches, T = 8; BERT 3×96). Pre-training: {settings.PretrainEpochs} epochs at lr {settings.PretrainLearningRate.ToString(Inv)}; "
+            + $"fine-tuning: {settings.FinetuneEpochs} epochs, lr {settings.FinetuneLearningRate.ToString(Inv)} (temporal modules {settings.TemporalLearningRate.ToString(Inv)}), batch {settings.Batch}, the epoch with the best validation recall kept. "
+            + $"Scored in-process on the {queries} test captions against all {testClips} test clips; twin accuracy compares each caption's clip with the same frames reversed (a tie counts half). Wall time {_clock.Elapsed:hh\\:mm\\:ss} on {Environment.ProcessorCount} cores.";
+        var notes = new List<string>();
+        return new AblationReport(CommandLine(), setup, rows, scaling, notes);
+    }
+
+    private string CommandLine() =>
+        settings.Name == ExperimentSettings.Reduced.Name ? "litevl experiment temporal --reduced" : "litevl experiment temporal";
+
+    /// <summary>Indents the training runs' lines under their stage.</summary>
+    private sealed class IndentedWriter(TextWriter inner) : TextWriter
+    {
+        private bool _lineStart = true;
+
+        public override System.Text.Encoding Encoding => inner.Encoding;
+
+        public override void Write(char value)
+        {
+            if (_lineStart && value != '\n')
+            {
+                inner.Write("  ");
+            }
+
+            inner.Write(value);
+            _lineStart = value == '\n';
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using LiteVL.Model.Config;
+using LiteVL.Model.Graphs;
+using LiteVL.Model.Tests.Graphs;
+using LiteVL.Model.Training;
+using LiteVL.Model.Weights;
+using Xunit.Abstractions;
+
+namespace LiteVL.Model.Tests.Weights;
+
+/// <summary>
+/// The path from image-text pre-training to a LiteVL video model: <c>model init --image</c>, <c>--params blip</c>,
+/// <c>export-blip</c>, then the ordinary BLIP import; and the ablation's <c>--fixed-scaling</c>.
+/// </summary>
+public sealed class PretrainingPathTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("litevl-pretrain-path-").FullName;
+
+    [Fact]
+    public void ImageInit_HasTheImportedTemporalBranch_SoItIsExactlyTheImageModel()
+    {
+        var random = TestModels.Tiny(seed: 41);
+        var image = random.WithImportedTemporalBranch();
+        foreach (var e in WeightSpec.For(random.Config))
+        {
+            if (e.FromBlip)
+            {
+                Assert.Equal(random[e.Name].Data, image[e.Name].Data);
+            }
+            else if (e.CopyOf is not null)
+            {
+                Assert.Equal(random[e.CopyOf].Data, image[e.Name].Data);
+            }
+            else
+            {
+                Assert.All(image[e.Name].Data, v => Assert.Equal(0f, v));
+                Assert.Contains(random[e.Name].Data, v => v != 0f);     // the random model had a branch to remove
+            }
+        }
+    }
+
+    [Fact]
+    public void ExportThenImport_GivesBackEveryBlipTensor_AndAVideoEncoderThatIsTheImageEncoderPerFrame()
+    {
+        var config = Presets.Get(Presets.Tiny) with { NumFrames = 1, MaxFrames = 1 };
+        var imageDir = Path.Combine(_dir, "image");
+        ModelDirectory.Init(config, seed: 7, imageDir, image: true);
+        var image = ModelWeights.Load(ModelConfig.Load(imageDir), Path.Combine(imageDir, ModelWeights.FileName));
+
+        var exported = BlipExporter.Export(imageDir, Path.Combine(_dir, "blip"));
+        Assert.False(exported.DroppedTemporal);
+        var video = BlipImporter.Import(exported.Checkpoint, Presets.Get(Presets.Tiny));
+        Assert.Equal(8, video.Config.NumFrames);
+        foreach (var e in WeightSpec.For(video.Config).Where(e => e.FromBlip))
+        {
+            Assert.Equal(image[e.Name].Data, video[e.Name].Data);
+        }
+
+        // T = 8 frames through the imported video encoder = each frame through the pre-trained one-frame model.
+        var c = video.Config;
+        int s = c.Vision.ImageSize, frameBytes = s * s * 3;
+        var frames = TestModels.RandomFrames(5, c.NumFrames * frameBytes);
+        using var videoGraph = new GraphRunner(new LiteVLGraphBuilder(video).VideoEncoder());
+        using var imageGraph = new GraphRunner(new LiteVLGraphBuilder(image).VideoEncoder());
+        var v = videoGraph.Run(("frames", frames, [1, c.NumFrames, s, s, 3]));
+        var i = imageGraph.Run(("frames", frames, [c.NumFrames, 1, s, s, 3]));
+        double d = Compare.MaxAbsDiff(v["video_tokens"].Data, i["video_tokens"].Data);
+        output.WriteLine($"max|Δ| imported T=8 video tokens vs the pre-trained T=1 model frame by frame: {d:E2}");
+        Assert.True(d <= 1e-5, $"the imported video model differs from the pre-trained image model by {d}");
+    }
+
+    [Fact]
+    public void Export_OfATrainedVideoModel_SaysItLeavesTheTemporalBranchOut()
+    {
+        string dir = Path.Combine(_dir, "video");
+        ModelDirectory.Init(Presets.Get(Presets.Tiny), seed: 3, dir);
+        var r = BlipExporter.Export(dir, Path.Combine(_dir, "blip2"));
+        Assert.True(r.DroppedTemporal);
+        Assert.Equal(WeightSpec.For(Presets.Get(Presets.Tiny)).Count(e => e.FromBlip), r.Tensors);
+    }
+
+    [Fact]
+    public void BlipGroup_TrainsNoTemporalModule_AndFixedScalingLeavesOnlyAlphaOut()
+    {
+        var w = TestModels.Tiny(seed: 2);
+        var blip = ParameterGroups.Select(w, ParameterGroup.Blip);
+        var all = ParameterGroups.Select(w, ParameterGroup.All);
+        var fixedAll = ParameterGroups.Select(w, ParameterGroup.All, fixedScaling: true);
+        Assert.DoesNotContain(blip, ParameterGroups.IsTemporal);
+        Assert.Equal(all.Count(n => !ParameterGroups.IsTemporal(n)), blip.Count);
+        Assert.Equal(all.Where(n => !n.EndsWith(".temporal_scaling", StringComparison.Ordinal)), fixedAll);
+        Assert.Equal(w.Config.Vision.NumLayers, all.Count - fixedAll.Count);
+
+        var fixedWeights = ParameterGroups.FixScaling(w);
+        Assert.All(ScalingChart.LayerMeans(fixedWeights), m => Assert.Equal(1.0, m));
+        Assert.Contains(ScalingChart.LayerMeans(w), m => m != 1.0);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
