@@ -1,6 +1,9 @@
 using LiteVL.FrameExtractor.Media;
+using LiteVL.FrameExtractor.Synth;
 using LiteVL.Model;
 using LiteVL.Model.Config;
+using LiteVL.Model.Weights;
+using LiteVL.ServiceDefaults;
 using LiteVL.Storage;
 using LiteVL.Storage.Entities;
 using LiteVL.UploadApi;
@@ -8,21 +11,89 @@ using Microsoft.EntityFrameworkCore;
 
 namespace LiteVL.Host;
 
-/// <summary>First-start work of the embedded host: the tiny model, the admin key, sample clips.</summary>
+/// <summary>First-start work of the embedded host: the model, the admin key, sample clips.</summary>
 internal static class EmbeddedSetup
 {
     public const string AdminKeyFile = "admin-key";
 
-    /// <summary>The bundled tiny model under the data directory unless a model directory is configured.</summary>
-    public static ModelConfig EnsureModel(string modelDir, TextWriter output)
+    /// <summary>Which model a first start installs: <c>small</c> (the shipped trained model, the default) or <c>tiny</c> (random weights).</summary>
+    public const string ModelSetting = "LiteVL:Embedded:Model";
+
+    public const string ShippedModel = "small";
+
+    public const string TinyModel = "tiny";
+
+    /// <summary>The three files of a shipped model; the graphs are built when it is installed.</summary>
+    public static IReadOnlyList<string> ShippedFiles { get; } = [ModelConfig.FileName, ModelWeights.FileName, ModelDirectory.VocabFileName];
+
+    /// <summary>The shipped small model beside the host's assembly: models/small of the repository, copied there by build and publish.</summary>
+    public static string ShippedModelDirectory => Path.Combine(AppContext.BaseDirectory, "models", ShippedModel);
+
+    /// <summary>
+    /// The model in <paramref name="modelDir"/>; when it has none, installs the one <paramref name="choice"/> names (see
+    /// <see cref="ModelSetting"/>): the shipped small model from <paramref name="shippedDir"/> (default
+    /// <see cref="ShippedModelDirectory"/>) with its graphs built, or the random tiny model. An existing model is used as it is.
+    /// </summary>
+    public static ModelConfig EnsureModel(string modelDir, string? choice, TextWriter output, string? shippedDir = null)
     {
+        string model = string.IsNullOrWhiteSpace(choice) ? ShippedModel : choice.Trim().ToLowerInvariant();
+        if (model is not (ShippedModel or TinyModel))
+        {
+            throw new StartupException(
+                $"{ModelSetting} is '{choice}': it must be '{ShippedModel}' (the shipped trained model, the default) or '{TinyModel}' (random weights, for wiring and tests).");
+        }
+
         if (File.Exists(Path.Combine(modelDir, ModelConfig.FileName)))
         {
             return ModelConfig.Load(modelDir);
         }
 
-        output.WriteLine($"No model at {modelDir}: generating the tiny model (random weights: it wires the platform, it does not find anything meaningful).");
-        return ModelDirectory.Init(Presets.Get(Presets.Tiny), seed: 0, modelDir);
+        if (model == TinyModel)
+        {
+            output.WriteLine($"No model at {modelDir}: generating the tiny model (random weights: it wires the platform, it does not find anything meaningful).");
+            return ModelDirectory.Init(Presets.Get(Presets.Tiny), seed: 0, modelDir);
+        }
+
+        return InstallShipped(shippedDir ?? ShippedModelDirectory, modelDir, output);
+    }
+
+    /// <summary>
+    /// Copies the shipped files into a staging folder inside <paramref name="modelDir"/>, builds the graphs there and moves
+    /// everything up, config.json last: a start interrupted half-way leaves no config.json, so the next one installs again.
+    /// </summary>
+    private static ModelConfig InstallShipped(string shippedDir, string modelDir, TextWriter output)
+    {
+        var missing = ShippedFiles.Where(f => !File.Exists(Path.Combine(shippedDir, f))).ToList();
+        if (missing.Count > 0)
+        {
+            throw new StartupException(
+                $"the shipped small model is missing: {shippedDir} has no {string.Join(", ", missing)}. The files come from models/small of the "
+                + "repository, copied beside the host when it is built or published; build the host from a complete checkout, or start with "
+                + $"--{ModelSetting}={TinyModel} for the random tiny model, or point LiteVL:Model:Directory at a model directory of your own.");
+        }
+
+        output.WriteLine($"Installing the shipped small model (trained on synthetic motion clips; docs/evaluation.md) into {modelDir}");
+        string staging = Path.Combine(modelDir, ".installing");
+        if (Directory.Exists(staging))
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+
+        Directory.CreateDirectory(staging);
+        foreach (string file in ShippedFiles)
+        {
+            File.Copy(Path.Combine(shippedDir, file), Path.Combine(staging, file));
+        }
+
+        ModelDirectory.BuildGraphs(staging, fp16: false);
+        foreach (string file in Directory.GetFiles(staging).Where(f => Path.GetFileName(f) != ModelConfig.FileName))
+        {
+            File.Move(file, Path.Combine(modelDir, Path.GetFileName(file)), overwrite: true);
+        }
+
+        File.Move(Path.Combine(staging, ModelConfig.FileName), Path.Combine(modelDir, ModelConfig.FileName), overwrite: true);
+        Directory.Delete(staging);
+        return ModelConfig.Load(modelDir);
     }
 
     /// <summary>Creates an admin key on first start and writes it to &lt;data&gt;/admin-key (owner-only).</summary>
@@ -33,7 +104,10 @@ internal static class EmbeddedSetup
             .EnsureAdminKeyFileAsync(Path.Combine(dataDir, AdminKeyFile), ct).ConfigureAwait(false);
     }
 
-    /// <summary>When the library is empty, generates a handful of varied clips and uploads them for tenant "demo".</summary>
+    /// <summary>
+    /// When the library is empty, renders the first <paramref name="count"/> of <see cref="SampleClipList"/> with the synthetic
+    /// generator (128×128, 10 fps, H.264) and uploads them for tenant "demo", titled with their captions.
+    /// </summary>
     public static async Task<int> IngestSamplesIfEmptyAsync(IServiceProvider services, string dataDir, int count, TextWriter output, CancellationToken ct)
     {
         await using var scope = services.CreateAsyncScope();
@@ -52,19 +126,56 @@ internal static class EmbeddedSetup
 
         string dir = Path.Combine(dataDir, "samples");
         Directory.CreateDirectory(dir);
-        using var clips = new SampleClips();
-        var specs = Samples.Take(count).ToList();
-        output.WriteLine($"The library is empty: generating {specs.Count} sample clips with ffmpeg's synthetic sources and ingesting them (tenant 'demo').");
+        using var encoder = new SampleClips();
+        var clips = SampleClipList().Take(count).ToList();
+        output.WriteLine($"The library is empty: rendering {clips.Count} synthetic sample {(clips.Count == 1 ? "clip" : "clips")} (shapes that move, grow, shrink or appear in turn, as the small model was trained on) and ingesting them (tenant 'demo').");
         var uploads = scope.ServiceProvider.GetRequiredService<UploadService>();
-        foreach (var (spec, title, tags) in specs)
+        foreach (var clip in clips)
         {
-            string path = await clips.GenerateAsync(spec, Path.Combine(dir, spec.FileName), ct).ConfigureAwait(false);
+            string path = await encoder.EncodeFramesAsync(clip.Frames, SampleSize, SampleSize, SynthPlanner.Fps, Path.Combine(dir, clip.FileName), ct).ConfigureAwait(false);
             await using var stream = File.OpenRead(path);
-            await uploads.UploadAsync("demo", stream, new UploadMetadata(title, tags, Path.GetFileName(path), "video/" + spec.Container), ct).ConfigureAwait(false);
+            await uploads.UploadAsync("demo", stream, new UploadMetadata(clip.Caption, ["sample", "synthetic", clip.Family], clip.FileName, "video/mp4"), ct).ConfigureAwait(false);
         }
 
-        return specs.Count;
+        return clips.Count;
     }
+
+    /// <summary>Side of the sample clips in pixels (the synthetic training set's default).</summary>
+    public const int SampleSize = 128;
+
+    /// <summary>One sample clip: its caption (the video's title), family tag, file name and rgb24 frames.</summary>
+    public sealed record SampleClip(string Caption, string Family, string FileName, byte[][] Frames);
+
+    /// <summary>
+    /// The sample pairs, each a clip and its time-reversed twin (the same frames backwards, with the opposite caption):
+    /// "a red circle moves left" / "... right", a grow/shrink pair, up/down, an order pair and a second left/right pair.
+    /// Fixed seeds: every first start renders the same clips.
+    /// </summary>
+    private static readonly (MotionFamily Family, SynthObject First, SynthObject? Second, bool Positive, int Seed)[] SamplePairs =
+    [
+        (MotionFamily.Horizontal, SynthVocabulary.Object("red", "circle"), null, false, 1),
+        (MotionFamily.Size, SynthVocabulary.Object("blue", "square"), null, true, 2),
+        (MotionFamily.Vertical, SynthVocabulary.Object("green", "triangle"), null, false, 3),
+        (MotionFamily.Order, SynthVocabulary.Object("red", "square"), SynthVocabulary.Object("blue", "circle"), true, 4),
+        (MotionFamily.Horizontal, SynthVocabulary.Object("yellow", "square"), null, true, 5),
+    ];
+
+    /// <summary>The sample clips in upload order: each pair's clip, then its twin.</summary>
+    public static IEnumerable<SampleClip> SampleClipList()
+    {
+        foreach (var (family, first, second, positive, seed) in SamplePairs)
+        {
+            var pair = SynthPlanner.Chosen(family, first, second, positive, seed, SampleSize);
+            var frames = SynthRenderer.Render(pair.Scene, SampleSize);
+            string tag = family.ToString().ToLowerInvariant();
+            yield return new SampleClip(pair.Caption, tag, FileName(pair.Caption), frames);
+            yield return new SampleClip(pair.TwinCaption, tag, FileName(pair.TwinCaption), [.. frames.Reverse()]);
+        }
+    }
+
+    /// <summary>"a red square appears, then a blue circle appears" → "a-red-square-appears-then-a-blue-circle-appears.mp4".</summary>
+    private static string FileName(string caption) =>
+        System.Text.RegularExpressions.Regex.Replace(caption, "[^a-z0-9]+", "-").Trim('-') + ".mp4";
 
     /// <summary>
     /// Waits until the sample clips are Indexed or Failed (or <paramref name="timeout"/> passes), so that the banner
@@ -89,14 +200,4 @@ internal static class EmbeddedSetup
             await Task.Delay(250, ct).ConfigureAwait(false);
         }
     }
-
-    private static readonly (ClipSpec Spec, string Title, string[] Tags)[] Samples =
-    [
-        (new(ClipSource.TestSrc2, 6, 640, 360, 25, ClipCodec.H264, "mp4", true), "Test pattern with a moving gradient", ["pattern", "sample"]),
-        (new(ClipSource.Mandelbrot, 14, 480, 270, 24, ClipCodec.H264, "mp4", false), "Zooming into the Mandelbrot set", ["fractal", "sample"]),
-        (new(ClipSource.Life, 8, 320, 240, 15, ClipCodec.Vp9, "webm", false), "Game of Life colonies", ["cells", "sample"]),
-        (new(ClipSource.SmpteBars, 4, 640, 480, 29.97, ClipCodec.Mpeg4, "avi", true), "Colour bars with tone", ["bars", "sample"]),
-        (new(ClipSource.MovingBox, 22, 480, 270, 30, ClipCodec.H264, "mp4", true), "A box moving across the frame", ["motion", "sample"]),
-        (new(ClipSource.Color, 3, 320, 320, 24, ClipCodec.H264, "mp4", false, "blue"), "A plain blue screen", ["colour", "sample"]),
-    ];
 }

@@ -7,7 +7,7 @@ internal sealed record HostArguments(string DataDirectory, int Samples, bool Ver
     public static HostArguments Parse(string[] args)
     {
         string data = Environment.GetEnvironmentVariable("LITEVL_DATA") ?? ".litevl";
-        int samples = 6;
+        int samples = 10;
         bool verbose = false;
         var rest = new List<string>();
         for (int i = 0; i < args.Length; i++)

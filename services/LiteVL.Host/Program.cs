@@ -8,8 +8,8 @@ using LiteVL.ServiceDefaults;
 using LiteVL.Storage;
 using LiteVL.UploadApi;
 
-// The embedded host: every service in one process (in-memory bus, SQLite, embedded vector index, tiny model).
-//   dotnet run --project services/LiteVL.Host [-- --data DIR] [--urls http://127.0.0.1:8080] [--samples N] [--verbose]
+// The embedded host: every service in one process (in-memory bus, SQLite, embedded vector index, the shipped small model).
+//   dotnet run --project services/LiteVL.Host [-- --data DIR] [--urls http://127.0.0.1:8080] [--samples N] [--verbose] [--LiteVL:Embedded:Model=tiny]
 // The console is for people: one line per video that changes state, the banner last at start-up, nothing while idle.
 var options = HostArguments.Parse(args);
 if (!await Prerequisites.EnsureFfmpegAsync(Console.Out, Console.Error))
@@ -37,7 +37,7 @@ return await ServiceMain.RunAsync("LiteVL host", async () =>
         builder.WebHost.UseUrls("http://127.0.0.1:8080");
     }
 
-    var model = EmbeddedSetup.EnsureModel(builder.Configuration["LiteVL:Model:Directory"]!, Console.Out);
+    var model = EmbeddedSetup.EnsureModel(builder.Configuration["LiteVL:Model:Directory"]!, builder.Configuration[EmbeddedSetup.ModelSetting], Console.Out);
     builder.Services.AddSingleton(new FrameGeometry(model.NumFrames, model.Vision.ImageSize));
     builder.AddServiceDefaults(verboseLogging: options.Verbose);
     builder.Services.AddLiteVLStorage(builder.Configuration);
@@ -71,6 +71,9 @@ return await ServiceMain.RunAsync("LiteVL host", async () =>
         ? await EmbeddedSetup.WaitForSamplesAsync(app.Services, samples, TimeSpan.FromMinutes(5), app.Lifetime.ApplicationStopping) + $" (tenant 'demo', key in {Path.Combine(dataDir, "demo-key")})"
         : string.Empty;
     string urls = string.Join(", ", app.Urls);
+    string searchExample = samples > 0
+        ? $"     curl -H \"Authorization: Bearer $(cat {Path.Combine(dataDir, "demo-key")})\" -H 'Content-Type: application/json' -d '{{\"query\":\"a red circle moves left\"}}' {app.Urls.First()}/v1/search\n"
+        : string.Empty;
     Console.WriteLine($"""
 
         LiteVL embedded host is running.
@@ -80,7 +83,7 @@ return await ServiceMain.RunAsync("LiteVL host", async () =>
           data         {dataDir}
           model        {model.Version} ({model.Preset}, T={model.NumFrames}, S={model.Vision.ImageSize})
         {(samplesLine.Length > 0 ? "  samples      " + samplesLine + "\n" : string.Empty)}Try: curl -H "Authorization: Bearer $(cat {adminKey})" {app.Urls.First()}/v1/videos
-        Ctrl+C stops it. Logs: one line per video that changes state; --verbose for everything.
+        {searchExample}Ctrl+C stops it. Logs: one line per video that changes state; --verbose for everything.
 
         """);
     await app.WaitForShutdownAsync();

@@ -32,6 +32,7 @@ public static class ServiceMain
     {
         AggregateException { InnerExceptions.Count: > 0 } a when a.InnerExceptions.All(i => Describe(i) is not null) =>
             string.Join("\n", a.InnerExceptions.Select(Describe).Distinct()),
+        StartupException => e.Message,
         OptionsValidationException o =>
             $"invalid configuration{SectionOf(o.OptionsType)}:\n" + string.Join("\n", o.Failures.Select(f => $"  - {f}")) + "\n" + HowToSet,
         Microsoft.EntityFrameworkCore.Storage.RetryLimitExceededException { InnerException: { } inner } => Describe(inner),
@@ -50,4 +51,22 @@ public static class ServiceMain
 
     private const string HowToSet =
         "Set values in appsettings.json or as environment variables, where ':' becomes '__' (e.g. LiteVL__Storage__ConnectionString).";
+}
+
+/// <summary>A start-up failure whose message already says what is wrong and what to do; <see cref="ServiceMain"/> prints it as it is.</summary>
+public sealed class StartupException : Exception
+{
+    public StartupException()
+    {
+    }
+
+    public StartupException(string message)
+        : base(message)
+    {
+    }
+
+    public StartupException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }

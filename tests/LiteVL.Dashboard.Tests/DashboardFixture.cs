@@ -66,7 +66,12 @@ public sealed class DashboardFixture : IAsyncLifetime
             files.Add((TruncatedTitle, await clips.MakeTruncatedMp4Async(Path.Combine(clipsDir, "truncated.mp4"))));
         }
 
-        _host = await HostProcess.StartAsync(Path.Combine(_root, "data"), new Dictionary<string, string> { ["LiteVL__Encoder__Heartbeat__Interval"] = "00:00:01" });
+        // The random tiny model, not the shipped one: the scaling chart test checks a tiny model's two layers of random α.
+        _host = await HostProcess.StartAsync(Path.Combine(_root, "data"), new Dictionary<string, string>
+        {
+            ["LiteVL__Encoder__Heartbeat__Interval"] = "00:00:01",
+            ["LiteVL__Embedded__Model"] = "tiny",
+        });
         using (var admin = AdminApi())
         {
             using var created = await admin.PostAsJsonAsync("/v1/admin/keys", new { tenant = Tenant, name = "dashboard tests" });

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using LiteVL.Cli.Synth;
+using LiteVL.FrameExtractor.Synth;
 using LiteVL.FrameExtractor.Media;
 
 namespace LiteVL.Cli.Commands;

@@ -1,21 +1,21 @@
-namespace LiteVL.Cli.Synth;
+namespace LiteVL.FrameExtractor.Synth;
 
-internal enum SynthSplit { Train, Val, Test }
+public enum SynthSplit { Train, Val, Test }
 
 /// <summary>
 /// One shape over a clip: its centre and size (pixels) move linearly from the first frame to the last; it is drawn on
 /// frames [<see cref="VisibleFrom"/>, <see cref="VisibleTo"/>).
 /// </summary>
-internal sealed record ShapeTrack(SynthObject Object, double X0, double Y0, double X1, double Y1, double Size0, double Size1, int VisibleFrom, int VisibleTo);
+public sealed record ShapeTrack(SynthObject Object, double X0, double Y0, double X1, double Y1, double Size0, double Size1, int VisibleFrom, int VisibleTo);
 
 /// <summary>Everything needed to draw a clip: frame count, background grey level and the shapes.</summary>
-internal sealed record ClipScene(int Frames, byte Background, IReadOnlyList<ShapeTrack> Shapes);
+public sealed record ClipScene(int Frames, byte Background, IReadOnlyList<ShapeTrack> Shapes);
 
 /// <summary>
 /// The ranges a rendering is drawn from. <see cref="Seen"/> is used by train and val (and half of test);
 /// <see cref="Novel"/> only by test: lighter backgrounds and smaller shapes than training ever shows.
 /// </summary>
-internal sealed record RenderingRanges(string Name, int BackgroundMin, int BackgroundMax, double SizeMin, double SizeMax)
+public sealed record RenderingRanges(string Name, int BackgroundMin, int BackgroundMax, double SizeMin, double SizeMax)
 {
     public static readonly RenderingRanges Seen = new("seen", 24, 88, 0.20, 0.30);
 
@@ -26,7 +26,7 @@ internal sealed record RenderingRanges(string Name, int BackgroundMin, int Backg
 /// A clip and its time-reversed twin. The clip is drawn from <see cref="Scene"/>; the twin is the same frames in reverse
 /// order. <see cref="Positive"/> is the clip's direction (right, down, grows); the twin has the other one.
 /// </summary>
-internal sealed record SynthPair(
+public sealed record SynthPair(
     int Index, SynthSplit Split, MotionFamily Family, SynthObject First, SynthObject? Second, bool Positive, int Template,
     bool HeldOut, RenderingRanges Rendering, ClipScene Scene)
 {
@@ -46,7 +46,7 @@ internal sealed record SynthPair(
 /// shows ("a red square", "a red square and a blue circle"). Stored as a short still clip (<see cref="SynthPlanner.ImageFrames"/>
 /// equal frames), which the platform's frame extraction reads like any video.
 /// </summary>
-internal sealed record SynthImage(int Index, SynthSplit Split, IReadOnlyList<SynthObject> Objects, int Template, ClipScene Scene)
+public sealed record SynthImage(int Index, SynthSplit Split, IReadOnlyList<SynthObject> Objects, int Template, ClipScene Scene)
 {
     public string Name => $"image-{Split.ToString().ToLowerInvariant()}-{Index:D4}";
 
@@ -54,7 +54,7 @@ internal sealed record SynthImage(int Index, SynthSplit Split, IReadOnlyList<Syn
 }
 
 /// <summary>The whole set: held-out combinations and every clip/twin pair, in split order (train, val, test), and the still images.</summary>
-internal sealed record SynthPlan(int Seed, int Size, double Fps, IReadOnlyList<SynthCombo> HeldOut, IReadOnlyList<SynthPair> Pairs, IReadOnlyList<SynthImage> Images)
+public sealed record SynthPlan(int Seed, int Size, double Fps, IReadOnlyList<SynthCombo> HeldOut, IReadOnlyList<SynthPair> Pairs, IReadOnlyList<SynthImage> Images)
 {
     public int Clips => Pairs.Count * 2;
 
@@ -66,7 +66,7 @@ internal sealed record SynthPlan(int Seed, int Size, double Fps, IReadOnlyList<S
 /// versions). Held-out combinations: two colour × shape pairs per motion family, drawn from the seed; they appear only in
 /// test. Each split draws from its own random stream, so test renderings never repeat a training draw.
 /// </summary>
-internal static class SynthPlanner
+public static class SynthPlanner
 {
     public const double Fps = 10;
     public const double MinSeconds = 2;
@@ -249,13 +249,42 @@ internal static class SynthPlanner
         return allowed[rng.Next(allowed.Count)];
     }
 
+    /// <summary>
+    /// One chosen pair outside any set (the embedded host's sample clips): <paramref name="first"/> (and
+    /// <paramref name="second"/>, for <see cref="MotionFamily.Order"/> clips only) in the direction <paramref name="positive"/>
+    /// (right, down, grows), captioned with the plain template 0 ("a red circle moves left"), and otherwise drawn from
+    /// <paramref name="seed"/> exactly as a training pair is (seen renderings, same ranges and drawing code).
+    /// <see cref="SynthPair.Scene"/> is the clip; its frames in reverse order are the twin (<see cref="SynthPair.TwinCaption"/>).
+    /// </summary>
+    public static SynthPair Chosen(MotionFamily family, SynthObject first, SynthObject? second, bool positive, int seed, int size)
+    {
+        if (size < MinSize || size > MaxSize || size % 2 != 0)
+        {
+            throw new ArgumentException($"The size must be an even number of pixels from {MinSize} to {MaxSize}, not {size}.", nameof(size));
+        }
+
+        if ((family == MotionFamily.Order) != (second is not null) || second == first)
+        {
+            throw new ArgumentException(family == MotionFamily.Order
+                ? "An order clip shows two different shapes: give the one that appears first and the one that appears second."
+                : $"A {family.ToString().ToLowerInvariant()} clip shows one shape, not two.", nameof(second));
+        }
+
+        return Draw(new Random(seed), SynthSplit.Train, 0, family, first, second, heldOut: false, RenderingRanges.Seen, size, chosenPositive: positive, chosenTemplate: 0);
+    }
+
+    /// <param name="chosenPositive">Overrides the drawn direction (after drawing it, so the random stream is the same either way).</param>
+    /// <param name="chosenTemplate">Overrides the drawn caption template, likewise.</param>
     private static SynthPair Draw(
-        Random rng, SynthSplit split, int index, MotionFamily family, SynthObject first, SynthObject? second, bool heldOut, RenderingRanges r, int size)
+        Random rng, SynthSplit split, int index, MotionFamily family, SynthObject first, SynthObject? second, bool heldOut, RenderingRanges r, int size,
+        bool? chosenPositive = null, int? chosenTemplate = null)
     {
         int frames = (int)Math.Round(Uniform(rng, MinSeconds, MaxSeconds) * Fps);
         byte background = (byte)rng.Next(r.BackgroundMin, r.BackgroundMax + 1);
         bool positive = rng.Next(2) == 0;
         int template = rng.NextDouble() < 0.5 ? 0 : 1 + rng.Next(SynthVocabulary.Templates(family) - 1);
+        positive = chosenPositive ?? positive;
+        template = chosenTemplate ?? template;
         double s = Uniform(rng, r.SizeMin, r.SizeMax) * size;
         List<ShapeTrack> shapes;
         switch (family)

@@ -1,11 +1,11 @@
-namespace LiteVL.Cli.Synth;
+namespace LiteVL.FrameExtractor.Synth;
 
 /// <summary>
 /// Draws a <see cref="ClipScene"/> into rgb24 frames: a uniform grey background and filled shapes, anti-aliased by 4×4
 /// supersampling of each pixel the shape's box touches. Squares are axis-aligned, triangles point up; a shape of size s
 /// fits an s×s box centred on its position.
 /// </summary>
-internal static class SynthRenderer
+public static class SynthRenderer
 {
     private const int Sub = 4;
 

@@ -3,21 +3,21 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using LiteVL.FrameExtractor.Media;
 
-namespace LiteVL.Cli.Synth;
+namespace LiteVL.FrameExtractor.Synth;
 
 /// <summary>
 /// One line of <c>data.jsonl</c>: <c>video</c> and <c>caption</c> as <c>litevl eval</c> and <c>litevl train</c> read them;
 /// the other fields (ignored by those readers) say what the clip is, so results can be sliced.
 /// </summary>
-internal sealed record SynthRecord(
+public sealed record SynthRecord(
     string Video, string Caption, string Split, string Twin, string Family, string Motion, IReadOnlyList<string> Objects,
     bool HeldOut, string Rendering, int Frames, int Background);
 
 /// <summary>One line of <c>images-train.jsonl</c> / <c>images-val.jsonl</c>: a still image (as a short still clip) and what it shows.</summary>
-internal sealed record SynthImageRecord(string Video, string Caption, string Split, IReadOnlyList<string> Objects, int Background);
+public sealed record SynthImageRecord(string Video, string Caption, string Split, IReadOnlyList<string> Objects, int Background);
 
 /// <summary>Renders a <see cref="SynthPlan"/> to H.264 MP4 files and writes the JSON-lines files and the manifest.</summary>
-internal static class SynthGenerator
+public static class SynthGenerator
 {
     public const string VideosFolder = "videos";
     public const string DataFile = "data.jsonl";

@@ -1,10 +1,10 @@
-namespace LiteVL.Cli.Synth;
+namespace LiteVL.FrameExtractor.Synth;
 
 /// <summary>A named colour of the synthetic set and the RGB it is drawn with.</summary>
-internal sealed record SynthColour(string Name, byte R, byte G, byte B);
+public sealed record SynthColour(string Name, byte R, byte G, byte B);
 
 /// <summary>What a clip shows. Each family is closed under time reversal: its twin belongs to the same family.</summary>
-internal enum MotionFamily
+public enum MotionFamily
 {
     /// <summary>"moves left" ↔ "moves right".</summary>
     Horizontal,
@@ -20,7 +20,7 @@ internal enum MotionFamily
 }
 
 /// <summary>One shape of one colour (indices into <see cref="SynthVocabulary.Colours"/> and <see cref="SynthVocabulary.Shapes"/>).</summary>
-internal readonly record struct SynthObject(int Colour, int Shape)
+public readonly record struct SynthObject(int Colour, int Shape)
 {
     public string ColourName => SynthVocabulary.Colours[Colour].Name;
 
@@ -30,7 +30,7 @@ internal readonly record struct SynthObject(int Colour, int Shape)
 }
 
 /// <summary>A colour × shape × motion combination; <see cref="Family"/> names the motion and its time-reversed opposite together.</summary>
-internal readonly record struct SynthCombo(SynthObject Object, MotionFamily Family)
+public readonly record struct SynthCombo(SynthObject Object, MotionFamily Family)
 {
     public override string ToString() => $"{Object} {SynthVocabulary.MotionPhrase(Family)}";
 }
@@ -41,7 +41,7 @@ internal readonly record struct SynthCombo(SynthObject Object, MotionFamily Fami
 /// differ only in article and connective words); a clip and its time-reversed twin always use the same template, so
 /// their captions differ only in the word(s) that carry time.
 /// </summary>
-internal static class SynthVocabulary
+public static class SynthVocabulary
 {
     public static readonly IReadOnlyList<SynthColour> Colours =
     [
@@ -53,6 +53,21 @@ internal static class SynthVocabulary
     ];
 
     public static readonly IReadOnlyList<string> Shapes = ["square", "circle", "triangle"];
+
+    /// <summary>A shape by its words, "red" and "circle"; an <see cref="ArgumentException"/> lists the words there are.</summary>
+    public static SynthObject Object(string colour, string shape)
+    {
+        int c = Colours.ToList().FindIndex(k => k.Name == colour);
+        int s = Shapes.ToList().IndexOf(shape);
+        if (c < 0 || s < 0)
+        {
+            throw new ArgumentException(
+                $"'{colour} {shape}' is not in the vocabulary: colours {string.Join(", ", Colours.Select(k => k.Name))}; shapes {string.Join(", ", Shapes)}.",
+                c < 0 ? nameof(colour) : nameof(shape));
+        }
+
+        return new SynthObject(c, s);
+    }
 
     public static readonly IReadOnlyList<MotionFamily> Families = [MotionFamily.Horizontal, MotionFamily.Vertical, MotionFamily.Size, MotionFamily.Order];
 
