@@ -10,7 +10,7 @@ internal static class ExperimentCommand
     {
         var work = new Option<string>("--work") { Description = "Working folder: the synthetic set, the frame cache, every variant's model and results.json (the set and frames are reused by later runs).", DefaultValueFactory = _ => ".litevl-experiment" };
         var reduced = new Option<bool>("--reduced") { Description = "The few-minute setting CI runs (fewer clips, 64 px, fewer epochs) instead of the full one." };
-        var seed = new Option<int>("--seed") { Description = "Seed of the data, the initial weights and every training draw.", DefaultValueFactory = _ => 0 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the data, the initial weights and every training draw (1 made the shipped model).", DefaultValueFactory = _ => 1 };
         var doc = new Option<string?>("--doc") { Description = "Markdown file to write the table into, between its generated-section markers (e.g. docs/evaluation.md); the SVG charts go to an images/ folder beside it." };
         var ship = new Option<string?>("--ship") { Description = "Also write variant (d) as config.json, fp16 weights.safetensors and vocab.txt to this folder (models/small is the embedded host's default model)." };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads per operator (0: one per core).", DefaultValueFactory = _ => 0 };

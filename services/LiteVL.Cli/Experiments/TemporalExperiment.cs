@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using LiteVL.Cli.Commands;
-using LiteVL.Cli.Synth;
+using LiteVL.FrameExtractor.Synth;
 using LiteVL.FrameExtractor.Media;
 using LiteVL.Model;
 using LiteVL.Model.Config;
@@ -33,13 +33,13 @@ public sealed record ExperimentSettings
 
     public double PretrainLearningRate { get; init; } = 1e-3;
 
-    public int FinetuneEpochs { get; init; } = 10;
+    public int FinetuneEpochs { get; init; } = 20;
 
     /// <summary>Peak learning rate of the pre-trained BLIP weights when they are fine-tuned.</summary>
     public double FinetuneLearningRate { get; init; } = 1e-4;
 
     /// <summary>Peak learning rate of the temporal modules.</summary>
-    public double TemporalLearningRate { get; init; } = 1e-3;
+    public double TemporalLearningRate { get; init; } = 5e-3;
 
     public int Batch { get; init; } = 16;
 
