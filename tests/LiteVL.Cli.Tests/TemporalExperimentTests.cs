@@ -64,7 +64,7 @@ public sealed class TemporalExperimentTests(ITestOutputHelper output) : IDisposa
             File.Copy(file, Path.Combine(shipped, Path.GetFileName(file)));
         }
 
-        ModelDirectory.BuildGraphs(shipped);
+        ModelDirectory.BuildGraphs(shipped, fp16: false);
         using var media = new MediaToolchain();
         var config = Model.Config.ModelConfig.Load(shipped);
         var test = await TrainCommand.LoadAsync(TextWriter.Null, media, Path.Combine(work, "data", "test.jsonl"), null, Path.Combine(work, "frames"), config, CancellationToken.None);

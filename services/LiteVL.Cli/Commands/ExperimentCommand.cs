@@ -54,6 +54,42 @@ internal static class ExperimentCommand
 
             return 0;
         });
-        return new Command("experiment", "Reproducible experiments that measure what the model claims.") { temporal };
+        return new Command("experiment", "Reproducible experiments that measure what the model claims.") { temporal, Score(output) };
+    }
+
+    /// <summary><c>litevl experiment score</c>: one model directory on one captioned set, in-process, with twin accuracy.</summary>
+    private static Command Score(TextWriter output)
+    {
+        var model = CliOptions.ModelDir();
+        var data = new Option<string>("--data") { Description = "Captioned set (JSON lines, e.g. a litevl data synth test.jsonl); the gallery is its videos.", Required = true };
+        var cache = new Option<string?>("--frame-cache") { Description = "Folder for extracted frames (default: a temporary one)." };
+        var candidates = new Option<int>("--candidates") { Description = "Coarse candidates the re-ranked rows re-score per query.", DefaultValueFactory = _ => 16 };
+        var cmd = new Command("score", "Score a model directory on a captioned set in-process: coarse and re-ranked (TDP, no pooling) R@1/5/10, MdR and twin accuracy (each clip against its own frames reversed).")
+        {
+            model, data, cache, candidates,
+        };
+        cmd.SetAction(async (p, ct) =>
+        {
+            string dir = p.GetValue(model)!;
+            var config = Model.Config.ModelConfig.Load(dir);
+            string frames = p.GetValue(cache) ?? Directory.CreateTempSubdirectory("litevl-score-").FullName;
+            using var media = new FrameExtractor.Media.MediaToolchain();
+            var set = await TrainCommand.LoadAsync(output, media, p.GetValue(data)!, null, frames, config, ct).ConfigureAwait(false);
+            using var probe = new RetrievalProbe(dir, set);
+            foreach (var (name, scores) in new[]
+            {
+                ("coarse", probe.Coarse()),
+                ("re-ranked, TDP", probe.Reranked(Model.Config.PoolingMode.Tdp, p.GetValue(candidates))),
+                ("re-ranked, no pooling", probe.Reranked(Model.Config.PoolingMode.None, p.GetValue(candidates))),
+            })
+            {
+                var r = scores.Retrieval;
+                output.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"{name}: R@1 {r.RecallAt1:F1} · R@5 {r.RecallAt5:F1} · R@10 {r.RecallAt10:F1} · MdR {r.MedianRank:0.#} · twin {scores.Twin:F1} % ({scores.TwinTies} ties of {scores.TwinPairs}) · {r.Queries} queries, {set.Clips.Count} clips"));
+            }
+
+            return 0;
+        });
+        return cmd;
     }
 }

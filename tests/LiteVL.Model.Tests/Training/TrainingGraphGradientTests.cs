@@ -23,6 +23,8 @@ public sealed class TrainingGraphGradientTests(ITestOutputHelper output)
     public static TheoryData<string, string> Cases => new()
     {
         { "per_frame", "temporal" },
+        { "per_frame", "time embedding" },
+        { "per_frame", "temporal scaling" },
         { "per_frame", "spatial vision" },
         { "per_frame", "text" },
         { "per_frame", "heads and temperature" },
@@ -54,6 +56,8 @@ public sealed class TrainingGraphGradientTests(ITestOutputHelper output)
         var trainable = all.Where(n => group switch
         {
             "temporal" => ParameterGroups.IsTemporal(n),
+            "time embedding" => n == "vision_model.embeddings.time_embedding",
+            "temporal scaling" => n.EndsWith(".temporal_scaling", StringComparison.Ordinal),
             "spatial vision" => n.StartsWith("vision_model.", StringComparison.Ordinal) && !ParameterGroups.IsTemporal(n),
             "text" => n.StartsWith("text_encoder.", StringComparison.Ordinal),
             _ => ParameterGroups.IsHead(n),
@@ -98,7 +102,8 @@ public sealed class TrainingGraphGradientTests(ITestOutputHelper output)
             return (At(h) - At(-h)) / (2 * h);
         }
 
-        double h = 0.02 / Math.Abs(analytic);                            // a step that moves the loss by about 0.02
+        // A step that moves the loss by about 0.02, but never so long that tanh (the scaling α) leaves its linear range.
+        double h = Math.Min(0.02 / Math.Abs(analytic), 0.25);
         double fd1 = Fd(h), fd2 = Fd(h / 2);
         double fd = ((4 * fd2) - fd1) / 3;                                   // Richardson: cancels the h² term
         double error = Math.Abs(fd - analytic) / Math.Max(Math.Abs(fd), Math.Abs(analytic));
