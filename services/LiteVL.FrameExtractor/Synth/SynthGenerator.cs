@@ -196,6 +196,7 @@ public static class SynthGenerator
                 Train = plan.Images.Count(i => i.Split == SynthSplit.Train),
                 Val = plan.Images.Count(i => i.Split == SynthSplit.Val),
                 TwoShapes = plan.Images.Count(i => i.Objects.Count == 2),
+                Captions = "what one frame shows, with where: \"a red square on the left\", \"a blue circle up at the top\"",
                 FramesEach = SynthPlanner.ImageFrames,
             },
             Files = plan.Images.Count > 0

@@ -46,11 +46,33 @@ public sealed record SynthPair(
 /// shows ("a red square", "a red square and a blue circle"). Stored as a short still clip (<see cref="SynthPlanner.ImageFrames"/>
 /// equal frames), which the platform's frame extraction reads like any video.
 /// </summary>
-public sealed record SynthImage(int Index, SynthSplit Split, IReadOnlyList<SynthObject> Objects, int Template, ClipScene Scene)
+public sealed record SynthImage(int Index, SynthSplit Split, IReadOnlyList<SynthObject> Objects, int Template, ClipScene Scene, int FrameSize)
 {
     public string Name => $"image-{Split.ToString().ToLowerInvariant()}-{Index:D4}";
 
-    public string Caption => SynthVocabulary.ImageCaption(Objects, Template);
+    /// <summary>
+    /// What the frame shows, with where when the shape sits in an outer third: "a red square on the left", "a red square
+    /// up at the top", "a red square on the left and a blue circle on the right". The position words are the ones the
+    /// motion captions use, so pre-training teaches the text encoder "left" from "right" and "up" from "down" before any
+    /// video is seen (docs/training.md).
+    /// </summary>
+    public string Caption
+    {
+        get
+        {
+            var shapes = Scene.Shapes;
+            if (shapes.Count == 2)
+            {
+                bool firstLeft = shapes[0].X0 < shapes[1].X0;
+                return SynthVocabulary.ImageCaption(Objects, Template, firstLeft ? "left" : "right", firstLeft ? "right" : "left");
+            }
+
+            double x = shapes[0].X0, y = shapes[0].Y0, third = FrameSize / 3.0;
+            string? across = x < third ? "left" : x > 2 * third ? "right" : null;
+            string? along = y < third ? "top" : y > 2 * third ? "bottom" : null;
+            return SynthVocabulary.ImageCaption(Objects, Template, across is not null && (along is null || Template == 0) ? across : along);
+        }
+    }
 }
 
 /// <summary>The whole set: held-out combinations and every clip/twin pair, in split order (train, val, test), and the still images.</summary>
@@ -176,7 +198,7 @@ public static class SynthPlanner
                 objects = [first];
             }
 
-            images.Add(new SynthImage(index, split, objects, rng.Next(2), new ClipScene(ImageFrames, background, shapes)));
+            images.Add(new SynthImage(index, split, objects, rng.Next(2), new ClipScene(ImageFrames, background, shapes), size));
         }
 
         return images;

@@ -118,13 +118,31 @@ public static class SynthVocabulary
         };
     }
 
-    /// <summary>The caption of a still image: "a red square", "the red square", "a red square and a blue circle".</summary>
-    public static string ImageCaption(IReadOnlyList<SynthObject> objects, int template) => objects.Count switch
+    /// <summary>
+    /// The caption of a still image: "a red square", "the red square", "a red square on the left", "a red square up at the
+    /// top", "a red square down at the bottom"; two shapes: "a red square on the left and a blue circle on the right".
+    /// </summary>
+    /// <param name="where">Where the (first) shape is: left, right, top, bottom, or null for nowhere in particular.</param>
+    /// <param name="secondWhere">Where the second shape is (two shapes only).</param>
+    public static string ImageCaption(IReadOnlyList<SynthObject> objects, int template, string? where = null, string? secondWhere = null)
     {
-        1 => template == 1 ? $"the {objects[0]}" : $"a {objects[0]}",
-        2 => $"a {objects[0]} and a {objects[1]}",
-        _ => throw new ArgumentException("A still image shows one or two shapes.", nameof(objects)),
-    };
+        ArgumentNullException.ThrowIfNull(objects);
+        string Place(string? w) => w switch
+        {
+            null => string.Empty,
+            "left" or "right" => $" on the {w}",
+            "top" => " up at the top",
+            "bottom" => " down at the bottom",
+            _ => throw new ArgumentException($"Unknown place '{w}'.", nameof(where)),
+        };
+
+        return objects.Count switch
+        {
+            1 => (template == 1 && where is null ? $"the {objects[0]}" : $"a {objects[0]}") + Place(where),
+            2 => $"a {objects[0]}{Place(where)} and a {objects[1]}{Place(secondWhere)}",
+            _ => throw new ArgumentException("A still image shows one or two shapes.", nameof(objects)),
+        };
+    }
 
     /// <summary>The caption of an order clip: "a red square appears, then a blue circle appears" and two paraphrases.</summary>
     public static string OrderCaption(SynthObject first, SynthObject second, int template) => template switch
