@@ -53,7 +53,7 @@ public sealed record ExperimentSettings
     /// <summary>A few minutes on 2 cores: the CI check that the ablation's main effect holds.</summary>
     public static ExperimentSettings Reduced { get; } = new()
     {
-        Name = "reduced", Clips = 120, Images = 240, Size = 64, PretrainEpochs = 12, FinetuneEpochs = 20, Batch = 12, Candidates = 8,
+        Name = "reduced", Clips = 96, Images = 160, Size = 64, PretrainEpochs = 10, FinetuneEpochs = 8, Batch = 12, Candidates = 8,
     };
 }
 
@@ -73,7 +73,9 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private static readonly string[] TrainedVariants = ["a", "b", "c", "d"];
     private int _stage;
+    private bool _scoreOnly;
 
     private const int Stages = 7;
 
@@ -81,12 +83,28 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
 
     public string ModelDir(string variant) => Path.Combine(WorkDir, ModelsFolder, variant);
 
-    public async Task<AblationReport> RunAsync(CancellationToken ct)
+    /// <param name="scoreOnly">Score and report the variants an earlier run left in the work folder, without training.</param>
+    public async Task<AblationReport> RunAsync(CancellationToken ct, bool scoreOnly = false)
     {
         var s = settings;
         Directory.CreateDirectory(WorkDir);
         string data = Path.Combine(WorkDir, DataFolder);
         string frames = Path.Combine(WorkDir, FramesFolder);
+        if (scoreOnly)
+        {
+            var missing = TrainedVariants.Where(v => !File.Exists(Path.Combine(ModelDir(v), ModelConfig.FileName))).ToList();
+            if (missing.Count > 0 || !File.Exists(Path.Combine(data, SynthGenerator.ManifestFile)))
+            {
+                throw new InvalidOperationException($"--score-only needs a work folder an earlier run trained; {WorkDir} lacks {(missing.Count > 0 ? "the models of " + string.Join(", ", missing) : "the data set")}. Run without --score-only first.");
+            }
+
+            _stage = Stages - 1;
+            _scoreOnly = true;
+            Stage("scoring every variant on the test split (trained by an earlier run)");
+            var scored = await ScoreAsync(data, frames, ct).ConfigureAwait(false);
+            File.WriteAllText(Path.Combine(WorkDir, "results.json"), scored.ToJson() + "\n");
+            return scored;
+        }
 
         Stage($"synthetic set: {s.Clips} clips + {s.Images} still images, {s.Size}×{s.Size} px, seed {s.Seed}");
         await EnsureDataAsync(data, ct).ConfigureAwait(false);
@@ -235,7 +253,7 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
             + $"{manifest.GetProperty("splits").GetProperty("val").GetProperty("clips").GetInt32()} val, {testClips} test, every clip with its time-reversed twin) and {settings.Images} still images at {settings.Size}×{settings.Size} px; "
             + $"the `small` preset (ViT 3×96 on 64×64 frames in 8×8 patches, T = 8; BERT 3×96). Pre-training: {settings.PretrainEpochs} epochs at lr {settings.PretrainLearningRate.ToString(Inv)}; "
             + $"fine-tuning: {settings.FinetuneEpochs} epochs, lr {settings.FinetuneLearningRate.ToString(Inv)} (temporal modules {settings.TemporalLearningRate.ToString(Inv)}), batch {settings.Batch}, the epoch with the best validation recall kept. "
-            + $"Scored in-process on the {queries} test captions against all {testClips} test clips; twin accuracy compares each caption's clip with the same frames reversed (a tie counts half). Wall time {_clock.Elapsed:hh\\:mm\\:ss} on {Environment.ProcessorCount} cores.";
+            + $"Scored in-process on the {queries} test captions against all {testClips} test clips; twin accuracy compares each caption's clip with the same frames reversed (a tie counts half). {(_scoreOnly ? "Scored again with --score-only (models trained by an earlier run of the same command); scoring" : "Wall time")} {_clock.Elapsed:hh\\:mm\\:ss} on {Environment.ProcessorCount} cores.";
         var notes = new List<string>();
         return new AblationReport(CommandLine(), setup, rows, scaling, notes);
     }
