@@ -84,9 +84,7 @@ internal static class ExperimentCommand
                 ("re-ranked, no pooling", probe.Reranked(Model.Config.PoolingMode.None, p.GetValue(candidates))),
             })
             {
-                var r = scores.Retrieval;
-                output.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"{name}: R@1 {r.RecallAt1:F1} · R@5 {r.RecallAt5:F1} · R@10 {r.RecallAt10:F1} · MdR {r.MedianRank:0.#} · twin {scores.Twin:F1} % ({scores.TwinTies} ties of {scores.TwinPairs}) · {r.Queries} queries, {set.Clips.Count} clips"));
+                output.WriteLine($"{name}: {scores.Describe()} · {scores.Retrieval.Queries} queries, {set.Clips.Count} clips");
             }
 
             return 0;

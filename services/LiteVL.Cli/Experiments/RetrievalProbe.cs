@@ -8,7 +8,12 @@ namespace LiteVL.Cli.Experiments;
 /// <summary>What one variant scores on a test split.</summary>
 /// <param name="Twin">Share of captions whose clip outscores the same frames in reverse order (ties count half).</param>
 /// <param name="TwinTies">Captions where the two scores were equal (within <see cref="RetrievalProbe.TieTolerance"/>).</param>
-public sealed record ProbeScores(RetrievalSummary Retrieval, double Twin, int TwinPairs, int TwinTies);
+public sealed record ProbeScores(RetrievalSummary Retrieval, double Twin, int TwinPairs, int TwinTies)
+{
+    /// <summary>One line for people: "R@1 16.2 · R@5 50.0 · R@10 65.0 · MdR 5.5 · twin 46.2 % (0 ties of 80)".</summary>
+    public string Describe() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"R@1 {Retrieval.RecallAt1:F1} · R@5 {Retrieval.RecallAt5:F1} · R@10 {Retrieval.RecallAt10:F1} · MdR {Retrieval.MedianRank:0.#} · twin {Twin:F1} % ({TwinTies} ties of {TwinPairs})");
+}
 
 /// <summary>
 /// Scores a model directory on a captioned test set in-process, as the platform serves it: the coarse stage (cosine of

@@ -232,8 +232,7 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
             using var probe = new RetrievalProbe(ModelDir(model), test, runtime);
             var scores = run(probe);
             var row = new AblationRow(key, variant, training, scoring, scores);
-            output.WriteLine(string.Create(Inv,
-                $"  ({key}) {variant}: R@1 {scores.Retrieval.RecallAt1:F1} · R@5 {scores.Retrieval.RecallAt5:F1} · R@10 {scores.Retrieval.RecallAt10:F1} · MdR {scores.Retrieval.MedianRank:0.#} · twin {scores.Twin:F1} % ({scores.TwinTies} ties of {scores.TwinPairs})"));
+            output.WriteLine($"  ({key}) {variant}: {scores.Describe()}");
             return row;
         }
 

@@ -500,21 +500,15 @@ public sealed class RetrievalTrainer : IDisposable
                 continue;
             }
 
+            // Every queue holds exactly its clip's unplaced examples in shuffled order, so e is at the head of its own.
             placed[e] = true;
             result.Add(e);
             int clip = _data.Examples[e].Clip;
-            waiting[clip].TryDequeue(out _);
-            if (_data.Clips[clip].Twin is int twin && waiting.TryGetValue(twin, out var partners))
+            waiting[clip].Dequeue();
+            if (_data.Clips[clip].Twin is int twin && waiting.TryGetValue(twin, out var partners) && partners.TryDequeue(out int p))
             {
-                while (partners.TryDequeue(out int p))
-                {
-                    if (!placed[p])
-                    {
-                        placed[p] = true;
-                        result.Add(p);
-                        break;
-                    }
-                }
+                placed[p] = true;
+                result.Add(p);
             }
         }
 

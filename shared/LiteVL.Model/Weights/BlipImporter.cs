@@ -44,14 +44,23 @@ public static class BlipImporter
                 $"{checkpointPath} is not a complete BLIP retrieval checkpoint for '{architecture.Preset}': {missing.Count} tensor(s) missing, first: {string.Join(", ", missing.Take(5))}. Expected Hugging Face BlipForImageTextRetrieval names (vision_model.*, text_encoder.*, vision_proj, text_proj, itm_head).");
         }
 
-        foreach (var e in WeightSpec.For(architecture).Where(e => !e.FromBlip))
+        SetImportedTemporalBranch(architecture, tensors);
+        return new ModelWeights(architecture with { Source = $"imported from BLIP checkpoint {Path.GetFileName(checkpointPath)}" }, tensors);
+    }
+
+    /// <summary>
+    /// Fills the LiteVL extras of <paramref name="tensors"/> (which must hold every BLIP tensor) as the import leaves
+    /// them: temporal attention and its LayerNorm copies of the block's spatial ones; temporal_fc, time_embedding and α zero.
+    /// </summary>
+    public static void SetImportedTemporalBranch(ModelConfig config, IDictionary<string, Weight> tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        foreach (var e in WeightSpec.For(config).Where(e => !e.FromBlip))
         {
             tensors[e.Name] = e.CopyOf is not null
                 ? new Weight((float[])tensors[e.CopyOf].Data.Clone(), e.Shape)
                 : new Weight(new float[HostTensor.ElementCountOf(e.Shape)], e.Shape);
         }
-
-        return new ModelWeights(architecture with { Source = $"imported from BLIP checkpoint {Path.GetFileName(checkpointPath)}" }, tensors);
     }
 
     /// <summary>Imports weights, writes a vocabulary with [DEC]/[ENC], config and graphs into <paramref name="outDir"/>.</summary>

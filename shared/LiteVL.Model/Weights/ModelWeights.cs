@@ -71,13 +71,7 @@ public sealed class ModelWeights
     public ModelWeights WithImportedTemporalBranch()
     {
         var tensors = _tensors.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-        foreach (var e in WeightSpec.For(Config).Where(e => !e.FromBlip))
-        {
-            tensors[e.Name] = e.CopyOf is not null
-                ? new Weight((float[])_tensors[e.CopyOf].Data.Clone(), e.Shape)
-                : new Weight(new float[HostTensor.ElementCountOf(e.Shape)], e.Shape);
-        }
-
+        BlipImporter.SetImportedTemporalBranch(Config, tensors);
         return new ModelWeights(Config, tensors);
     }
 

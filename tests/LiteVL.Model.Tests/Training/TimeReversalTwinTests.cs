@@ -36,7 +36,7 @@ public sealed class TimeReversalTwinTests(ITestOutputHelper output) : IDisposabl
     public void TemporalOnlyTraining_RanksEachClipAboveItsTimeReversal_WhereTheImportedModelTies()
     {
         var clock = Stopwatch.StartNew();
-        var imported = AsImported(SpatialModel());
+        var imported = SpatialModel().WithImportedTemporalBranch();     // the temporal branch as BlipImporter leaves it
         var train = Clips(16, seed: 100);
         var heldOut = Clips(32, seed: 200);
 
@@ -90,20 +90,6 @@ public sealed class TimeReversalTwinTests(ITestOutputHelper output) : IDisposabl
         var text = TestModels.Tiny(seed: 21, FourFrames, kernelStd: 0.2f);
         return new ModelWeights(vision.Config, vision.Tensors.ToDictionary(
             kv => kv.Key, kv => kv.Key.StartsWith("text_", StringComparison.Ordinal) ? text[kv.Key] : kv.Value, StringComparer.Ordinal));
-    }
-
-    /// <summary>The temporal branch as <see cref="BlipImporter"/> leaves it: copies of the spatial modules, and temporal_fc, time_embedding and α zero.</summary>
-    private static ModelWeights AsImported(ModelWeights weights)
-    {
-        var tensors = weights.Tensors.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-        foreach (var e in WeightSpec.For(weights.Config).Where(e => !e.FromBlip))
-        {
-            tensors[e.Name] = e.CopyOf is not null
-                ? new Weight((float[])weights[e.CopyOf].Data.Clone(), e.Shape)
-                : new Weight(new float[weights[e.Name].Data.Length], e.Shape);
-        }
-
-        return new ModelWeights(weights.Config, tensors);
     }
 
     /// <summary>The fraction of clips whose caption scores higher with the clip than with its time reversal (a tie counts half) and the number of ties.</summary>
