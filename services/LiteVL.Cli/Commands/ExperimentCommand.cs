@@ -73,18 +73,28 @@ internal static class ExperimentCommand
         {
             string dir = p.GetValue(model)!;
             var config = Model.Config.ModelConfig.Load(dir);
-            string frames = p.GetValue(cache) ?? Directory.CreateTempSubdirectory("litevl-score-").FullName;
-            using var media = new FrameExtractor.Media.MediaToolchain();
-            var set = await TrainCommand.LoadAsync(output, media, p.GetValue(data)!, null, frames, config, ct).ConfigureAwait(false);
-            using var probe = new RetrievalProbe(dir, set);
-            foreach (var (name, scores) in new[]
+            string? temporary = p.GetValue(cache) is null ? Directory.CreateTempSubdirectory("litevl-score-").FullName : null;
+            try
             {
-                ("coarse", probe.Coarse()),
-                ("re-ranked, TDP", probe.Reranked(Model.Config.PoolingMode.Tdp, p.GetValue(candidates))),
-                ("re-ranked, no pooling", probe.Reranked(Model.Config.PoolingMode.None, p.GetValue(candidates))),
-            })
+                using var media = new FrameExtractor.Media.MediaToolchain();
+                var set = await TrainCommand.LoadAsync(output, media, p.GetValue(data)!, null, p.GetValue(cache) ?? temporary!, config, ct).ConfigureAwait(false);
+                using var probe = new RetrievalProbe(dir, set);
+                foreach (var (name, scores) in new[]
+                {
+                    ("coarse", probe.Coarse()),
+                    ("re-ranked, TDP", probe.Reranked(Model.Config.PoolingMode.Tdp, p.GetValue(candidates))),
+                    ("re-ranked, no pooling", probe.Reranked(Model.Config.PoolingMode.None, p.GetValue(candidates))),
+                })
+                {
+                    output.WriteLine($"{name}: {scores.Describe()} · {scores.Retrieval.Queries} queries, {set.Clips.Count} clips");
+                }
+            }
+            finally
             {
-                output.WriteLine($"{name}: {scores.Describe()} · {scores.Retrieval.Queries} queries, {set.Clips.Count} clips");
+                if (temporary is not null)
+                {
+                    Directory.Delete(temporary, recursive: true);        // a temporary frame cache is not left behind
+                }
             }
 
             return 0;
