@@ -281,8 +281,9 @@ internal static class TrainCommand
             throw new FileNotFoundException($"Video '{file}' not found.", file);
         }
 
+        // "frame-on-screen" names the sampling rule (SegmentPlanner.FrameLookupTime), so frames cached under an earlier rule are not reused.
         string key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(
-            $"{info.FullName}|{info.Length}|{info.LastWriteTimeUtc.Ticks}|{config.NumFrames}|{config.Vision.ImageSize}")))[..24];
+            $"{info.FullName}|{info.Length}|{info.LastWriteTimeUtc.Ticks}|{config.NumFrames}|{config.Vision.ImageSize}|frame-on-screen")))[..24];
         string target = Path.Combine(cache, key);
         string index = Path.Combine(target, "segments.txt");
         if (File.Exists(index))

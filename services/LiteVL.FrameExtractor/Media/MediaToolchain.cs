@@ -160,9 +160,9 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
     /// The single-pass filter graph: the decoded video is split in two; one branch keeps the frames at the sample times
     /// (select), prints their timestamps (showinfo) and resizes them to S×S RGB; the other keeps the segment middles for thumbnails.
     /// </summary>
-    internal string SinglePassFilter(IReadOnlyList<SegmentPlan> plan, int frameSize) =>
+    internal string SinglePassFilter(IReadOnlyList<SegmentPlan> plan, int frameSize, double frameRate = 0) =>
         $"[0:v]split=2[a][b];" +
-        $"[a]select='{SegmentPlanner.SelectExpression(plan, middleOnly: false)}',showinfo,{FrameScale(frameSize)}[f];" +
+        $"[a]select='{SegmentPlanner.SelectExpression(plan, middleOnly: false, frameRate)}',showinfo,{FrameScale(frameSize)}[f];" +
         $"[b]select='{SegmentPlanner.SelectExpression(plan, middleOnly: true)}',showinfo,{ThumbScale}[t]";
 
     /// <summary>Resize to S×S with bicubic filtering, RGB (no crop, aspect not kept: as BLIP). Chroma is interpolated at full resolution.</summary>
@@ -177,12 +177,12 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
         + (seekSeconds is { } ss ? $" -ss {ToolRunner.Num(ss)}" : "");
 
     /// <summary>The ffmpeg arguments of the single-pass extraction (exposed for tests and logs).</summary>
-    internal FFMpegArgumentProcessor BuildSinglePass(string input, IReadOnlyList<SegmentPlan> plan, int frameSize, string rawOutput, string thumbPattern) =>
+    internal FFMpegArgumentProcessor BuildSinglePass(string input, IReadOnlyList<SegmentPlan> plan, int frameSize, string rawOutput, string thumbPattern, double frameRate = 0) =>
         FFMpegArguments
             .FromFileInput(input, verifyExists: false, o => o.WithCustomArgument(InputArguments()))
             .OutputToMany(m => m
                 .OutputToFile(rawOutput, overwrite: true, o => o.WithCustomArgument(
-                    $"-filter_complex \"{SinglePassFilter(plan, frameSize)}\" -map \"[f]\" -fps_mode passthrough -f rawvideo {ToolRunner.CommonOutputArguments}"))
+                    $"-filter_complex \"{SinglePassFilter(plan, frameSize, frameRate)}\" -map \"[f]\" -fps_mode passthrough -f rawvideo {ToolRunner.CommonOutputArguments}"))
                 .OutputToFile(thumbPattern, overwrite: true, o => o.WithCustomArgument(
                     $"-map \"[t]\" -fps_mode passthrough -q:v {Options.ThumbnailQuality} -f image2 -start_number 0 {ToolRunner.CommonOutputArguments}")));
 
@@ -210,7 +210,7 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
             var raw = Path.Combine(work, "frames.rgb");
             var thumbPattern = Path.Combine(work, "t%05d.jpg");
             var stderr = new StderrCollector();
-            var processor = BuildSinglePass(media.Path, plan, request.FrameSize, raw, thumbPattern);
+            var processor = BuildSinglePass(media.Path, plan, request.FrameSize, raw, thumbPattern, media.Video.FrameRate);
             await _runner.RunFFmpegAsync(processor, $"Extracting frames from '{Path.GetFileName(media.Path)}'", stderr, ct).ConfigureAwait(false);
 
             var frameTimes = stderr.FrameTimes(FramesShowInfo);
@@ -235,7 +235,8 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
                         {
                             foreach (var time in segment.SampleTimes)
                             {
-                                var index = FrameFor(frameTimes, time, media, stderr.Tail);
+                                var lookup = SegmentPlanner.FrameLookupTime(time, (segment.StartSeconds + segment.EndSeconds) / 2, media.Video.FrameRate);
+                                var index = FrameFor(frameTimes, lookup, media, stderr.Tail);
                                 await RandomAccess.ReadAsync(source, buffer, (long)index * frameBytes, ct).ConfigureAwait(false);
                                 await target.WriteAsync(buffer, ct).ConfigureAwait(false);
                             }
@@ -315,7 +316,8 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
         MediaInfo media, IReadOnlyList<SegmentPlan> plan, ExtractedSegment[] segments, ExtractionRequest request, CancellationToken ct)
     {
         var frameBytes = request.FrameSize * request.FrameSize * 3;
-        var jobs = segments.SelectMany(s => s.SampleTimes.Select((t, i) => (Segment: s.Index, Frame: i, Time: t))).ToArray();
+        var jobs = segments.SelectMany(s => s.SampleTimes.Select((t, i) =>
+            (Segment: s.Index, Frame: i, Time: SegmentPlanner.FrameLookupTime(t, (s.StartSeconds + s.EndSeconds) / 2, media.Video.FrameRate)))).ToArray();
         var frames = new byte[jobs.Length][];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Options.MaxConcurrentProcesses, CancellationToken = ct };
 

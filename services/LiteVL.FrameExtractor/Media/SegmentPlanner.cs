@@ -71,20 +71,56 @@ public static class SegmentPlanner
     }
 
     /// <summary>
+    /// The frame a sample time τ stands for is the frame on screen at τ: frame k = ⌊τ·fps⌋, which shows from k/fps to
+    /// (k+1)/fps. When τ falls exactly on a boundary between two frames, the one on the side of the segment's middle is
+    /// taken. This rule is mirror-symmetric, so a clip and its time reversal give the same frames in reverse order (the
+    /// previous rule, "the first frame at or after τ", took frames one to two frames later in both, which let a model tell
+    /// a clip from its reversal by frame positions instead of by their order). Returns the time to look the frame up from,
+    /// a quarter of a frame before its start, so that "the first frame at or after" this time is that frame even with
+    /// rounded timestamps. With an unknown frame rate, τ itself.
+    /// </summary>
+    public static double FrameLookupTime(double time, double segmentMiddle, double frameRate)
+    {
+        if (!(frameRate > 0) || double.IsInfinity(frameRate))
+        {
+            return time;
+        }
+
+        double x = time * frameRate;
+        double k = Math.Floor(x + 1e-6);
+        if (Math.Abs(x - k) < 1e-6 && time > segmentMiddle)
+        {
+            k -= 1;                                                            // on a boundary after the middle: the earlier frame
+        }
+
+        return Math.Max(0, (k - 0.25) / frameRate);
+    }
+
+    /// <summary>
     /// An ffmpeg <c>select</c> expression that keeps, for every sample time τ, the first frame with t ≥ τ (the frame an
-    /// accurate <c>-ss τ</c> seek returns). Contiguous segments of equal length form one arithmetic progression
-    /// o + jΔ (j &lt; n), so the expression has O(1) terms per group (usually 1–2) whatever the video length:
+    /// accurate <c>-ss τ</c> seek returns); with a known <paramref name="frameRate"/>, instead the frames that
+    /// <see cref="FrameLookupTime"/> can pick. Contiguous segments of equal length form one arithmetic progression
+    /// o + jΔ (j &lt; n), so the expression has O(1) terms per group (usually 1–2, twice that with a frame rate) whatever
+    /// the video length:
     /// <c>clip(floor((t+ε−o)/Δ)+1, 0, n) − clip(floor((t_prev+ε−o)/Δ)+1, 0, n)</c> counts the sample times in (t_prev, t].
     /// </summary>
-    /// <param name="perSegment">1 for thumbnails at the middle; T for frames.</param>
     /// <param name="middleOnly">Uses the middle of every segment (one time per segment) instead of its sample times.</param>
-    public static string SelectExpression(IReadOnlyList<SegmentPlan> plan, bool middleOnly)
+    /// <param name="frameRate">The video's frame rate (0 when unknown); not used for thumbnails.</param>
+    public static string SelectExpression(IReadOnlyList<SegmentPlan> plan, bool middleOnly, double frameRate = 0)
     {
         ArgumentNullException.ThrowIfNull(plan);
         const string Eps = "0.000001";
         const string PrevT = "if(isnan(prev_t),-1e9,prev_t)";
         var sb = new StringBuilder();
-        foreach (var (offset, step, count) in Progressions(plan, middleOnly))
+        var groups = Progressions(plan, middleOnly);
+        if (!middleOnly && frameRate > 0 && !double.IsInfinity(frameRate))
+        {
+            // First frame at or after τ − 0.95/fps and at or after τ − 1.05/fps: together they hold ⌊τ·fps⌋, and both
+            // neighbours when τ sits on a frame boundary (the lookup then picks the one toward the middle).
+            groups = [.. groups.SelectMany(g => new[] { (g.Offset - (0.95 / frameRate), g.Step, g.Count), (g.Offset - (1.05 / frameRate), g.Step, g.Count) })];
+        }
+
+        foreach (var (offset, step, count) in groups)
         {
             var o = F(offset);
             var d = F(step);
