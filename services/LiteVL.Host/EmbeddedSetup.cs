@@ -121,7 +121,7 @@ internal static class EmbeddedSetup
         if (!await db.Tenants.AnyAsync(t => t.Id == "demo", ct).ConfigureAwait(false))
         {
             var demo = await keys.CreateAsync("demo", "embedded host demo", ct: ct).ConfigureAwait(false);
-            await File.WriteAllTextAsync(Path.Combine(dataDir, "demo-key"), demo.Key + "\n", ct).ConfigureAwait(false);
+            await ApiKeyService.WriteKeyFileAsync(Path.Combine(dataDir, "demo-key"), demo.Key, ct).ConfigureAwait(false);
         }
 
         string dir = Path.Combine(dataDir, "samples");

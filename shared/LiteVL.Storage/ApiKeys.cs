@@ -88,14 +88,33 @@ public sealed partial class ApiKeyService(LiteVLDbContext db, TimeProvider clock
         }
 
         var issued = await CreateAsync(AdminTenant, "admin key file", isAdmin: true, ct).ConfigureAwait(false);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        await File.WriteAllTextAsync(path, issued.Key + "\n", ct).ConfigureAwait(false);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-
+        await WriteKeyFileAsync(path, issued.Key, ct).ConfigureAwait(false);
         return path;
+    }
+
+    /// <summary>
+    /// Writes a key file owner-only and atomically (a temporary file in the same folder, then a rename), so a reader that
+    /// sees the file never reads it empty or half written.
+    /// </summary>
+    public static async Task WriteKeyFileAsync(string path, string key, CancellationToken ct = default)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temp = $"{full}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            await File.WriteAllTextAsync(temp, key + "\n", ct).ConfigureAwait(false);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
     }
 
     public Task<bool> AnyAdminKeyAsync(CancellationToken ct = default) =>

@@ -15,6 +15,13 @@ public enum ParameterGroup
     All,
 
     /// <summary>
+    /// The video side: the vision encoder with its temporal modules and vision_proj. The text encoder, text_proj, the
+    /// grounded encoder and the ITM head stay as they are, so the words the text side already tells apart (a small
+    /// model's "left" and "right") cannot collapse while the video side learns to match them.
+    /// </summary>
+    Vision,
+
+    /// <summary>
     /// Every BLIP weight and none of the temporal modules: image-text pre-training of a BLIP model, or fine-tuning a
     /// video model without its temporal branch (which then stays as imported: zero, i.e. frame-mean BLIP).
     /// </summary>
@@ -30,7 +37,8 @@ public static class ParameterGroups
         "heads" => ParameterGroup.Heads,
         "all" => ParameterGroup.All,
         "blip" => ParameterGroup.Blip,
-        _ => throw new ArgumentException($"--params must be temporal, heads, all or blip, not '{value}'.", nameof(value)),
+        "vision" => ParameterGroup.Vision,
+        _ => throw new ArgumentException($"--params must be temporal, heads, vision, all or blip, not '{value}'.", nameof(value)),
     };
 
     /// <summary>
@@ -43,6 +51,7 @@ public static class ParameterGroups
             ParameterGroup.Temporal => IsTemporal(n),
             ParameterGroup.Heads => IsTemporal(n) || IsHead(n),
             ParameterGroup.Blip => !IsTemporal(n),
+            ParameterGroup.Vision => IsVision(n),
             _ => true,
         }).Where(n => !(fixedScaling && IsScaling(n))).ToList();
 
@@ -68,6 +77,10 @@ public static class ParameterGroups
         || name.Contains(".temporal_attn.", StringComparison.Ordinal)
         || name.Contains(".temporal_fc.", StringComparison.Ordinal)
         || name.EndsWith(".temporal_scaling", StringComparison.Ordinal);
+
+    /// <summary>The video side: every vision-encoder weight (temporal modules included) and vision_proj.</summary>
+    public static bool IsVision(string name) =>
+        name.StartsWith("vision_model.", StringComparison.Ordinal) || name.StartsWith("vision_proj.", StringComparison.Ordinal);
 
     public static bool IsHead(string name) =>
         name.StartsWith("vision_proj.", StringComparison.Ordinal)
