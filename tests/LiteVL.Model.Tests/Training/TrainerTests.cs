@@ -91,6 +91,35 @@ public sealed class TrainerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void VisionOnly_TrainsTheVideoSide_AndLeavesTheTextSideBitIdentical()
+    {
+        var weights = TestModels.Tiny(seed: 4);
+        var data = SyntheticSet(weights, clips: 4, captionsPerClip: 1);
+        var options = new TrainerOptions { Params = ParameterGroup.Vision, Epochs = 2, Batch = 2, LearningRate = 1e-3, Seed = 2 };
+        using var trainer = new RetrievalTrainer(weights, data, _tokenizer, options, Path.Combine(_dir, "out"));
+        var trained = trainer.Run(CancellationToken.None).Weights;
+        int changed = 0, vision = 0;
+        foreach (var (name, w) in weights.Tensors)
+        {
+            bool same = w.Data.AsSpan().SequenceEqual(trained[name].Data);
+            if (ParameterGroups.IsVision(name))
+            {
+                vision++;
+                changed += same ? 0 : 1;
+            }
+            else
+            {
+                Assert.True(same, $"{name} changed although only the video side was trained");
+            }
+        }
+
+        Assert.Equal(ParameterGroup.Vision, ParameterGroups.Parse("vision"));
+        Assert.True(changed >= vision * 3 / 4, $"only {changed} of {vision} video-side tensors changed");
+        Assert.Contains("vision_proj.weight", ParameterGroups.Select(weights, ParameterGroup.Vision));
+        Assert.DoesNotContain("text_proj.weight", ParameterGroups.Select(weights, ParameterGroup.Vision));
+    }
+
+    [Fact]
     public void Resume_EqualsAnUninterruptedRun()
     {
         var weights = TestModels.Tiny(seed: 5);
