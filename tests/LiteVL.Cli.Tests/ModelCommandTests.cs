@@ -108,6 +108,19 @@ public sealed class ModelCommandTests(TinyModelFixture model) : IClassFixture<Ti
     }
 
     [Fact]
+    public void Inspect_SvgToAPathThatCannotBeWritten_SaysWhatToDoWithoutAStackTrace()
+    {
+        string folder = Path.Combine(model.Root, "a-folder");
+        Directory.CreateDirectory(folder);
+        var (exit, output, error) = Cli.Run("model", "inspect", "--model", model.ModelDir, "--svg", folder);
+        Assert.Equal(1, exit);
+        Assert.Contains("layer  0", output, StringComparison.Ordinal);                // the text report still came out
+        Assert.StartsWith($"error: Cannot write the scaling chart to '{folder}'", error, StringComparison.Ordinal);
+        Assert.Contains("give --svg a file path in a folder you can write to", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Run_VideoEncoderOnNpz_WritesTheSameOutputsAsTheLibrary()
     {
         string input = Path.Combine(model.Root, "video-in.npz");

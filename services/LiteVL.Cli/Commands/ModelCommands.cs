@@ -234,8 +234,16 @@ internal static class ModelInspector
         if (svgPath is not null)
         {
             string full = Path.GetFullPath(svgPath);
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-            File.WriteAllText(full, ScalingChart.Svg(means, $"{c.Version} ({c.Preset}, T={c.NumFrames})"));
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+                File.WriteAllText(full, ScalingChart.Svg(means, $"{c.Version} ({c.Preset}, T={c.NumFrames})"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new InvalidOperationException($"Cannot write the scaling chart to '{full}' ({e.Message}): give --svg a file path in a folder you can write to.", e);
+            }
+
             o.WriteLine($"wrote the scaling chart to {full}");
         }
     }
