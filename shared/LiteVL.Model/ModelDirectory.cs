@@ -21,11 +21,20 @@ public static class ModelDirectory
 
     /// <summary>Random weights for a preset (or a custom config), the real bert-base-uncased vocabulary, config and graphs.</summary>
     /// <param name="image">An image-text BLIP to pre-train: the temporal branch as an import leaves it (zero), see <see cref="ModelWeights.WithImportedTemporalBranch"/>.</param>
-    public static ModelConfig Init(ModelConfig architecture, int seed, string outDir, bool fp16 = false, bool image = false)
+    /// <param name="sinCosPositions">Patch positions as a 2D sine-cosine code instead of random, see <see cref="ModelWeights.WithSinCosPositionEmbedding"/>.</param>
+    public static ModelConfig Init(ModelConfig architecture, int seed, string outDir, bool fp16 = false, bool image = false, bool sinCosPositions = false)
     {
-        var config = architecture with { Source = image ? $"random init (image model: temporal branch zero), seed {seed}" : $"random init, seed {seed}" };
+        string what = (image, sinCosPositions) switch
+        {
+            (true, true) => " (image model: temporal branch zero; 2D sine-cosine positions)",
+            (true, false) => " (image model: temporal branch zero)",
+            (false, true) => " (2D sine-cosine positions)",
+            _ => string.Empty,
+        };
+        var config = architecture with { Source = $"random init{what}, seed {seed}" };
         var weights = ModelWeights.Random(config, seed);
-        return Write(image ? weights.WithImportedTemporalBranch() : weights, outDir, fp16);
+        weights = image ? weights.WithImportedTemporalBranch() : weights;
+        return Write(sinCosPositions ? weights.WithSinCosPositionEmbedding() : weights, outDir, fp16);
     }
 
     /// <summary>Writes weights, vocabulary, config (with a fresh version) and graphs.</summary>

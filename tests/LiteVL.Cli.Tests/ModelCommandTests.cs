@@ -213,6 +213,25 @@ public sealed class ModelCommandTests(TinyModelFixture model) : IClassFixture<Ti
     }
 
     [Fact]
+    public void InitImage_WithSinCosPositions_WritesTheCode_AndSaysSoInTheSource()
+    {
+        string dir = Path.Combine(model.Root, "sincos");
+        var (exit, _, error) = Cli.Run("model", "init", "--preset", "tiny", "--seed", "4", "--image", "--positions", "sincos", "--out", dir);
+        Assert.True(exit == 0, error);
+        var config = Model.Config.ModelConfig.Load(dir);
+        Assert.Equal(1, config.NumFrames);
+        Assert.Contains("2D sine-cosine positions", config.Source, StringComparison.Ordinal);
+        var written = ModelWeights.Load(config, Path.Combine(dir, "weights.safetensors"))["vision_model.embeddings.position_embedding"].Data;
+        var expected = ModelWeights.Random(config, seed: 4).WithImportedTemporalBranch().WithSinCosPositionEmbedding()["vision_model.embeddings.position_embedding"].Data;
+        Assert.Equal(expected, written);
+
+        var (bad, _, badError) = Cli.Run("model", "init", "--preset", "tiny", "--image", "--positions", "learned", "--out", Path.Combine(model.Root, "z"));
+        Assert.NotEqual(0, bad);
+        Assert.Contains("learned", badError, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(model.Root, "z")));
+    }
+
+    [Fact]
     public void Init_UnknownPreset_IsRejectedByTheParser()
     {
         var (exit, _, error) = Cli.Run("model", "init", "--preset", "huge", "--out", Path.Combine(model.Root, "y"));

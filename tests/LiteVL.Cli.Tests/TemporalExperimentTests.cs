@@ -54,6 +54,7 @@ public sealed class TemporalExperimentTests(ITestOutputHelper output) : IDisposa
         string written = File.ReadAllText(doc);
         Assert.Contains(AblationReport.BeginMarker, written, StringComparison.Ordinal);
         Assert.Contains("| (d) | LiteVL: dynamic scaling |", written, StringComparison.Ordinal);
+        Assert.Contains("```bash\nlitevl experiment temporal --reduced\n```", written, StringComparison.Ordinal);   // the command that reproduces it
         Assert.True(File.Exists(Path.Combine(_dir, "docs", "images", "temporal-ablation-reduced.svg")));
         Assert.True(File.Exists(Path.Combine(_dir, "docs", "images", "temporal-scaling-reduced.svg")));
 
@@ -79,6 +80,16 @@ public sealed class TemporalExperimentTests(ITestOutputHelper output) : IDisposa
         // only split at random). A random ranking gives R@5 25 and MdR 10.5; the thresholds sit about halfway.
         Assert.True(coarse.Retrieval.RecallAt5 >= 45, $"the shipped model's R@5 {coarse.Retrieval.RecallAt5:F1} is near chance ({5 * chance:F1})");
         Assert.True(coarse.Retrieval.MedianRank <= 5, $"the shipped model's median rank {coarse.Retrieval.MedianRank} is near chance ({(test.Clips.Count + 1) / 2.0})");
+    }
+
+    [Fact]
+    public void UnknownPositions_AreRefusedBeforeAnythingIsRendered()
+    {
+        string work = Path.Combine(_dir, "refused");
+        var (exit, _, error) = Cli.Run("experiment", "temporal", "--reduced", "--positions", "learned", "--work", work);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("learned", error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(work));
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

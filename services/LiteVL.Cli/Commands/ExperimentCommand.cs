@@ -14,14 +14,19 @@ internal static class ExperimentCommand
         var doc = new Option<string?>("--doc") { Description = "Markdown file to write the table into, between its generated-section markers (e.g. docs/evaluation.md); the SVG charts go to an images/ folder beside it." };
         var ship = new Option<string?>("--ship") { Description = "Also write variant (d) as config.json, fp16 weights.safetensors and vocab.txt to this folder (models/small is the embedded host's default model)." };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads per operator (0: one per core).", DefaultValueFactory = _ => 0 };
+        var positions = new Option<string>("--positions") { Description = "Patch positions the image pre-training starts from: random (default) or sincos (2D sine-cosine code; see litevl model init --positions).", DefaultValueFactory = _ => "random" }
+            .AcceptOnlyFromAmong("random", "sincos");
         var scoreOnly = new Option<bool>("--score-only") { Description = "Score and report the variants an earlier run trained in --work, without training again." };
         var temporal = new Command("temporal", "LiteVL's temporal ablation end to end: render the synthetic motion set, pre-train a small image-text BLIP, import it, fine-tune (b) no temporal branch, (c) scaling fixed at 1, (d) dynamic temporal scaling, and score (a)–(f) on the test split (R@1/5/10, MdR, twin accuracy).")
         {
-            work, reduced, seed, doc, ship, threads, scoreOnly,
+            work, reduced, seed, doc, ship, threads, scoreOnly, positions,
         };
         temporal.SetAction(async (p, ct) =>
         {
-            var settings = (p.GetValue(reduced) ? ExperimentSettings.Reduced : ExperimentSettings.Full) with { Seed = p.GetValue(seed), Threads = p.GetValue(threads) };
+            var settings = (p.GetValue(reduced) ? ExperimentSettings.Reduced : ExperimentSettings.Full) with
+            {
+                Seed = p.GetValue(seed), Threads = p.GetValue(threads), SinCosPositions = p.GetValue(positions) == "sincos",
+            };
             string? docPath = p.GetValue(doc);
             if (docPath is not null && !File.Exists(docPath))
             {

@@ -36,9 +36,11 @@ internal static class ModelCommands
         var clsMode = new Option<string>("--cls-mode") { Description = "per_frame (default) or shared.", DefaultValueFactory = _ => "per_frame" }
             .AcceptOnlyFromAmong("per_frame", "shared");
         var image = new Option<bool>("--image") { Description = "An image-text BLIP to pre-train: the temporal branch zero, as an import leaves it (one frame unless --frames says otherwise); see docs/training.md." };
+        var positions = new Option<string>("--positions") { Description = "Patch position embeddings: random (N(0, 0.02), as BLIP's ViT) or sincos (a fixed-frequency 2D sine-cosine code of amplitude 3, then trained as usual; see docs/evaluation.md for what it changed).", DefaultValueFactory = _ => "random" }
+            .AcceptOnlyFromAmong("random", "sincos");
         var cmd = new Command("init", "Random weights for a preset, the bert-base-uncased vocabulary, config and graphs. Random weights are for wiring and tests, or the start of pre-training (--image): they do not find anything meaningful.")
         {
-            preset, seed, outDir, fp16, frames, clsMode, image,
+            preset, seed, outDir, fp16, frames, clsMode, image, positions,
         };
         cmd.SetAction(p =>
         {
@@ -46,7 +48,7 @@ internal static class ModelCommands
             var config = Architecture(p.GetValue(preset)!, p.GetValue(frames) ?? (isImage ? 1 : null), p.GetValue(clsMode)!);
             var started = System.Diagnostics.Stopwatch.StartNew();
             string dir = p.GetValue(outDir)!;
-            var written = ModelDirectory.Init(config, p.GetValue(seed), dir, p.GetValue(fp16), isImage);
+            var written = ModelDirectory.Init(config, p.GetValue(seed), dir, p.GetValue(fp16), isImage, p.GetValue(positions) == "sincos");
             output.WriteLine($"wrote {written.Preset} model {written.Version} to {Path.GetFullPath(dir)} in {started.Elapsed.TotalSeconds:F1} s");
             return 0;
         });

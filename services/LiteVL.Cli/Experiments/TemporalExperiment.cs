@@ -31,6 +31,9 @@ public sealed record ExperimentSettings
 
     public int PretrainEpochs { get; init; } = 30;
 
+    /// <summary>Pre-training starts the patch positions from a 2D sine-cosine code (<c>--positions sincos</c>) instead of random.</summary>
+    public bool SinCosPositions { get; init; }
+
     public double PretrainLearningRate { get; init; } = 1e-3;
 
     public int FinetuneEpochs { get; init; } = 20;
@@ -112,7 +115,7 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
         Stage("image-text pre-training of a small BLIP on still frames (ITC + ITM, every BLIP weight)");
         var imageArchitecture = Presets.Get(Presets.Small) with { NumFrames = 1, MaxFrames = 1 };
         Fresh(ModelDir("image-init"));
-        ModelDirectory.Init(imageArchitecture, s.Seed, ModelDir("image-init"), image: true);
+        ModelDirectory.Init(imageArchitecture, s.Seed, ModelDir("image-init"), image: true, sinCosPositions: s.SinCosPositions);
         await TrainAsync("image-init", "image-pretrained", SynthGenerator.ImageSplitFile(SynthSplit.Train), SynthGenerator.ImageSplitFile(SynthSplit.Val),
             ParameterGroup.Blip, fixedScaling: false, s.PretrainEpochs, s.PretrainLearningRate, ct).ConfigureAwait(false);
 
@@ -250,7 +253,7 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
         string setup =
             $"Setting `{settings.Name}`, seed {settings.Seed}: {settings.Clips} synthetic clips ({manifest.GetProperty("splits").GetProperty("train").GetProperty("clips").GetInt32()} train, "
             + $"{manifest.GetProperty("splits").GetProperty("val").GetProperty("clips").GetInt32()} val, {testClips} test, every clip with its time-reversed twin) and {settings.Images} still images at {settings.Size}×{settings.Size} px; "
-            + $"the `small` preset (ViT 3×96 on 64×64 frames in 8×8 patches, T = 8; BERT 3×96). Pre-training: {settings.PretrainEpochs} epochs at lr {settings.PretrainLearningRate.ToString(Inv)}; "
+            + $"the `small` preset (ViT 3×96 on 64×64 frames in 8×8 patches, T = 8; BERT 3×96). Pre-training: {settings.PretrainEpochs} epochs at lr {settings.PretrainLearningRate.ToString(Inv)}{(settings.SinCosPositions ? " from 2D sine-cosine patch positions" : string.Empty)}; "
             + $"fine-tuning: {settings.FinetuneEpochs} epochs, lr {settings.FinetuneLearningRate.ToString(Inv)} (temporal modules {settings.TemporalLearningRate.ToString(Inv)}), batch {settings.Batch}, the epoch with the best validation recall kept. "
             + $"Scored in-process on the {queries} test captions against all {testClips} test clips; twin accuracy compares each caption's clip with the same frames reversed (a tie counts half). {(_scoreOnly ? "Scored again with --score-only (models trained by an earlier run of the same command); scoring" : "Wall time")} {_clock.Elapsed:hh\\:mm\\:ss} on {Environment.ProcessorCount} cores.";
         var notes = new List<string>();
@@ -258,7 +261,10 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
     }
 
     private string CommandLine() =>
-        settings.Name == ExperimentSettings.Reduced.Name ? "litevl experiment temporal --reduced" : "litevl experiment temporal";
+        "litevl experiment temporal"
+        + (settings.Name == ExperimentSettings.Reduced.Name ? " --reduced" : string.Empty)
+        + (settings.Seed != 1 ? $" --seed {settings.Seed}" : string.Empty)
+        + (settings.SinCosPositions ? " --positions sincos" : string.Empty);
 
     /// <summary>Indents the training runs' lines under their stage.</summary>
     private sealed class IndentedWriter(TextWriter inner) : TextWriter

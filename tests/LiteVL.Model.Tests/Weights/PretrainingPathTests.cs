@@ -39,6 +39,51 @@ public sealed class PretrainingPathTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void SinCosPositions_CodeEachPatchsColumnAndRow()
+    {
+        var config = Presets.Get(Presets.Tiny) with { NumFrames = 1, MaxFrames = 1 };
+        string dir = Path.Combine(_dir, "image-positions");
+        ModelDirectory.Init(config, seed: 5, dir, image: true, sinCosPositions: true);
+        var init = ModelWeights.Load(ModelConfig.Load(dir), Path.Combine(dir, ModelWeights.FileName));
+        var random = ModelWeights.Random(config, seed: 5);
+        var v = config.Vision;
+        int d = v.HiddenSize, half = d / 2, grid = v.GridSize;
+        float[] pos = init["vision_model.embeddings.position_embedding"].Data;
+        float[] before = random["vision_model.embeddings.position_embedding"].Data;
+        float[] Token(int p) => pos.AsSpan((p + 1) * d, d).ToArray();
+
+        Assert.Equal(before.AsSpan(0, d).ToArray(), pos.AsSpan(0, d).ToArray());            // the class token's row is untouched
+        Assert.Equal(init["vision_model.embeddings.patch_embedding.weight"].Data, random["vision_model.embeddings.patch_embedding.weight"].Data);
+        for (int p = 0; p < v.NumPatches; p++)
+        {
+            int row = p / grid, column = p % grid;
+            float[] t = Token(p);
+            for (int i = 0; i < half; i += 2)
+            {
+                // Each (sin, cos) pair lies on the circle of the amplitude, so every patch's code is equally strong.
+                Assert.Equal(ModelWeights.PretrainPositionAmplitude, Math.Sqrt((t[i] * t[i]) + (t[i + 1] * t[i + 1])), 4);
+                Assert.Equal(ModelWeights.PretrainPositionAmplitude, Math.Sqrt((t[half + i] * t[half + i]) + (t[half + i + 1] * t[half + i + 1])), 4);
+            }
+
+            Assert.Equal(3.0 * Math.Sin(column), t[0], 5);
+            Assert.Equal(3.0 * Math.Cos(row), t[half + 1], 5);
+            // Same column → same first half; same row → same second half; any other patch differs.
+            Assert.Equal(t.AsSpan(0, half).ToArray(), Token((((row + 1) % grid) * grid) + column).AsSpan(0, half).ToArray());
+            Assert.Equal(t.AsSpan(half).ToArray(), Token((row * grid) + ((column + 1) % grid)).AsSpan(half).ToArray());
+            for (int q = 0; q < p; q++)
+            {
+                Assert.True(Compare.MaxAbsDiff(t, Token(q)) > 0.1, $"patches {p} and {q} share a position code");
+            }
+        }
+
+        // Without the option, positions stay random.
+        string video = Path.Combine(_dir, "random-positions");
+        ModelDirectory.Init(Presets.Get(Presets.Tiny), seed: 5, video, image: true);
+        var videoWeights = ModelWeights.Load(ModelConfig.Load(video), Path.Combine(video, ModelWeights.FileName));
+        Assert.Equal(ModelWeights.Random(Presets.Get(Presets.Tiny), seed: 5)["vision_model.embeddings.position_embedding"].Data, videoWeights["vision_model.embeddings.position_embedding"].Data);
+    }
+
+    [Fact]
     public void ExportThenImport_GivesBackEveryBlipTensor_AndAVideoEncoderThatIsTheImageEncoderPerFrame()
     {
         var config = Presets.Get(Presets.Tiny) with { NumFrames = 1, MaxFrames = 1 };
