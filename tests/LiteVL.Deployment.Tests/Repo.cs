@@ -27,7 +27,10 @@ internal static class Repo
     public static string Read(string relative) => File.ReadAllText(PathOf(relative));
 
     /// <summary>Runs a program in the repository root; returns its standard output, or throws with its standard error.</summary>
-    public static string Run(string program, params string[] arguments)
+    public static string Run(string program, params string[] arguments) => Run(TimeSpan.FromMinutes(2), program, arguments);
+
+    /// <inheritdoc cref="Run(string, string[])"/>
+    public static string Run(TimeSpan limit, string program, params string[] arguments)
     {
         var start = new ProcessStartInfo(program)
         {
@@ -44,10 +47,10 @@ internal static class Repo
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start.");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        if (!process.WaitForExit(limit))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', arguments)} ran past 2 minutes.");
+            throw new TimeoutException($"{program} {string.Join(' ', arguments)} ran past {limit.TotalMinutes:F0} minutes.");
         }
 
         if (process.ExitCode != 0)
