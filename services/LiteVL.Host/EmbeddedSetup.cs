@@ -23,9 +23,6 @@ internal static class EmbeddedSetup
 
     public const string TinyModel = "tiny";
 
-    /// <summary>The three files of a shipped model; the graphs are built when it is installed.</summary>
-    public static IReadOnlyList<string> ShippedFiles { get; } = [ModelConfig.FileName, ModelWeights.FileName, ModelDirectory.VocabFileName];
-
     /// <summary>The shipped small model beside the host's assembly: models/small of the repository, copied there by build and publish.</summary>
     public static string ShippedModelDirectory => Path.Combine(AppContext.BaseDirectory, "models", ShippedModel);
 
@@ -57,13 +54,10 @@ internal static class EmbeddedSetup
         return InstallShipped(shippedDir ?? ShippedModelDirectory, modelDir, output);
     }
 
-    /// <summary>
-    /// Copies the shipped files into a staging folder inside <paramref name="modelDir"/>, builds the graphs there and moves
-    /// everything up, config.json last: a start interrupted half-way leaves no config.json, so the next one installs again.
-    /// </summary>
+    /// <summary>Installs the shipped model with <see cref="ModelDirectory.Install"/>, saying what to do when its files are missing.</summary>
     private static ModelConfig InstallShipped(string shippedDir, string modelDir, TextWriter output)
     {
-        var missing = ShippedFiles.Where(f => !File.Exists(Path.Combine(shippedDir, f))).ToList();
+        var missing = ModelDirectory.SourceFiles.Where(f => !File.Exists(Path.Combine(shippedDir, f))).ToList();
         if (missing.Count > 0)
         {
             throw new StartupException(
@@ -73,27 +67,7 @@ internal static class EmbeddedSetup
         }
 
         output.WriteLine($"Installing the shipped small model (trained on synthetic motion clips; docs/evaluation.md) into {modelDir}");
-        string staging = Path.Combine(modelDir, ".installing");
-        if (Directory.Exists(staging))
-        {
-            Directory.Delete(staging, recursive: true);
-        }
-
-        Directory.CreateDirectory(staging);
-        foreach (string file in ShippedFiles)
-        {
-            File.Copy(Path.Combine(shippedDir, file), Path.Combine(staging, file));
-        }
-
-        ModelDirectory.BuildGraphs(staging, fp16: false);
-        foreach (string file in Directory.GetFiles(staging).Where(f => Path.GetFileName(f) != ModelConfig.FileName))
-        {
-            File.Move(file, Path.Combine(modelDir, Path.GetFileName(file)), overwrite: true);
-        }
-
-        File.Move(Path.Combine(staging, ModelConfig.FileName), Path.Combine(modelDir, ModelConfig.FileName), overwrite: true);
-        Directory.Delete(staging);
-        return ModelConfig.Load(modelDir);
+        return ModelDirectory.Install(shippedDir, modelDir);
     }
 
     /// <summary>Creates an admin key on first start and writes it to &lt;data&gt;/admin-key (owner-only).</summary>

@@ -37,6 +37,51 @@ public static class ModelDirectory
         return Write(sinCosPositions ? weights.WithSinCosPositionEmbedding() : weights, outDir, fp16);
     }
 
+    /// <summary>The files a model directory is installed from: everything but the graphs, which are built on install.</summary>
+    public static IReadOnlyList<string> SourceFiles { get; } = [ModelConfig.FileName, ModelWeights.FileName, VocabFileName];
+
+    /// <summary>
+    /// Installs a model from <see cref="SourceFiles"/> in <paramref name="sourceDir"/> (the shipped models/small, for
+    /// instance) into <paramref name="modelDir"/>: copies them into a staging folder inside it, builds the graphs there and
+    /// moves everything up, config.json last. An install interrupted half-way leaves no config.json, so the next one
+    /// starts again; a directory that already has one is refused rather than overwritten.
+    /// </summary>
+    public static ModelConfig Install(string sourceDir, string modelDir, bool fp16 = false)
+    {
+        var missing = SourceFiles.Where(f => !File.Exists(Path.Combine(sourceDir, f))).ToList();
+        if (missing.Count > 0)
+        {
+            throw new ModelDirectoryException($"{sourceDir} has no {string.Join(", ", missing)}: a model to install needs {string.Join(", ", SourceFiles)}.");
+        }
+
+        if (File.Exists(Path.Combine(modelDir, ModelConfig.FileName)))
+        {
+            throw new ModelDirectoryException($"{modelDir} already holds a model ({ModelConfig.FileName}); install into an empty directory, or remove that model first.");
+        }
+
+        string staging = Path.Combine(modelDir, ".installing");
+        if (Directory.Exists(staging))
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+
+        Directory.CreateDirectory(staging);
+        foreach (string file in SourceFiles)
+        {
+            File.Copy(Path.Combine(sourceDir, file), Path.Combine(staging, file));
+        }
+
+        BuildGraphs(staging, fp16);
+        foreach (string file in Directory.GetFiles(staging).Where(f => Path.GetFileName(f) != ModelConfig.FileName))
+        {
+            File.Move(file, Path.Combine(modelDir, Path.GetFileName(file)), overwrite: true);
+        }
+
+        File.Move(Path.Combine(staging, ModelConfig.FileName), Path.Combine(modelDir, ModelConfig.FileName), overwrite: true);
+        Directory.Delete(staging);
+        return ModelConfig.Load(modelDir);
+    }
+
     /// <summary>Writes weights, vocabulary, config (with a fresh version) and graphs.</summary>
     public static ModelConfig Write(ModelWeights weights, string outDir, bool fp16 = false)
     {

@@ -1,8 +1,10 @@
 using System.Globalization;
+using LiteVL.Model;
 using LiteVL.Model.IO;
 using LiteVL.Model.Runtime;
 using LiteVL.Model.Tensors;
 using LiteVL.Model.Weights;
+using LiteVL.Testing;
 
 namespace LiteVL.Cli.Tests;
 
@@ -229,6 +231,48 @@ public sealed class ModelCommandTests(TinyModelFixture model) : IClassFixture<Ti
         Assert.NotEqual(0, bad);
         Assert.Contains("learned", badError, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(model.Root, "z")));
+    }
+
+    [Fact]
+    public void Install_PutsTheShippedModelWithBuiltGraphs_AndLeavesAnInstalledModelAlone()
+    {
+        string dir = Path.Combine(model.Root, "installed");
+        var (exit, output, error) = Cli.Run("model", "install", "--out", dir);
+        Assert.True(exit == 0, error);
+        Assert.Contains("installed small model small-", output, StringComparison.Ordinal);
+        foreach (string file in new[] { "config.json", "weights.safetensors", "vocab.txt" })
+        {
+            Assert.True(File.Exists(Path.Combine(dir, file)), file);
+        }
+
+        Assert.Equal(
+            File.ReadAllBytes(Path.Combine(RepositoryRoot.Path, "models", "small", "weights.safetensors")),
+            File.ReadAllBytes(Path.Combine(dir, "weights.safetensors")));
+        foreach (string graph in ModelDirectory.GraphNames)
+        {
+            Assert.True(File.Exists(Path.Combine(dir, graph + ".onnx")), graph);
+        }
+
+        Assert.False(Directory.Exists(Path.Combine(dir, ".installing")));
+        var config = Model.Config.ModelConfig.Load(dir);
+        Assert.Equal(ModelDirectory.ComputeVersion(config, Path.Combine(dir, "weights.safetensors")), config.Version);
+        DateTime written = File.GetLastWriteTimeUtc(Path.Combine(dir, "config.json"));
+
+        // A second install refuses, and the installed model is untouched.
+        var (again, _, againError) = Cli.Run("model", "install", "--out", dir);
+        Assert.Equal(1, again);
+        Assert.Contains("already holds a model", againError, StringComparison.Ordinal);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(Path.Combine(dir, "config.json")));
+
+        // A source without weights says which files are missing, and writes nothing.
+        string partial = Path.Combine(model.Root, "partial");
+        Directory.CreateDirectory(partial);
+        File.Copy(Path.Combine(dir, "config.json"), Path.Combine(partial, "config.json"));
+        string target = Path.Combine(model.Root, "from-partial");
+        var (bad, _, badError) = Cli.Run("model", "install", "--from", partial, "--out", target);
+        Assert.Equal(1, bad);
+        Assert.Contains("weights.safetensors, vocab.txt", badError, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(target, "config.json")));
     }
 
     [Fact]

@@ -26,6 +26,12 @@ public class DockerfileTests
             .Where(dir => !copied.Any(c => dir.StartsWith(c, StringComparison.Ordinal)))
             .ToList();
         Assert.Empty(missing);
+        // A project that ships the trained small model beside its assembly needs it in the build context too.
+        if (ProjectClosure($"services/{project}/{project}.csproj").Any(p => Repo.Read(p).Contains("../../models/small/", StringComparison.Ordinal)))
+        {
+            Assert.Contains("models/small/", copied);
+        }
+
         var copiedFiles = file.Instructions.Where(i => i.Keyword == "COPY").SelectMany(i => i.Arguments.Split(' ')).ToHashSet(StringComparer.Ordinal);
         Assert.Contains("Directory.Build.props", copiedFiles);
         Assert.Contains("Directory.Packages.props", copiedFiles);

@@ -18,6 +18,7 @@ internal static class ModelCommands
     {
         var model = new Command("model", "Create, import, build, inspect and run LiteVL model directories.");
         model.Subcommands.Add(Init(output));
+        model.Subcommands.Add(Install(output));
         model.Subcommands.Add(Import(output));
         model.Subcommands.Add(ExportBlip(output));
         model.Subcommands.Add(Build(output));
@@ -50,6 +51,29 @@ internal static class ModelCommands
             string dir = p.GetValue(outDir)!;
             var written = ModelDirectory.Init(config, p.GetValue(seed), dir, p.GetValue(fp16), isImage, p.GetValue(positions) == "sincos");
             output.WriteLine($"wrote {written.Preset} model {written.Version} to {Path.GetFullPath(dir)} in {started.Elapsed.TotalSeconds:F1} s");
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary>The trained small model that ships with the CLI (models/small of the repository, copied beside the assembly).</summary>
+    public static string ShippedSmallModel => Path.Combine(AppContext.BaseDirectory, "models", "small");
+
+    private static Command Install(TextWriter output)
+    {
+        var from = new Option<string>("--from") { Description = "Folder with config.json, weights.safetensors and vocab.txt (default: the shipped small model, trained on synthetic motion clips).", DefaultValueFactory = _ => ShippedSmallModel };
+        var outDir = new Option<string>("--out", "-o") { Description = "Empty model directory to install into (what LiteVL:Model:Directory points at).", Required = true };
+        var fp16 = CliOptions.Fp16("Also build the fp16 graphs (for GPUs).");
+        var cmd = new Command("install", "Install a model (by default the shipped small model) into a model directory and build its graphs; a directory that already holds a model is left alone.")
+        {
+            from, outDir, fp16,
+        };
+        cmd.SetAction(p =>
+        {
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            string dir = p.GetValue(outDir)!;
+            var installed = ModelDirectory.Install(p.GetValue(from)!, dir, p.GetValue(fp16));
+            output.WriteLine($"installed {installed.Preset} model {installed.Version} into {Path.GetFullPath(dir)} in {started.Elapsed.TotalSeconds:F1} s{(installed.Source is { } source ? $" ({source})" : string.Empty)}");
             return 0;
         });
         return cmd;
