@@ -20,6 +20,7 @@ public sealed class TrainCommandTests : IDisposable
     {
         string model = Path.Combine(_dir, "model");
         Assert.Equal(0, Cli.Run("model", "init", "--preset", "tiny", "--seed", "2", "--out", model).Exit);
+        (ModelConfig.Load(model) with { ItcTemperature = 0.02 }).Save(model);   // as a pre-trained model carries it
         var lines = new List<string>();
         for (int i = 0; i < Colours.Length; i++)
         {
@@ -60,6 +61,11 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal([1, 2, 3, 4], log.Select(l => l.GetProperty("step").GetInt32()));
         Assert.Equal([1, 1, 2, 2], log.Select(l => l.GetProperty("epoch").GetInt32()));
         Assert.All(log, l => Assert.True(double.IsFinite(l.GetProperty("loss").GetDouble()) && l.GetProperty("lr").GetDouble() > 0));
+        // The ITC temperature starts where the model's training left it (not BLIP's 0.07), and the new model carries its own.
+        Assert.InRange(log[0].GetProperty("temp").GetDouble(), 0.019, 0.021);
+        Assert.NotNull(after.ItcTemperature);
+        Assert.InRange(after.ItcTemperature.Value, 0.015, 0.025);
+        Assert.Contains($"| temperature | {after.ItcTemperature.Value.ToString("F4", System.Globalization.CultureInfo.InvariantCulture)} |", output, StringComparison.Ordinal);
 
         var w0 = ModelWeights.Load(before, Path.Combine(model, ModelWeights.FileName));
         var w1 = ModelWeights.Load(after, Path.Combine(outDir, ModelWeights.FileName));

@@ -161,7 +161,12 @@ internal static class TrainCommand
         }
 
         var source = config.Source is null ? config.Version : $"{config.Version} ({config.Source})";
-        var trained = new ModelWeights(outcome.Weights.Config with { Source = $"litevl train from {source}: --params {options.Params.ToString().ToLowerInvariant()}{(options.FixedScaling ? " --fixed-scaling" : string.Empty)}, {outcome.Steps} steps, seed {options.Seed}" },
+        var trained = new ModelWeights(
+            outcome.Weights.Config with
+            {
+                Source = $"litevl train from {source}: --params {options.Params.ToString().ToLowerInvariant()}{(options.FixedScaling ? " --fixed-scaling" : string.Empty)}, {outcome.Steps} steps, seed {options.Seed}",
+                ItcTemperature = Math.Round(outcome.FinalTemperature, 6),
+            },
             outcome.Weights.Tensors.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
         if (File.Exists(vocab))
         {

@@ -105,6 +105,9 @@ public sealed record ModelConfig
     public const string FileName = "config.json";
     public const int CurrentFormatVersion = 1;
 
+    /// <summary>BLIP's clamp of the learnable ITC temperature, and its initial value.</summary>
+    public const double MinItcTemperature = 0.001, MaxItcTemperature = 0.5, DefaultItcTemperature = 0.07;
+
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -149,6 +152,15 @@ public sealed record ModelConfig
 
     /// <summary>Where the weights came from (random seed, imported checkpoint), for people.</summary>
     public string? Source { get; init; }
+
+    /// <summary>
+    /// The ITC softmax temperature the weights were trained with (BLIP learns it; serving never uses it). Fine-tuning
+    /// starts from it, as BLIP's fine-tuning starts from its checkpoint's <c>temp</c>; absent (BLIP's 0.07 then) for
+    /// random weights and for checkpoints that do not carry it. Written by <c>litevl train</c>, carried through
+    /// <c>model export-blip</c> and <c>model import</c>.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? ItcTemperature { get; init; }
 
     public static ModelConfig Load(string modelDir)
     {
@@ -248,6 +260,11 @@ public sealed record ModelConfig
         if (!(Tdp.Tau > 0) || double.IsInfinity(Tdp.Tau))
         {
             errors.Add($"tdp.tau must be a positive number, not {Tdp.Tau}");
+        }
+
+        if (ItcTemperature is { } itc && !(itc >= MinItcTemperature && itc <= MaxItcTemperature))
+        {
+            errors.Add($"itc_temperature must be between {MinItcTemperature} and {MaxItcTemperature} (BLIP's clamp), not {itc}");
         }
 
         if (Preprocessing.Mean.Length != 3 || Preprocessing.Std.Length != 3 || Preprocessing.Std.Any(s => !(s > 0)))

@@ -170,7 +170,7 @@ public sealed class RetrievalTrainer : IDisposable
             _device.Upload(zeros, _shapes[n], _m[0][n]);
             _device.Upload(zeros, _shapes[n], _v[0][n]);
             _device.Upload(zeros, _shapes[n], _zeroGrad[n]);
-            float[] value = n == TrainingGraphs.Temperature ? [Math.Clamp(options.InitialTemperature, 0.001f, 0.5f)] : initial[n].Data;
+            float[] value = n == TrainingGraphs.Temperature ? [InitialTemperature(options, c)] : initial[n].Data;
             _device.Upload(value, _shapes[n], _param[0][n]);
         }
 
@@ -693,6 +693,10 @@ public sealed class RetrievalTrainer : IDisposable
 
         return norm[0];
     }
+
+    /// <summary>Where the temperature starts: the option, else the model's own, else BLIP's 0.07; clamped as BLIP clamps it.</summary>
+    public static float InitialTemperature(TrainerOptions options, Config.ModelConfig config) =>
+        (float)Math.Clamp(options.InitialTemperature ?? config.ItcTemperature ?? Config.ModelConfig.DefaultItcTemperature, Config.ModelConfig.MinItcTemperature, Config.ModelConfig.MaxItcTemperature);
 
     /// <summary>The current temperature (one float from the device).</summary>
     private float Temperature() => _device.Download(_param[_cur][TrainingGraphs.Temperature], [1])[0];

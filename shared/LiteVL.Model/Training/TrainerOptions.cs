@@ -36,8 +36,8 @@ public sealed record TrainerOptions
 
     public int Seed { get; init; }
 
-    /// <summary>BLIP's initial ITC temperature.</summary>
-    public float InitialTemperature { get; init; } = 0.07f;
+    /// <summary>The initial ITC temperature; null: the model's <see cref="Config.ModelConfig.ItcTemperature"/>, else BLIP's 0.07.</summary>
+    public float? InitialTemperature { get; init; }
 
     public AdamWSettings AdamW { get; init; } = new();
 

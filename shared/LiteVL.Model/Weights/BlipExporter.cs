@@ -38,9 +38,24 @@ public static class BlipExporter
         SafeTensorsWriter.Write(
             checkpoint,
             blip.Select(e => new KeyValuePair<string, HostTensor>(e.Name, HostTensor.FromFloats(weights[e.Name].Data, e.Shape))),
-            new Dictionary<string, string> { ["format"] = "pt", ["litevl.exported_from"] = config.Version });
+            Metadata(config));
         string vocabOut = Path.Combine(outDir, ModelDirectory.VocabFileName);
         File.Copy(vocab, vocabOut, overwrite: true);
         return new Result(checkpoint, vocabOut, blip.Count, blip.Sum(e => weights[e.Name].Count), dropped);
     }
+
+    /// <summary>The checkpoint's metadata; the ITC temperature rides there (a Hugging Face retrieval checkpoint has no tensor for it).</summary>
+    private static Dictionary<string, string> Metadata(ModelConfig config)
+    {
+        var metadata = new Dictionary<string, string> { ["format"] = "pt", ["litevl.exported_from"] = config.Version };
+        if (config.ItcTemperature is { } temperature)
+        {
+            metadata[ItcTemperatureKey] = temperature.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return metadata;
+    }
+
+    /// <summary>Metadata key of the ITC temperature in an exported checkpoint.</summary>
+    public const string ItcTemperatureKey = "litevl.itc_temperature";
 }

@@ -45,7 +45,31 @@ public static class BlipImporter
         }
 
         SetImportedTemporalBranch(architecture, tensors);
-        return new ModelWeights(architecture with { Source = $"imported from BLIP checkpoint {Path.GetFileName(checkpointPath)}" }, tensors);
+        return new ModelWeights(
+            architecture with { Source = $"imported from BLIP checkpoint {Path.GetFileName(checkpointPath)}", ItcTemperature = ItcTemperature(file) },
+            tensors);
+    }
+
+    /// <summary>
+    /// The checkpoint's ITC temperature, where it has one: the original (salesforce) BLIP's <c>temp</c> tensor, or the
+    /// metadata <c>litevl model export-blip</c> writes. Hugging Face retrieval checkpoints carry neither (null).
+    /// </summary>
+    private static double? ItcTemperature(SafeTensorsFile file)
+    {
+        double? value = null;
+        if (file.Contains("temp"))
+        {
+            float[] temp = file.ReadFloat32("temp");
+            value = temp.Length == 1 ? temp[0] : throw new WeightShapeException($"Tensor 'temp' in {file.Path} holds {temp.Length} values; BLIP's ITC temperature is one.");
+        }
+        else if (file.Metadata.TryGetValue(BlipExporter.ItcTemperatureKey, out string? text))
+        {
+            value = double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double parsed)
+                ? parsed
+                : throw new ModelDirectoryException($"{file.Path}: metadata {BlipExporter.ItcTemperatureKey} is '{text}', not a number.");
+        }
+
+        return value is { } v ? Math.Clamp(v, ModelConfig.MinItcTemperature, ModelConfig.MaxItcTemperature) : null;
     }
 
     /// <summary>

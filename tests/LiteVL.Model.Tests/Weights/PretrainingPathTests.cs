@@ -114,6 +114,36 @@ public sealed class PretrainingPathTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void TheItcTemperature_TravelsThroughExportAndImport_AndAnOriginalBlipTempTensorIsRead()
+    {
+        var config = Presets.Get(Presets.Tiny) with { NumFrames = 1, MaxFrames = 1 };
+        string imageDir = Path.Combine(_dir, "tempered");
+        ModelDirectory.Init(config, seed: 9, imageDir, image: true);
+        var exportedWithout = BlipExporter.Export(imageDir, Path.Combine(_dir, "blip-plain"));
+        Assert.Null(BlipImporter.Import(exportedWithout.Checkpoint, Presets.Get(Presets.Tiny)).Config.ItcTemperature);   // BLIP's 0.07 then
+
+        (ModelConfig.Load(imageDir) with { ItcTemperature = 0.0142 }).Save(imageDir);
+        var exported = BlipExporter.Export(imageDir, Path.Combine(_dir, "blip-tempered"));
+        var imported = BlipImporter.Import(exported.Checkpoint, Presets.Get(Presets.Tiny));
+        Assert.Equal(0.0142, imported.Config.ItcTemperature);
+        Assert.Equal(0.0142f, RetrievalTrainer.InitialTemperature(new TrainerOptions(), imported.Config), 6);
+        Assert.Equal(0.05f, RetrievalTrainer.InitialTemperature(new TrainerOptions { InitialTemperature = 0.05f }, imported.Config), 6);   // an explicit start wins
+        Assert.Equal(0.07f, RetrievalTrainer.InitialTemperature(new TrainerOptions(), Presets.Get(Presets.Tiny)), 6);
+
+        // The original (salesforce) BLIP checkpoints hold it as a 0-d tensor "temp", which wins over metadata.
+        string original = Path.Combine(_dir, "original.safetensors");
+        using (var file = LiteVL.Model.IO.SafeTensorsFile.Open(exported.Checkpoint))
+        {
+            var tensors = file.Names.Select(n => new KeyValuePair<string, LiteVL.Model.Tensors.HostTensor>(n, LiteVL.Model.Tensors.HostTensor.FromFloats(file.ReadFloat32(n), file.GetInfo(n).Shape)))
+                .Append(new("temp", LiteVL.Model.Tensors.HostTensor.FromFloats([0.031f], [])))
+                .ToList();
+            LiteVL.Model.IO.SafeTensorsWriter.Write(original, tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        }
+
+        Assert.Equal(0.031, BlipImporter.Import(original, Presets.Get(Presets.Tiny)).Config.ItcTemperature!.Value, 6);
+    }
+
+    [Fact]
     public void Export_OfATrainedVideoModel_SaysItLeavesTheTemporalBranchOut()
     {
         string dir = Path.Combine(_dir, "video");
