@@ -160,7 +160,7 @@ internal static class ComposeChecks
                 }
             }
 
-            if (Repo.GpuServices.Contains(name))
+            if (Repo.ModelServices.Contains(name))
             {
                 string modelDirectory = environment.GetValueOrDefault("LiteVL__Model__Directory") ?? "";
                 if (!mounts.Any(m => m.Source == "model" && m.Target == modelDirectory))

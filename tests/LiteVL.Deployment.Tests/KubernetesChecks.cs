@@ -252,7 +252,7 @@ internal static class KubernetesChecks
         foreach (var (claim, key, users) in new[]
         {
             ("litevl-blobs", "LiteVL__Storage__DataDirectory", Repo.Services.Keys.ToArray()),
-            ("litevl-model", "LiteVL__Model__Directory", [.. Repo.GpuServices]),
+            ("litevl-model", "LiteVL__Model__Directory", [.. Repo.ModelServices]),
         })
         {
             if (Find(objects, "PersistentVolumeClaim", claim) is not { } pvc)

@@ -22,6 +22,9 @@ internal static class Repo
     /// <summary>The services that run the model on a GPU.</summary>
     public static IReadOnlyList<string> GpuServices { get; } = ["encoder", "query-api"];
 
+    /// <summary>The services that read the model directory: the GPU services, and the dashboard (its temporal-scaling chart).</summary>
+    public static IReadOnlyList<string> ModelServices { get; } = [.. GpuServices, "dashboard"];
+
     public static string PathOf(string relative) => Path.Combine(Root, relative.Replace('/', Path.DirectorySeparatorChar));
 
     public static string Read(string relative) => File.ReadAllText(PathOf(relative));
