@@ -76,9 +76,10 @@ public sealed class TemporalExperimentTests(ITestOutputHelper output) : IDisposa
         double chance = 100.0 / test.Clips.Count;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"shipped model on {test.Examples.Count} test captions / {test.Clips.Count} clips: R@1 {coarse.Retrieval.RecallAt1:F1} (chance {chance:F1}) R@5 {coarse.Retrieval.RecallAt5:F1} MdR {coarse.Retrieval.MedianRank} twin {coarse.Twin:F1} %"));
-        // Measured: R@1 15.0, R@5 65.0, MdR 3 on these 20 clips (half of them twins, which a direction-blind model can
-        // only split at random). A random ranking gives R@5 25 and MdR 10.5; the thresholds sit about halfway.
-        Assert.True(coarse.Retrieval.RecallAt5 >= 45, $"the shipped model's R@5 {coarse.Retrieval.RecallAt5:F1} is near chance ({5 * chance:F1})");
+        // Measured: R@1 30.0, R@5 90.0, MdR 2 on these 20 clips (half of them twins, which a direction-blind model can
+        // only split at random); the model shipped before gave 15.0, 65.0, 3. A random ranking gives R@5 25 and MdR
+        // 10.5; the thresholds sit about halfway.
+        Assert.True(coarse.Retrieval.RecallAt5 >= 55, $"the shipped model's R@5 {coarse.Retrieval.RecallAt5:F1} is near chance ({5 * chance:F1})");
         Assert.True(coarse.Retrieval.MedianRank <= 5, $"the shipped model's median rank {coarse.Retrieval.MedianRank} is near chance ({(test.Clips.Count + 1) / 2.0})");
     }
 
