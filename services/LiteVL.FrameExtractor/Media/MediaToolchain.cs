@@ -233,9 +233,8 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
                     {
                         await using (var target = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
                         {
-                            foreach (var time in segment.SampleTimes)
+                            foreach (var lookup in plan[segment.Index].LookupTimes(media.Video.FrameRate))
                             {
-                                var lookup = SegmentPlanner.FrameLookupTime(time, (segment.StartSeconds + segment.EndSeconds) / 2, media.Video.FrameRate);
                                 var index = FrameFor(frameTimes, lookup, media, stderr.Tail);
                                 await RandomAccess.ReadAsync(source, buffer, (long)index * frameBytes, ct).ConfigureAwait(false);
                                 await target.WriteAsync(buffer, ct).ConfigureAwait(false);
@@ -316,8 +315,7 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
         MediaInfo media, IReadOnlyList<SegmentPlan> plan, ExtractedSegment[] segments, ExtractionRequest request, CancellationToken ct)
     {
         var frameBytes = request.FrameSize * request.FrameSize * 3;
-        var jobs = segments.SelectMany(s => s.SampleTimes.Select((t, i) =>
-            (Segment: s.Index, Frame: i, Time: SegmentPlanner.FrameLookupTime(t, (s.StartSeconds + s.EndSeconds) / 2, media.Video.FrameRate)))).ToArray();
+        var jobs = plan.SelectMany(s => s.LookupTimes(media.Video.FrameRate).Select((t, i) => (Segment: s.Index, Frame: i, Time: t))).ToArray();
         var frames = new byte[jobs.Length][];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Options.MaxConcurrentProcesses, CancellationToken = ct };
 

@@ -10,6 +10,9 @@ public sealed record SegmentPlan(int Index, double Start, double End, IReadOnlyL
 
     /// <summary>The time of the segment's thumbnail (its middle).</summary>
     public double Middle => Start + (Length / 2);
+
+    /// <summary>Where each sample's frame is looked up in a video of <paramref name="frameRate"/> (<see cref="SegmentPlanner.FrameLookupTime"/>).</summary>
+    public double[] LookupTimes(double frameRate) => [.. SampleTimes.Select(t => SegmentPlanner.FrameLookupTime(t, Middle, frameRate))];
 }
 
 /// <summary>Pure segmentation and sampling maths (no I/O).</summary>
