@@ -68,6 +68,8 @@ public sealed class SynthCommandTests(SynthSetFixture set) : IClassFixture<Synth
     private const string Colour = "(red|green|blue|yellow|white)";
     private const string Shape = "(square|circle|triangle)";
 
+    private static readonly string[] Splits = ["train", "val", "test"];
+
     /// <summary>The grammar every caption must satisfy.</summary>
     private static readonly Regex MoveCaption = new($"^(?:a|the) {Colour} {Shape} moves (?:to the )?(left|right|up|down)$", RegexOptions.CultureInvariant);
     private static readonly Regex SizeCaption = new($"^(?:a|the) {Colour} {Shape} (grows|shrinks)$", RegexOptions.CultureInvariant);
@@ -158,6 +160,57 @@ public sealed class SynthCommandTests(SynthSetFixture set) : IClassFixture<Synth
             Assert.True(reversed < 0.002, $"{Str(record, "video")}: {reversed:P2} of the pixels differ from the reversed twin");
             Assert.True(sameOrder > 0.01, $"{Str(record, "video")}: only {sameOrder:P2} of the pixels differ from the twin in the same order");
         }
+    }
+
+    [Fact]
+    public void Synth_QaLinesAnswerWhatTheCaptionSays_AndTwinsDisagreeOnDirectionAndOrder()
+    {
+        Assert.True(set.Exit == 0, set.Output + set.Error);
+        var qa = Splits
+            .SelectMany(split => File.ReadAllLines(Path.Combine(set.Dir, $"qa-{split}.jsonl")).Select(l => (Split: split, Line: JsonDocument.Parse(l).RootElement.Clone())))
+            .ToList();
+        Assert.All(qa, q => Assert.Equal(q.Split, Str(q.Line, "split")));
+        foreach (string split in Splits)
+        {
+            Assert.Equal(qa.Count(q => q.Split == split), set.Manifest.GetProperty("qa").GetProperty("lines").GetProperty(split).GetInt32());
+        }
+
+        var questions = new Dictionary<string, string>
+        {
+            ["colour"] = "what colour is the shape?", ["shape"] = "what shape is it?", ["direction"] = "which way does it move?",
+            ["size"] = "does it grow or shrink?", ["order"] = "what appears first?",
+        };
+        var byVideo = qa.Select(q => q.Line).ToLookup(q => Str(q, "video"), StringComparer.Ordinal);
+        foreach (var record in set.Records)
+        {
+            // The expected answers come from the caption, parsed with the test's own grammar.
+            var (family, motion, objects) = Parse(Str(record, "caption"));
+            var expected = family == "order"
+                ? new Dictionary<string, string> { ["order"] = objects[0] }
+                : new Dictionary<string, string>
+                {
+                    ["colour"] = objects[0].Split(' ')[0],
+                    ["shape"] = objects[0].Split(' ')[1],
+                    [family == "size" ? "size" : "direction"] = motion,
+                };
+            var lines = byVideo[Str(record, "video")].ToList();
+            Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), lines.Select(l => Str(l, "type")).Order(StringComparer.Ordinal));
+            foreach (var line in lines)
+            {
+                Assert.Equal(questions[Str(line, "type")], Str(line, "question"));
+                Assert.Equal(expected[Str(line, "type")], Str(line, "answer"));
+            }
+
+            // The twin gets the same colour and shape answers and the other direction, size change or first shape.
+            var twin = byVideo[Str(record, "twin")].ToDictionary(l => Str(l, "type"), l => Str(l, "answer"), StringComparer.Ordinal);
+            foreach (var line in lines)
+            {
+                bool temporal = Str(line, "type") is "direction" or "size" or "order";
+                Assert.Equal(!temporal, Str(line, "answer") == twin[Str(line, "type")]);
+            }
+        }
+
+        Assert.Equal(set.Records.Count, qa.Select(q => Str(q.Line, "video")).Distinct(StringComparer.Ordinal).Count());
     }
 
     [Fact]

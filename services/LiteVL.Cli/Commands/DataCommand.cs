@@ -65,6 +65,7 @@ internal static class DataCommand
                 + $"{plan.In(SynthSplit.Test).Count(q => q.Rendering == RenderingRanges.Novel) * 2} with unseen renderings (background {RenderingRanges.Novel.BackgroundMin}–{RenderingRanges.Novel.BackgroundMax}, "
                 + $"shapes {RenderingRanges.Novel.SizeMin:P0}–{RenderingRanges.Novel.SizeMax:P0} of the frame; training: {RenderingRanges.Seen.BackgroundMin}–{RenderingRanges.Seen.BackgroundMax}, {RenderingRanges.Seen.SizeMin:P0}–{RenderingRanges.Seen.SizeMax:P0})");
             output.WriteLine($"files: {SynthGenerator.DataFile} (all, with a \"split\" field), {SynthGenerator.SplitFile(SynthSplit.Train)}, {SynthGenerator.SplitFile(SynthSplit.Val)}, {SynthGenerator.SplitFile(SynthSplit.Test)}, {SynthGenerator.ManifestFile}, {SynthGenerator.VideosFolder}/");
+            output.WriteLine($"video QA: {SynthGenerator.QaSplitFile(SynthSplit.Train)}, {SynthGenerator.QaSplitFile(SynthSplit.Val)}, {SynthGenerator.QaSplitFile(SynthSplit.Test)} ({{\"video\", \"question\", \"answer\", \"type\"}}: colour, shape, direction, size, order)");
             if (plan.Images.Count > 0)
             {
                 output.WriteLine($"images: {SynthGenerator.ImageSplitFile(SynthSplit.Train)}, {SynthGenerator.ImageSplitFile(SynthSplit.Val)}, {SynthGenerator.ImagesFolder}/ (image-text pre-training: litevl train --params blip on a --frames 1 model)");

@@ -16,6 +16,12 @@ public sealed record SynthRecord(
 /// <summary>One line of <c>images-train.jsonl</c> / <c>images-val.jsonl</c>: a still image (as a short still clip) and what it shows.</summary>
 public sealed record SynthImageRecord(string Video, string Caption, string Split, IReadOnlyList<string> Objects, int Background);
 
+/// <summary>
+/// One line of <c>qa-train.jsonl</c> / <c>qa-val.jsonl</c> / <c>qa-test.jsonl</c>: a question about a clip, its answer and
+/// the question's type (colour, shape, direction, size, order), for video question answering.
+/// </summary>
+public sealed record SynthQaRecord(string Video, string Question, string Answer, string Type, string Split);
+
 /// <summary>Renders a <see cref="SynthPlan"/> to H.264 MP4 files and writes the JSON-lines files and the manifest.</summary>
 public static class SynthGenerator
 {
@@ -61,6 +67,36 @@ public static class SynthGenerator
     }
 
     public static string Line(SynthRecord record) => JsonSerializer.Serialize(record, LineOptions);
+
+    public static string QaSplitFile(SynthSplit split) => $"qa-{Name(split)}.jsonl";
+
+    /// <summary>
+    /// The questions about a pair's clip, then its twin's: colour, shape and direction (or grow/shrink) of a one-shape
+    /// clip; which shape appears first in an order clip (in the twin, the other one). Direction and order answers differ
+    /// between a clip and its twin, so an order-invariant model can get at most half of them right.
+    /// </summary>
+    public static IEnumerable<SynthQaRecord> QaRecords(SynthPair pair)
+    {
+        ArgumentNullException.ThrowIfNull(pair);
+        string split = Name(pair.Split);
+        foreach (bool twin in new[] { false, true })
+        {
+            string video = VideoPath(pair, twin);
+            if (pair.Family == MotionFamily.Order)
+            {
+                var first = twin ? pair.Second!.Value : pair.First;
+                yield return Qa(video, "order", first.ToString(), split);
+                continue;
+            }
+
+            yield return Qa(video, "colour", pair.First.ColourName, split);
+            yield return Qa(video, "shape", pair.First.ShapeName, split);
+            yield return Qa(video, pair.Family == MotionFamily.Size ? "size" : "direction", SynthVocabulary.Motion(pair.Family, pair.Positive != twin), split);
+        }
+    }
+
+    private static SynthQaRecord Qa(string video, string type, string answer, string split) =>
+        new(video, SynthVocabulary.Questions[type], answer, type, split);
 
     /// <summary>
     /// Renders and encodes every clip (up to one ffmpeg per core), then writes the split files, <c>data.jsonl</c> and
@@ -130,6 +166,8 @@ public static class SynthGenerator
         foreach (var split in Enum.GetValues<SynthSplit>())
         {
             await File.WriteAllLinesAsync(Path.Combine(outDir, SplitFile(split)), plan.In(split).SelectMany(Records).Select(Line), ct).ConfigureAwait(false);
+            await File.WriteAllLinesAsync(
+                Path.Combine(outDir, QaSplitFile(split)), plan.In(split).SelectMany(QaRecords).Select(q => JsonSerializer.Serialize(q, LineOptions)), ct).ConfigureAwait(false);
         }
 
         await File.WriteAllLinesAsync(Path.Combine(outDir, DataFile), all, ct).ConfigureAwait(false);
@@ -199,9 +237,14 @@ public static class SynthGenerator
                 Captions = "what one frame shows, with where: \"a red square on the left\", \"a blue circle up at the top\"",
                 FramesEach = SynthPlanner.ImageFrames,
             },
-            Files = plan.Images.Count > 0
-                ? new[] { DataFile, SplitFile(SynthSplit.Train), SplitFile(SynthSplit.Val), SplitFile(SynthSplit.Test), VideosFolder + "/", ImageSplitFile(SynthSplit.Train), ImageSplitFile(SynthSplit.Val), ImagesFolder + "/" }
-                : new[] { DataFile, SplitFile(SynthSplit.Train), SplitFile(SynthSplit.Val), SplitFile(SynthSplit.Test), VideosFolder + "/" },
+            Qa = new
+            {
+                Questions = SynthVocabulary.Questions,
+                Answers = "one word (\"red\", \"circle\", \"left\", \"grows\"), or for order the shape that appears first (\"red square\")",
+                Lines = Enum.GetValues<SynthSplit>().ToDictionary(Name, s => plan.In(s).Sum(p => QaRecords(p).Count())),
+            },
+            Files = new[] { DataFile, SplitFile(SynthSplit.Train), SplitFile(SynthSplit.Val), SplitFile(SynthSplit.Test), QaSplitFile(SynthSplit.Train), QaSplitFile(SynthSplit.Val), QaSplitFile(SynthSplit.Test), VideosFolder + "/" }
+                .Concat(plan.Images.Count > 0 ? [ImageSplitFile(SynthSplit.Train), ImageSplitFile(SynthSplit.Val), ImagesFolder + "/"] : []),
         };
         return JsonSerializer.Serialize(manifest, ManifestOptions);
     }

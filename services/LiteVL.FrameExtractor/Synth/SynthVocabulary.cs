@@ -144,6 +144,16 @@ public static class SynthVocabulary
         };
     }
 
+    /// <summary>The video-QA questions of the set, by type; answers are one word ("red", "circle", "left", "grows") or, for order, the shape that appears first ("red square").</summary>
+    public static readonly IReadOnlyDictionary<string, string> Questions = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["colour"] = "what colour is the shape?",
+        ["shape"] = "what shape is it?",
+        ["direction"] = "which way does it move?",
+        ["size"] = "does it grow or shrink?",
+        ["order"] = "what appears first?",
+    };
+
     /// <summary>The caption of an order clip: "a red square appears, then a blue circle appears" and two paraphrases.</summary>
     public static string OrderCaption(SynthObject first, SynthObject second, int template) => template switch
     {
