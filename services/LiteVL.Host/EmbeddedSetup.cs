@@ -24,7 +24,7 @@ internal static class EmbeddedSetup
     public const string TinyModel = "tiny";
 
     /// <summary>The shipped small model beside the host's assembly: models/small of the repository, copied there by build and publish.</summary>
-    public static string ShippedModelDirectory => Path.Combine(AppContext.BaseDirectory, "models", ShippedModel);
+    public static string ShippedModelDirectory => ModelDirectory.ShippedSmall;
 
     /// <summary>
     /// The model in <paramref name="modelDir"/>; when it has none, installs the one <paramref name="choice"/> names (see
@@ -57,7 +57,7 @@ internal static class EmbeddedSetup
     /// <summary>Installs the shipped model with <see cref="ModelDirectory.Install"/>, saying what to do when its files are missing.</summary>
     private static ModelConfig InstallShipped(string shippedDir, string modelDir, TextWriter output)
     {
-        var missing = ModelDirectory.SourceFiles.Where(f => !File.Exists(Path.Combine(shippedDir, f))).ToList();
+        var missing = ModelDirectory.MissingSourceFiles(shippedDir);
         if (missing.Count > 0)
         {
             throw new StartupException(

@@ -41,6 +41,16 @@ public static class ModelDirectory
     public static IReadOnlyList<string> SourceFiles { get; } = [ModelConfig.FileName, ModelWeights.FileName, VocabFileName];
 
     /// <summary>
+    /// The trained small model beside the running assembly (models/small of the repository, copied there by the build and
+    /// publish of the host and the CLI): what the embedded host and <c>litevl model install</c> install by default.
+    /// </summary>
+    public static string ShippedSmall => Path.Combine(AppContext.BaseDirectory, "models", "small");
+
+    /// <summary>Which of <see cref="SourceFiles"/> <paramref name="sourceDir"/> lacks.</summary>
+    public static IReadOnlyList<string> MissingSourceFiles(string sourceDir) =>
+        [.. SourceFiles.Where(f => !File.Exists(Path.Combine(sourceDir, f)))];
+
+    /// <summary>
     /// Installs a model from <see cref="SourceFiles"/> in <paramref name="sourceDir"/> (the shipped models/small, for
     /// instance) into <paramref name="modelDir"/>: copies them into a staging folder inside it, builds the graphs there and
     /// moves everything up, config.json last. An install interrupted half-way leaves no config.json, so the next one
@@ -48,7 +58,7 @@ public static class ModelDirectory
     /// </summary>
     public static ModelConfig Install(string sourceDir, string modelDir, bool fp16 = false)
     {
-        var missing = SourceFiles.Where(f => !File.Exists(Path.Combine(sourceDir, f))).ToList();
+        var missing = MissingSourceFiles(sourceDir);
         if (missing.Count > 0)
         {
             throw new ModelDirectoryException($"{sourceDir} has no {string.Join(", ", missing)}: a model to install needs {string.Join(", ", SourceFiles)}.");

@@ -56,12 +56,9 @@ internal static class ModelCommands
         return cmd;
     }
 
-    /// <summary>The trained small model that ships with the CLI (models/small of the repository, copied beside the assembly).</summary>
-    public static string ShippedSmallModel => Path.Combine(AppContext.BaseDirectory, "models", "small");
-
     private static Command Install(TextWriter output)
     {
-        var from = new Option<string>("--from") { Description = "Folder with config.json, weights.safetensors and vocab.txt (default: the shipped small model, trained on synthetic motion clips).", DefaultValueFactory = _ => ShippedSmallModel };
+        var from = new Option<string>("--from") { Description = "Folder with config.json, weights.safetensors and vocab.txt (default: the shipped small model, trained on synthetic motion clips).", DefaultValueFactory = _ => ModelDirectory.ShippedSmall };
         var outDir = new Option<string>("--out", "-o") { Description = "Empty model directory to install into (what LiteVL:Model:Directory points at).", Required = true };
         var fp16 = CliOptions.Fp16("Also build the fp16 graphs (for GPUs).");
         var cmd = new Command("install", "Install a model (by default the shipped small model) into a model directory and build its graphs; a directory that already holds a model is left alone.")

@@ -110,7 +110,7 @@ public sealed class ModelWeights
     /// Channel <paramref name="channel"/> of a <paramref name="channels"/>-wide sine-cosine code of
     /// <paramref name="position"/>: pairs (sin, cos) at frequencies 100^(−2i/channels), scaled by the amplitude.
     /// </summary>
-    public static float SinCos(double position, int channel, int channels, double amplitude)
+    private static float SinCos(double position, int channel, int channels, double amplitude)
     {
         double angle = position * Math.Pow(100, -(channel / 2 * 2.0) / channels);
         return (float)(amplitude * (channel % 2 == 0 ? Math.Sin(angle) : Math.Cos(angle)));
