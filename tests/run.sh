@@ -84,6 +84,11 @@ read -r passed failed skipped < <(cat "$results"/*.trx 2>/dev/null | grep -o '<C
     }
   }
   END { printf "%d %d %d\n", p, f, s }')
+# CI keeps only the tail of this output, so the failures are repeated here, each with the start of its message.
+if [ "$failed" -gt 0 ]; then
+  echo "failed tests (full output: $log):"
+  grep -E -A 12 '^\s+Failed [A-Za-z_][A-Za-z0-9_.]*' "$log" | grep -v -E '^\s+(Passed|Skipped) ' | cut -c1-400 | head -n 120
+fi
 echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
 if [ "$passed" -eq 0 ] && [ "$status" -eq 0 ]; then
   echo "error: no test ran" >&2

@@ -10,20 +10,30 @@ namespace LiteVL.Model;
 
 /// <summary>
 /// The model directory contract: <c>config.json</c>, <c>weights.safetensors</c>, <c>vocab.txt</c> and the graphs
-/// <c>video_encoder[.fp16].onnx</c>, <c>text_encoder[.fp16].onnx</c>, <c>reranker[.fp16].onnx</c>.
+/// <c>video_encoder[.fp16].onnx</c>, <c>text_encoder[.fp16].onnx</c>, <c>reranker[.fp16].onnx</c>, and for a model with
+/// video QA heads (<see cref="ModelConfig.Qa"/>) <c>question_encoder[.fp16].onnx</c> and <c>answer_decoder[.fp16].onnx</c>.
 /// </summary>
 public static class ModelDirectory
 {
     public const string VocabFileName = "vocab.txt";
 
+    /// <summary>The retrieval graphs every model has.</summary>
     public static IReadOnlyList<string> GraphNames { get; } =
         [LiteVLGraphBuilder.VideoEncoderName, LiteVLGraphBuilder.TextEncoderName, LiteVLGraphBuilder.RerankerName];
+
+    /// <summary>The video QA graphs a model with <see cref="ModelConfig.Qa"/> has besides <see cref="GraphNames"/>.</summary>
+    public static IReadOnlyList<string> QaGraphNames { get; } = [LiteVLGraphBuilder.QuestionEncoderName, LiteVLGraphBuilder.AnswerDecoderName];
+
+    /// <summary>Every graph a model of <paramref name="config"/> has.</summary>
+    public static IReadOnlyList<string> GraphNamesFor(ModelConfig config) => config.Qa is null ? GraphNames : [.. GraphNames, .. QaGraphNames];
 
     /// <summary>Random weights for a preset (or a custom config), the real bert-base-uncased vocabulary, config and graphs.</summary>
     /// <param name="image">An image-text BLIP to pre-train: the temporal branch as an import leaves it (zero), see <see cref="ModelWeights.WithImportedTemporalBranch"/>.</param>
     /// <param name="sinCosPositions">Patch positions as a 2D sine-cosine code instead of random, see <see cref="ModelWeights.WithSinCosPositionEmbedding"/>.</param>
-    public static ModelConfig Init(ModelConfig architecture, int seed, string outDir, bool fp16 = false, bool image = false, bool sinCosPositions = false)
+    /// <param name="qa">With random video QA heads (<see cref="ModelConfig.Qa"/>).</param>
+    public static ModelConfig Init(ModelConfig architecture, int seed, string outDir, bool fp16 = false, bool image = false, bool sinCosPositions = false, bool qa = false)
     {
+        architecture = qa ? architecture with { Qa = architecture.Qa ?? new QaConfig() } : architecture;
         string what = (image, sinCosPositions) switch
         {
             (true, true) => " (image model: temporal branch zero; 2D sine-cosine positions)",
@@ -122,6 +132,11 @@ public static class ModelDirectory
             GraphFiles.Write(builder.VideoEncoder(), Path.Combine(modelDir, GraphFiles.FileName(LiteVLGraphBuilder.VideoEncoderName, precision)));
             GraphFiles.Write(builder.TextEncoder(), Path.Combine(modelDir, GraphFiles.FileName(LiteVLGraphBuilder.TextEncoderName, precision)));
             GraphFiles.Write(builder.Reranker(), Path.Combine(modelDir, GraphFiles.FileName(LiteVLGraphBuilder.RerankerName, precision)));
+            if (config.Qa is not null)
+            {
+                GraphFiles.Write(builder.QuestionEncoder(), Path.Combine(modelDir, GraphFiles.FileName(LiteVLGraphBuilder.QuestionEncoderName, precision)));
+                GraphFiles.Write(builder.AnswerDecoder(), Path.Combine(modelDir, GraphFiles.FileName(LiteVLGraphBuilder.AnswerDecoderName, precision)));
+            }
         }
 
         config.Save(modelDir);

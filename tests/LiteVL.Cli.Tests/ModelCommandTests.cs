@@ -206,6 +206,43 @@ public sealed class ModelCommandTests(TinyModelFixture model) : IClassFixture<Ti
     }
 
     [Fact]
+    public void InitQa_ThenImportQa_AddsTheVideoQaHeadsOfABlipVqaCheckpoint_ToARetrievalModel()
+    {
+        // A model with random QA heads is the source of a Hugging Face-named BLIP VQA checkpoint of the tiny shape.
+        string source = Path.Combine(model.Root, "qa-source");
+        var (initExit, initOutput, initError) = Cli.Run("model", "init", "--preset", "tiny", "--seed", "9", "--qa", "--out", source);
+        Assert.True(initExit == 0, initError);
+        Assert.Contains("wrote tiny model", initOutput, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(source, "question_encoder.onnx")) && File.Exists(Path.Combine(source, "answer_decoder.onnx")));
+        var (_, sourceInspect, _) = Cli.Run("model", "inspect", "--model", source);
+        Assert.Contains("video QA   question encoder + answer decoder", sourceInspect, StringComparison.Ordinal);
+        Assert.Contains("answer_decoder.onnx", sourceInspect, StringComparison.Ordinal);
+
+        var config = Model.Config.ModelConfig.Load(source);
+        var weights = ModelWeights.Load(config, Path.Combine(source, ModelWeights.FileName));
+        string ckpt = Path.Combine(model.Root, "blip-vqa-tiny.safetensors");
+        SafeTensorsWriter.Write(ckpt, WeightSpec.For(config).Where(e => WeightSpec.IsQa(e.Name) || e.Name == "vision_model.embeddings.patch_embedding.weight")
+            .Select(e => new KeyValuePair<string, HostTensor>(WeightSpec.IsQa(e.Name) ? e.Name["qa.".Length..] : e.Name, HostTensor.FromFloats(weights[e.Name].Data, e.Shape))));
+
+        string target = Path.Combine(model.Root, "qa-target");
+        Assert.Equal(0, Cli.Run("model", "init", "--preset", "tiny", "--seed", "10", "--out", target).Exit);
+        var (_, before, _) = Cli.Run("model", "inspect", "--model", target);
+        Assert.Contains("video QA   none", before, StringComparison.Ordinal);
+        var (exit, output, error) = Cli.Run("model", "import-qa", "--checkpoint", ckpt, "--model", target);
+        Assert.True(exit == 0, error);
+        Assert.Contains("added video QA heads", output, StringComparison.Ordinal);
+        Assert.Contains("Hugging Face names", output, StringComparison.Ordinal);
+        using var opened = LiteVLModel.Open(target);
+        Assert.True(opened.HasQa);
+        var merged = ModelWeights.Load(opened.Config, Path.Combine(target, ModelWeights.FileName));
+        Assert.Equal(weights["qa.text_decoder.cls.predictions.bias"].Data, merged["qa.text_decoder.cls.predictions.bias"].Data);
+
+        var (badExit, _, badError) = Cli.Run("model", "import-qa", "--checkpoint", Path.Combine(model.Root, "none.safetensors"), "--model", target);
+        Assert.Equal(1, badExit);
+        Assert.Contains("none.safetensors", badError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Import_MissingCheckpoint_SaysSoAndExitsNonZero()
     {
         var (exit, _, error) = Cli.Run("model", "import", "--blip", "/nonexistent/model.safetensors", "--vocab", "/nonexistent/vocab.txt", "--preset", "blip-base", "--out", Path.Combine(model.Root, "x"));

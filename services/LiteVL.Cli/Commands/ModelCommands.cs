@@ -11,7 +11,7 @@ using Onnx;
 
 namespace LiteVL.Cli.Commands;
 
-/// <summary><c>litevl model init|import|build|inspect|run</c>: work on model directories directly.</summary>
+/// <summary><c>litevl model init|install|import|import-qa|export-blip|build|inspect|run</c>: work on model directories directly.</summary>
 internal static class ModelCommands
 {
     public static Command Create(TextWriter output)
@@ -20,6 +20,7 @@ internal static class ModelCommands
         model.Subcommands.Add(Init(output));
         model.Subcommands.Add(Install(output));
         model.Subcommands.Add(Import(output));
+        model.Subcommands.Add(ImportQa(output));
         model.Subcommands.Add(ExportBlip(output));
         model.Subcommands.Add(Build(output));
         model.Subcommands.Add(Inspect(output));
@@ -39,9 +40,10 @@ internal static class ModelCommands
         var image = new Option<bool>("--image") { Description = "An image-text BLIP to pre-train: the temporal branch zero, as an import leaves it (one frame unless --frames says otherwise); see docs/training.md." };
         var positions = new Option<string>("--positions") { Description = "Patch position embeddings: random (N(0, 0.02), as BLIP's ViT) or sincos (a fixed-frequency 2D sine-cosine code of amplitude 3, then trained as usual; see docs/evaluation.md for what it changed).", DefaultValueFactory = _ => "random" }
             .AcceptOnlyFromAmong("random", "sincos");
+        var qa = new Option<bool>("--qa") { Description = "With video QA heads (BLIP VQA's question encoder and answer decoder, random): the question_encoder and answer_decoder graphs are built too; see docs/model.md, \"Video QA\"." };
         var cmd = new Command("init", "Random weights for a preset, the bert-base-uncased vocabulary, config and graphs. Random weights are for wiring and tests, or the start of pre-training (--image): they do not find anything meaningful.")
         {
-            preset, seed, outDir, fp16, frames, clsMode, image, positions,
+            preset, seed, outDir, fp16, frames, clsMode, image, positions, qa,
         };
         cmd.SetAction(p =>
         {
@@ -49,7 +51,7 @@ internal static class ModelCommands
             var config = Architecture(p.GetValue(preset)!, p.GetValue(frames) ?? (isImage ? 1 : null), p.GetValue(clsMode)!);
             var started = System.Diagnostics.Stopwatch.StartNew();
             string dir = p.GetValue(outDir)!;
-            var written = ModelDirectory.Init(config, p.GetValue(seed), dir, p.GetValue(fp16), isImage, p.GetValue(positions) == "sincos");
+            var written = ModelDirectory.Init(config, p.GetValue(seed), dir, p.GetValue(fp16), isImage, p.GetValue(positions) == "sincos", p.GetValue(qa));
             output.WriteLine($"wrote {written.Preset} model {written.Version} to {Path.GetFullPath(dir)} in {started.Elapsed.TotalSeconds:F1} s");
             return 0;
         });
@@ -95,6 +97,35 @@ internal static class ModelCommands
             var started = System.Diagnostics.Stopwatch.StartNew();
             var written = BlipImporter.ImportToDirectory(p.GetValue(blip)!, p.GetValue(vocab)!, config, p.GetValue(outDir)!, p.GetValue(fp16));
             output.WriteLine($"imported {p.GetValue(blip)} as {written.Version} into {Path.GetFullPath(p.GetValue(outDir)!)} in {started.Elapsed.TotalSeconds:F1} s");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command ImportQa(TextWriter output)
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "BLIP VQA checkpoint in safetensors form: Hugging Face BlipForQuestionAnswering (model.safetensors) or the original salesforce blip_vqa.py state dict converted to safetensors.", Required = true };
+        var modelDir = CliOptions.ModelDir();
+        var cmd = new Command("import-qa", "Add BLIP VQA's question encoder and answer decoder to a model: the video QA heads read the model's own video tokens (its vision encoder stays), so one encoding pass serves search and questions. The QA graphs are built; the model version changes.")
+        {
+            checkpoint, modelDir,
+        };
+        cmd.SetAction(p =>
+        {
+            string dir = p.GetValue(modelDir)!;
+            string ckpt = p.GetValue(checkpoint)!;
+            if (!File.Exists(ckpt))
+            {
+                throw new FileNotFoundException($"Checkpoint '{ckpt}' does not exist.", ckpt);
+            }
+
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            var config = ModelConfig.Load(dir);
+            var weights = BlipVqaImporter.AddQaHeads(ModelWeights.Load(config, Path.Combine(dir, ModelWeights.FileName)), ckpt, out var layout);
+            bool fp16 = File.Exists(Path.Combine(dir, GraphFiles.FileName(LiteVLGraphBuilder.VideoEncoderName, Precision.Fp16)));
+            var written = ModelDirectory.Write(weights, dir, fp16);
+            long added = weights.Tensors.Where(kv => WeightSpec.IsQa(kv.Key)).Sum(kv => (long)kv.Value.Count);
+            output.WriteLine($"added video QA heads ({added.ToString("N0", CultureInfo.InvariantCulture)} parameters, {(layout == BlipVqaImporter.Layout.HuggingFace ? "Hugging Face" : "salesforce")} names) from {ckpt} to {Path.GetFullPath(dir)}: model {config.Version} is now {written.Version}, in {started.Elapsed.TotalSeconds:F1} s");
             return 0;
         });
         return cmd;
@@ -156,8 +187,8 @@ internal static class ModelCommands
     private static Command RunGraph(TextWriter output)
     {
         var modelDir = CliOptions.ModelDir();
-        var graph = new Option<string>("--graph") { Description = "video_encoder, text_encoder or reranker.", Required = true }
-            .AcceptOnlyFromAmong([.. ModelDirectory.GraphNames]);
+        var graph = new Option<string>("--graph") { Description = "video_encoder, text_encoder, reranker, or for a model with QA heads question_encoder or answer_decoder.", Required = true }
+            .AcceptOnlyFromAmong([.. ModelDirectory.GraphNames, .. ModelDirectory.QaGraphNames]);
         var input = new Option<string>("--in") { Description = "NumPy .npz with the graph's inputs, named as in the graph contract.", Required = true };
         var outFile = new Option<string>("--out") { Description = "NumPy .npz to write the outputs to.", Required = true };
         var device = CliOptions.Device();
@@ -215,6 +246,9 @@ internal static class ModelInspector
         o.WriteLine($"vision     ViT D={c.Vision.HiddenSize} layers={c.Vision.NumLayers} heads={c.Vision.NumHeads} patch={c.Vision.PatchSize} S={c.Vision.ImageSize} (N={c.Vision.NumPatches})  T={c.NumFrames}  cls_mode={(c.ClsMode == ClsMode.PerFrame ? "per_frame" : "shared")}");
         o.WriteLine($"text       BERT H={c.Text.HiddenSize} layers={c.Text.NumLayers} heads={c.Text.NumHeads} vocab={c.Text.VocabSize} max_length={c.Text.MaxLength}");
         o.WriteLine($"pooling    TDP {(c.Tdp.Enabled ? "on" : "off")}, tau={c.Tdp.Tau.ToString(inv)}");
+        o.WriteLine(c.Qa is { } qa
+            ? $"video QA   question encoder + answer decoder (BLIP VQA), answers up to {qa.MaxAnswerLength} word pieces"
+            : "video QA   none (no qa heads: 'litevl model import-qa' or 'litevl train --task qa' adds them)");
 
         o.WriteLine();
         o.WriteLine("parameters");
@@ -233,7 +267,7 @@ internal static class ModelInspector
         o.WriteLine("graphs");
         foreach (var precision in new[] { Precision.Fp32, Precision.Fp16 })
         {
-            foreach (string graph in ModelDirectory.GraphNames)
+            foreach (string graph in ModelDirectory.GraphNamesFor(c))
             {
                 string path = Path.Combine(modelDir, GraphFiles.FileName(graph, precision));
                 if (!File.Exists(path))
@@ -273,6 +307,8 @@ internal static class ModelInspector
 
     private static string Group(string name) => name switch
     {
+        _ when name.StartsWith(WeightSpec.QaEncoderPrefix, StringComparison.Ordinal) => "video QA question encoder",
+        _ when WeightSpec.IsQa(name) => "video QA answer decoder",
         _ when name.Contains("temporal", StringComparison.Ordinal) || name.Contains("time_embedding", StringComparison.Ordinal) => "vision temporal (LiteVL)",
         _ when name.StartsWith("vision_model.", StringComparison.Ordinal) => "vision encoder (BLIP ViT)",
         _ when name.Contains("crossattention", StringComparison.Ordinal) => "text cross-attention",

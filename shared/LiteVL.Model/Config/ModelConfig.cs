@@ -99,6 +99,19 @@ public sealed record PreprocessingConfig
     public string Resize { get; init; } = "bicubic";
 }
 
+/// <summary>
+/// The video question-answering heads (docs/model.md, "Video QA"): BLIP VQA's question encoder and answer decoder over
+/// the same video tokens as retrieval. Present in <c>config.json</c> only when the weights hold them (<c>qa.*</c>).
+/// </summary>
+public sealed record QaConfig
+{
+    /// <summary>Longest answer <c>generate</c> writes, in word pieces after [DEC] (BLIP's max_length 10 counts [DEC]).</summary>
+    public int MaxAnswerLength { get; init; } = 10;
+
+    /// <summary>Label smoothing of the answer loss in training (BLIP's BertLMHeadModel: 0.1).</summary>
+    public double LabelSmoothing { get; init; } = 0.1;
+}
+
 /// <summary>The <c>config.json</c> of a model directory: architecture, preprocessing and the version string.</summary>
 public sealed record ModelConfig
 {
@@ -161,6 +174,10 @@ public sealed record ModelConfig
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? ItcTemperature { get; init; }
+
+    /// <summary>The video QA heads, when the model has them (<c>litevl model init --qa</c>, <c>model import-qa</c>, <c>train --task qa</c>).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public QaConfig? Qa { get; init; }
 
     public static ModelConfig Load(string modelDir)
     {
@@ -265,6 +282,16 @@ public sealed record ModelConfig
         if (ItcTemperature is { } itc && !(itc >= MinItcTemperature && itc <= MaxItcTemperature))
         {
             errors.Add($"itc_temperature must be between {MinItcTemperature} and {MaxItcTemperature} (BLIP's clamp), not {itc}");
+        }
+
+        if (Qa is { } qa && (qa.MaxAnswerLength < 1 || qa.MaxAnswerLength + 2 > Text.MaxPositionEmbeddings))
+        {
+            errors.Add($"qa.max_answer_length must be between 1 and text.max_position_embeddings − 2 ({Text.MaxPositionEmbeddings - 2}), not {qa.MaxAnswerLength}");
+        }
+
+        if (Qa is { } smoothing && !(smoothing.LabelSmoothing >= 0 && smoothing.LabelSmoothing < 1))
+        {
+            errors.Add($"qa.label_smoothing must be in [0, 1), not {smoothing.LabelSmoothing}");
         }
 
         if (Preprocessing.Mean.Length != 3 || Preprocessing.Std.Length != 3 || Preprocessing.Std.Any(s => !(s > 0)))

@@ -401,24 +401,29 @@ public sealed partial class LiteVLGraphBuilder
 
     // ───────────────────────────── BERT ─────────────────────────────
 
-    /// <summary>BLIP's BERT: embeddings, then post-LN layers; cross-attention on <paramref name="memory"/> when given.</summary>
-    private string Bert(string ids, string mask, string? memory)
+    /// <summary>
+    /// BLIP's BERT (med.py) under <paramref name="prefix"/>: embeddings, then post-LN layers; cross-attention on
+    /// <paramref name="memory"/> when given (keys masked by <paramref name="memoryMask"/>, int64 [B,M], when given).
+    /// <paramref name="causal"/> makes self-attention causal, as in the answer decoder (BertLMHeadModel).
+    /// </summary>
+    private string Bert(string ids, string mask, string? memory, string prefix = "text_encoder.", bool causal = false, string? memoryMask = null)
     {
         var t = _c.Text;
-        const string emb = "text_encoder.embeddings.";
+        string emb = prefix + "embeddings.";
         string wordEmbeddings = _g.Op("Gather", [W(emb + "word_embeddings.weight"), ids], ("axis", 0L));
         string length = SliceAxis(_g.Op("Shape", [ids]), 0, 1, 2);
         string positionEmbeddings = _g.Op("Slice", [W(emb + "position_embeddings.weight"), _g.Int64s(0), length, _g.Int64s(0)]);
         string h = LayerNorm(Add(wordEmbeddings, positionEmbeddings), emb + "LayerNorm", t.LayerNormEps);
 
-        string selfMask = AttentionMask(mask);
+        string selfMask = causal ? CausalAttentionBias(mask, length) : AttentionMask(mask, _options.Attention);
+        string? crossMask = memoryMask is null ? null : AttentionMask(memoryMask, _options.EffectiveCrossAttention);
         for (int j = 0; j < t.NumLayers; j++)
         {
-            string p = $"text_encoder.encoder.layer.{j}.";
-            h = LayerNorm(Add(h, Linear(BertAttention(h, h, p + "attention.self", selfMask, _options.Attention), p + "attention.output.dense")), p + "attention.output.LayerNorm", t.LayerNormEps);
+            string p = $"{prefix}encoder.layer.{j}.";
+            h = LayerNorm(Add(h, Linear(BertAttention(h, h, p + "attention.self", selfMask, _options.Attention, causalBias: causal), p + "attention.output.dense")), p + "attention.output.LayerNorm", t.LayerNormEps);
             if (memory is not null)
             {
-                h = LayerNorm(Add(h, Linear(BertAttention(h, memory, p + "crossattention.self", null, _options.EffectiveCrossAttention), p + "crossattention.output.dense")), p + "crossattention.output.LayerNorm", t.LayerNormEps);
+                h = LayerNorm(Add(h, Linear(BertAttention(h, memory, p + "crossattention.self", crossMask, _options.EffectiveCrossAttention), p + "crossattention.output.dense")), p + "crossattention.output.LayerNorm", t.LayerNormEps);
             }
 
             string ffn = Linear(Gelu(Linear(h, p + "intermediate.dense")), p + "output.dense");
@@ -428,16 +433,16 @@ public sealed partial class LiteVLGraphBuilder
         return h;
     }
 
-    private string BertAttention(string x, string kv, string prefix, string? mask, AttentionKind kind) =>
-        MultiHeadAttention(Linear(x, prefix + ".query"), Linear(kv, prefix + ".key"), Linear(kv, prefix + ".value"), _c.Text.NumHeads, _c.Text.HiddenSize, mask, kind);
+    private string BertAttention(string x, string kv, string prefix, string? mask, AttentionKind kind, bool causalBias = false) =>
+        MultiHeadAttention(Linear(x, prefix + ".query"), Linear(kv, prefix + ".key"), Linear(kv, prefix + ".value"), _c.Text.NumHeads, _c.Text.HiddenSize, mask, kind, fusedBias: causalBias);
 
     /// <summary>
-    /// The padding mask in the form the chosen attention needs: int32 key_padding_mask [B,L] for the fused kernel, or
-    /// BERT's additive bias (1 − mask)·(−10000) as [B,1,1,L] for the plain form. Both give identical results.
+    /// The padding mask in the form <paramref name="kind"/> of attention needs: int32 key_padding_mask [B,L] for the fused
+    /// kernel, or BERT's additive bias (1 − mask)·(−10000) as [B,1,1,L] for the plain form. Both give identical results.
     /// </summary>
-    private string AttentionMask(string mask)
+    private string AttentionMask(string mask, AttentionKind kind)
     {
-        if (_options.Attention == AttentionKind.Fused)
+        if (kind == AttentionKind.Fused)
         {
             return _g.Op("Cast", [mask], ("to", (long)OnnxGraph.Int32));
         }
@@ -447,14 +452,30 @@ public sealed partial class LiteVLGraphBuilder
         return _g.Op("Unsqueeze", [bias, _g.Int64s(1, 2)]);
     }
 
+    /// <summary>
+    /// The decoder's self-attention bias, as BLIP's BertLMHeadModel builds it: (1 − causal[i,j]·mask[j])·(−10000), [B,1,L,L],
+    /// with causal the lower triangle of ones (a token sees itself and the tokens before it).
+    /// </summary>
+    private string CausalAttentionBias(string mask, string length)
+    {
+        string positions = _g.Op("Range", [_g.Int64Scalar(0), _g.Op("Squeeze", [length, _g.Int64s(0)]), _g.Int64Scalar(1)]); // [L]
+        string seen = _g.Op("LessOrEqual", [Unsqueeze(positions, 0), Unsqueeze(positions, 1)]);                      // [L,L]: j ≤ i
+        string lower = _g.Op("Cast", [seen], ("to", (long)_g.ComputeType));
+        string keep = _g.Op("Unsqueeze", [_g.Op("Cast", [mask], ("to", (long)_g.ComputeType)), _g.Int64s(1, 2)]);   // [B,1,1,L]
+        string both = Mul(_g.Op("Unsqueeze", [lower, _g.Int64s(0, 1)]), keep);                                         // [B,1,L,L]
+        return Mul(_g.Op("Sub", [_g.Scalar(1f), both]), _g.Scalar(-10000f));
+    }
+
     // ───────────────────────────── building blocks ─────────────────────────────
 
     /// <summary>Scaled dot-product attention over heads; q [B,Sq,W], k/v [B,Sk,W] already projected.</summary>
-    private string MultiHeadAttention(string q, string k, string v, int heads, int width, string? mask, AttentionKind? kind = null)
+    /// <param name="fusedBias">For the fused kernel: <paramref name="mask"/> is an additive attention bias [B,1,Sq,Sk] (its attention_bias input), not a key padding mask.</param>
+    private string MultiHeadAttention(string q, string k, string v, int heads, int width, string? mask, AttentionKind? kind = null, bool fusedBias = false)
     {
         if ((kind ?? _options.Attention) == AttentionKind.Fused)
         {
-            return _g.OpIn(OnnxGraph.MicrosoftDomain, "MultiHeadAttention", mask is null ? [q, k, v] : [q, k, v, string.Empty, mask], ("num_heads", (long)heads));
+            string[] inputs = mask is null ? [q, k, v] : fusedBias ? [q, k, v, string.Empty, string.Empty, mask] : [q, k, v, string.Empty, mask];
+            return _g.OpIn(OnnxGraph.MicrosoftDomain, "MultiHeadAttention", inputs, ("num_heads", (long)heads));
         }
 
         int dh = width / heads;

@@ -27,6 +27,8 @@ public sealed partial class LiteVLModel : IDisposable
     private readonly Lazy<GraphSession> _video;
     private readonly Lazy<GraphSession> _text;
     private readonly Lazy<GraphSession> _reranker;
+    private readonly Lazy<GraphSession> _questionEncoder;
+    private readonly Lazy<GraphSession> _answerDecoder;
     private readonly ILogger _logger;
     private readonly object _deviceLock = new();
     private ExecutionDevice? _activeDevice;
@@ -42,6 +44,8 @@ public sealed partial class LiteVLModel : IDisposable
         _video = new Lazy<GraphSession>(() => Load(LiteVLGraphBuilder.VideoEncoderName, VideoInputs(config)));
         _text = new Lazy<GraphSession>(() => Load(LiteVLGraphBuilder.TextEncoderName, TextInputs(), CheckTokenIds));
         _reranker = new Lazy<GraphSession>(() => Load(LiteVLGraphBuilder.RerankerName, RerankerInputs(config), CheckTokenIds));
+        _questionEncoder = new Lazy<GraphSession>(() => Load(LiteVLGraphBuilder.QuestionEncoderName, QuestionEncoderInputs(config), CheckTokenIds));
+        _answerDecoder = new Lazy<GraphSession>(() => Load(LiteVLGraphBuilder.AnswerDecoderName, AnswerDecoderInputs(config), CheckTokenIds));
     }
 
     public string Directory { get; }
@@ -73,12 +77,21 @@ public sealed partial class LiteVLModel : IDisposable
 
     public GraphSession Reranker => _reranker.Value;
 
+    /// <summary>The video QA question encoder (models with <see cref="ModelConfig.Qa"/> only).</summary>
+    public GraphSession QuestionEncoder => _questionEncoder.Value;
+
+    /// <summary>The video QA answer decoder (models with <see cref="ModelConfig.Qa"/> only).</summary>
+    public GraphSession AnswerDecoder => _answerDecoder.Value;
+
+    /// <summary>Whether this model answers questions (has the video QA heads).</summary>
+    public bool HasQa => Config.Qa is not null;
+
     public static LiteVLModel Open(string modelDir, RuntimeOptions? options = null, ILogger? logger = null)
     {
         var config = ModelConfig.Load(modelDir);
         var tokenizer = BlipTokenizer.FromVocabFile(Path.Combine(modelDir, ModelDirectory.VocabFileName));
         options ??= new RuntimeOptions();
-        foreach (string graph in ModelDirectory.GraphNames)
+        foreach (string graph in ModelDirectory.GraphNamesFor(config))
         {
             string path = Path.Combine(modelDir, GraphFiles.FileName(graph, options.Precision));
             if (!File.Exists(path))
@@ -97,7 +110,9 @@ public sealed partial class LiteVLModel : IDisposable
         LiteVLGraphBuilder.VideoEncoderName => VideoEncoder,
         LiteVLGraphBuilder.TextEncoderName => TextEncoder,
         LiteVLGraphBuilder.RerankerName => Reranker,
-        _ => throw new ArgumentException($"Unknown graph '{name}': use {string.Join(", ", ModelDirectory.GraphNames)}.", nameof(name)),
+        LiteVLGraphBuilder.QuestionEncoderName => QuestionEncoder,
+        LiteVLGraphBuilder.AnswerDecoderName => AnswerDecoder,
+        _ => throw new ArgumentException($"Unknown graph '{name}': use {string.Join(", ", ModelDirectory.GraphNamesFor(Config))}.", nameof(name)),
     };
 
     /// <summary>Encodes B segments of T RGB frames, each already S×S (uint8, [B,T,S,S,3]).</summary>
@@ -186,7 +201,7 @@ public sealed partial class LiteVLModel : IDisposable
 
     public void Dispose()
     {
-        foreach (var s in new[] { _video, _text, _reranker })
+        foreach (var s in new[] { _video, _text, _reranker, _questionEncoder, _answerDecoder })
         {
             if (s.IsValueCreated)
             {

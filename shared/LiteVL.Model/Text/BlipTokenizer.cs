@@ -184,6 +184,36 @@ public sealed class BlipTokenizer : IDisposable
         return EncodeNative(text);
     }
 
+    /// <summary>
+    /// Text of generated ids, as Hugging Face's <c>decode(ids, skip_special_tokens=True)</c>: special tokens dropped,
+    /// "##" pieces joined to the word before them, words separated by one space, no space before . , ? ! ' or after '.
+    /// </summary>
+    public string Decode(IEnumerable<long> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var sb = new System.Text.StringBuilder();
+        foreach (long id in ids)
+        {
+            if (id is PadId or ClsId or SepId or MaskId or DecId or EncId || id < 0 || id >= _vocab.Length)
+            {
+                continue;
+            }
+
+            string piece = _vocab[id];
+            if (piece.StartsWith("##", StringComparison.Ordinal))
+            {
+                sb.Append(piece.AsSpan(2));
+            }
+            else
+            {
+                bool glue = sb.Length == 0 || piece is "." or "," or "?" or "!" or "'" || sb[^1] == '\'';
+                sb.Append(glue ? piece : " " + piece);
+            }
+        }
+
+        return sb.ToString();
+    }
+
     /// <summary>Word pieces of the cleaned text (without [CLS]/[SEP]), for display.</summary>
     public IReadOnlyList<string> Tokenize(string text)
     {

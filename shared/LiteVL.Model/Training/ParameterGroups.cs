@@ -42,11 +42,11 @@ public static class ParameterGroups
     };
 
     /// <summary>
-    /// The weights a group trains, in the order of the weight spec. <paramref name="fixedScaling"/> leaves the dynamic
+    /// The retrieval weights a group trains, in the order of the weight spec (never the video QA heads). <paramref name="fixedScaling"/> leaves the dynamic
     /// temporal scaling α out (it stays what the weights hold; <see cref="FixScaling"/> sets it to 0, factor 1).
     /// </summary>
     public static IReadOnlyList<string> Select(ModelWeights weights, ParameterGroup group, bool fixedScaling = false) =>
-        WeightSpec.For(weights.Config).Select(e => e.Name).Where(n => group switch
+        WeightSpec.For(weights.Config).Select(e => e.Name).Where(n => !WeightSpec.IsQa(n)).Where(n => group switch
         {
             ParameterGroup.Temporal => IsTemporal(n),
             ParameterGroup.Heads => IsTemporal(n) || IsHead(n),

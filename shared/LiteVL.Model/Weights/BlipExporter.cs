@@ -28,7 +28,7 @@ public static class BlipExporter
         }
 
         var spec = WeightSpec.For(config);
-        var blip = spec.Where(e => e.FromBlip).ToList();
+        var blip = spec.Where(e => e.FromBlip && !WeightSpec.IsQa(e.Name)).ToList();
 
         // The temporal modules have no place in a BLIP checkpoint. They are zero (or copies of the spatial ones) in an
         // image model; anything else is a trained video model, whose temporal branch the export leaves out.

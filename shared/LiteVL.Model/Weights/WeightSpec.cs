@@ -72,17 +72,57 @@ public static class WeightSpec
 
         var t = config.Text;
         long h = t.HiddenSize;
-        const string te = "text_encoder.embeddings.";
+        AddBert(list, "text_encoder.", t, crossWidth: d);
+        list.Add(new("vision_proj.weight", [config.EmbedDim, d], WeightRole.Kernel, true));
+        list.Add(new("vision_proj.bias", [config.EmbedDim], WeightRole.Bias, true));
+        list.Add(new("text_proj.weight", [config.EmbedDim, h], WeightRole.Kernel, true));
+        list.Add(new("text_proj.bias", [config.EmbedDim], WeightRole.Bias, true));
+        list.Add(new("itm_head.weight", [2, h], WeightRole.Kernel, true));
+        list.Add(new("itm_head.bias", [2], WeightRole.Bias, true));
+        if (config.Qa is not null)
+        {
+            // BLIP VQA (blip_vqa.py; Hugging Face BlipForQuestionAnswering) under "qa.": the question encoder cross-attends
+            // to the video tokens (width D); the answer decoder cross-attends to the question encoder's states (width H)
+            // and predicts words with BERT's LM head, its output matrix tied to the decoder's word embeddings.
+            AddBert(list, QaEncoderPrefix, t, crossWidth: d);
+            AddBert(list, QaDecoderPrefix, t, crossWidth: h);
+            list.Add(new(QaLmHeadPrefix + "transform.dense.weight", [h, h], WeightRole.Kernel, true));
+            list.Add(new(QaLmHeadPrefix + "transform.dense.bias", [h], WeightRole.Bias, true));
+            list.Add(new(QaLmHeadPrefix + "transform.LayerNorm.weight", [h], WeightRole.NormWeight, true));
+            list.Add(new(QaLmHeadPrefix + "transform.LayerNorm.bias", [h], WeightRole.NormBias, true));
+            list.Add(new(QaLmHeadPrefix + "bias", [t.VocabSize], WeightRole.Bias, true));
+        }
+
+        return list;
+    }
+
+    /// <summary>The question encoder: a BERT with cross-attention, Hugging Face BlipForQuestionAnswering's <c>text_encoder.</c>.</summary>
+    public const string QaEncoderPrefix = "qa.text_encoder.";
+
+    /// <summary>The answer decoder's BERT, Hugging Face's <c>text_decoder.bert.</c>.</summary>
+    public const string QaDecoderPrefix = "qa.text_decoder.bert.";
+
+    /// <summary>The answer decoder's LM head, Hugging Face's <c>text_decoder.cls.predictions.</c> (decoder weight tied to the word embeddings).</summary>
+    public const string QaLmHeadPrefix = "qa.text_decoder.cls.predictions.";
+
+    /// <summary>Whether a weight belongs to the video QA heads.</summary>
+    public static bool IsQa(string name) => name.StartsWith("qa.", StringComparison.Ordinal);
+
+    /// <summary>BLIP's BERT (med.py) under <paramref name="prefix"/>: embeddings without token types, then layers with cross-attention on memory of width <paramref name="crossWidth"/>.</summary>
+    private static void AddBert(List<WeightEntry> list, string prefix, TextConfig t, long crossWidth)
+    {
+        long h = t.HiddenSize;
+        string te = prefix + "embeddings.";
         list.Add(new(te + "word_embeddings.weight", [t.VocabSize, h], WeightRole.Kernel, true));
         list.Add(new(te + "position_embeddings.weight", [t.MaxPositionEmbeddings, h], WeightRole.Kernel, true));
         list.Add(new(te + "LayerNorm.weight", [h], WeightRole.NormWeight, true));
         list.Add(new(te + "LayerNorm.bias", [h], WeightRole.NormBias, true));
         for (int j = 0; j < t.NumLayers; j++)
         {
-            string p = $"text_encoder.encoder.layer.{j}.";
+            string p = $"{prefix}encoder.layer.{j}.";
             foreach (string a in new[] { "attention", "crossattention" })
             {
-                long kvIn = a == "attention" ? h : d;
+                long kvIn = a == "attention" ? h : crossWidth;
                 list.Add(new(p + a + ".self.query.weight", [h, h], WeightRole.Kernel, true));
                 list.Add(new(p + a + ".self.query.bias", [h], WeightRole.Bias, true));
                 list.Add(new(p + a + ".self.key.weight", [h, kvIn], WeightRole.Kernel, true));
@@ -102,13 +142,5 @@ public static class WeightSpec
             list.Add(new(p + "output.LayerNorm.weight", [h], WeightRole.NormWeight, true));
             list.Add(new(p + "output.LayerNorm.bias", [h], WeightRole.NormBias, true));
         }
-
-        list.Add(new("vision_proj.weight", [config.EmbedDim, d], WeightRole.Kernel, true));
-        list.Add(new("vision_proj.bias", [config.EmbedDim], WeightRole.Bias, true));
-        list.Add(new("text_proj.weight", [config.EmbedDim, h], WeightRole.Kernel, true));
-        list.Add(new("text_proj.bias", [config.EmbedDim], WeightRole.Bias, true));
-        list.Add(new("itm_head.weight", [2, h], WeightRole.Kernel, true));
-        list.Add(new("itm_head.bias", [2], WeightRole.Bias, true));
-        return list;
     }
 }

@@ -27,10 +27,18 @@ public sealed class Fp16Tests(ITestOutputHelper output)
 
     private const int Fp32DataType = (int)TensorProto.Types.DataType.Float;   // 1
 
+    private static readonly string[] AllGraphs =
+    [
+        LiteVLGraphBuilder.VideoEncoderName, LiteVLGraphBuilder.TextEncoderName, LiteVLGraphBuilder.RerankerName,
+        LiteVLGraphBuilder.QuestionEncoderName, LiteVLGraphBuilder.AnswerDecoderName,
+    ];
+
+    public static TheoryData<string> Graphs() => [.. AllGraphs];
+
     public static TheoryData<string, AttentionKind, float> Cases()
     {
         var data = new TheoryData<string, AttentionKind, float>();
-        foreach (string graph in new[] { LiteVLGraphBuilder.VideoEncoderName, LiteVLGraphBuilder.TextEncoderName, LiteVLGraphBuilder.RerankerName })
+        foreach (string graph in AllGraphs)
         {
             foreach (var attention in new[] { AttentionKind.Fused, AttentionKind.Plain })
             {
@@ -48,7 +56,7 @@ public sealed class Fp16Tests(ITestOutputHelper output)
     [MemberData(nameof(Cases))]
     public void Fp16Graph_SameWeightsAsFp32_OutputsWithinHalfPrecisionTolerance(string graph, AttentionKind attention, float kernelStd)
     {
-        var weights = TestModels.Tiny(seed: 31, kernelStd: kernelStd);
+        var weights = TestModels.Tiny(seed: 31, c => c with { Qa = new QaConfig() }, kernelStd: kernelStd);
         var inputs = Inputs(graph, weights.Config);
         var fp32 = Run(Build(weights, graph, Precision.Fp32, attention), inputs);
         var fp16 = Run(Build(weights, graph, Precision.Fp16, attention), inputs);
@@ -66,12 +74,10 @@ public sealed class Fp16Tests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(LiteVLGraphBuilder.VideoEncoderName)]
-    [InlineData(LiteVLGraphBuilder.TextEncoderName)]
-    [InlineData(LiteVLGraphBuilder.RerankerName)]
+    [MemberData(nameof(Graphs))]
     public void Fp16Graph_Contract_SameInputsAndFloat32Outputs(string graph)
     {
-        var weights = TestModels.Tiny(seed: 32);
+        var weights = TestModels.Tiny(seed: 32, c => c with { Qa = new QaConfig() });
         var fp32 = Build(weights, graph, Precision.Fp32, AttentionKind.Fused).Graph;
         var fp16 = Build(weights, graph, Precision.Fp16, AttentionKind.Fused).Graph;
 
@@ -92,12 +98,10 @@ public sealed class Fp16Tests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(LiteVLGraphBuilder.VideoEncoderName)]
-    [InlineData(LiteVLGraphBuilder.TextEncoderName)]
-    [InlineData(LiteVLGraphBuilder.RerankerName)]
+    [MemberData(nameof(Graphs))]
     public void Fp16Graph_Initializers_AreFloat16(string graph)
     {
-        var weights = TestModels.Tiny(seed: 33);
+        var weights = TestModels.Tiny(seed: 33, c => c with { Qa = new QaConfig() });
         var fp16 = Build(weights, graph, Precision.Fp16, AttentionKind.Fused).Graph;
         var fp32 = Build(weights, graph, Precision.Fp32, AttentionKind.Fused).Graph;
 
@@ -142,6 +146,8 @@ public sealed class Fp16Tests(ITestOutputHelper output)
             LiteVLGraphBuilder.VideoEncoderName => builder.VideoEncoder(),
             LiteVLGraphBuilder.TextEncoderName => builder.TextEncoder(),
             LiteVLGraphBuilder.RerankerName => builder.Reranker(),
+            LiteVLGraphBuilder.QuestionEncoderName => builder.QuestionEncoder(),
+            LiteVLGraphBuilder.AnswerDecoderName => builder.AnswerDecoder(),
             _ => throw new ArgumentException(graph, nameof(graph)),
         };
     }
@@ -165,7 +171,10 @@ public sealed class Fp16Tests(ITestOutputHelper output)
                 return [("input_ids", ids, [3, 20]), ("attention_mask", mask, [3, 20])];
             }
 
-            default:
+            case LiteVLGraphBuilder.AnswerDecoderName:
+                return VideoQaGraphTests.DecoderInputs(c, 3, 5, 8, answerLengths: [5, 2, 4], questionLengths: [8, 3, 6], seed: 45).Feed(3, 5, 8, c.Text.HiddenSize);
+
+            default: // the re-ranker and the question encoder take the same inputs
             {
                 const int k = 3;
                 var (ids, mask) = TestModels.RandomTokens(43, k, 12, lengths: [12, 6, 9]);

@@ -277,13 +277,16 @@ public sealed class ReferenceLiteVL
 
     // ───────────── text ─────────────
 
-    /// <summary>BERT over one sequence (mask: 1 keep, 0 pad); cross-attention on <paramref name="memory"/> when given.</summary>
-    public double[][] Bert(long[] ids, long[] mask, double[][]? memory)
+    /// <summary>
+    /// BERT over one sequence (mask: 1 keep, 0 pad) under <paramref name="prefix"/>; cross-attention on
+    /// <paramref name="memory"/> when given (keys masked by <paramref name="memoryMask"/>); causal self-attention when asked.
+    /// </summary>
+    public double[][] Bert(long[] ids, long[] mask, double[][]? memory, string prefix = "text_encoder.", bool causal = false, long[]? memoryMask = null)
     {
         var tc = _c.Text;
         int h = tc.HiddenSize;
-        var words = W("text_encoder.embeddings.word_embeddings.weight");
-        var positions = W("text_encoder.embeddings.position_embeddings.weight");
+        var words = W(prefix + "embeddings.word_embeddings.weight");
+        var positions = W(prefix + "embeddings.position_embeddings.weight");
         var x = new double[ids.Length][];
         for (int i = 0; i < ids.Length; i++)
         {
@@ -293,17 +296,18 @@ public sealed class ReferenceLiteVL
                 e[d] = words[(ids[i] * h) + d] + positions[(i * h) + d];
             }
 
-            x[i] = LayerNorm(e, "text_encoder.embeddings.LayerNorm", tc.LayerNormEps);
+            x[i] = LayerNorm(e, prefix + "embeddings.LayerNorm", tc.LayerNormEps);
         }
 
         var bias = mask.Select(m => (1.0 - m) * -10000.0).ToArray();
+        var memoryBias = memoryMask?.Select(m => (1.0 - m) * -10000.0).ToArray();
         for (int j = 0; j < tc.NumLayers; j++)
         {
-            string p = $"text_encoder.encoder.layer.{j}.";
-            x = BertSublayer(x, x, p + "attention", bias);
+            string p = $"{prefix}encoder.layer.{j}.";
+            x = BertSublayer(x, x, p + "attention", bias, causal);
             if (memory is not null)
             {
-                x = BertSublayer(x, memory, p + "crossattention", null);
+                x = BertSublayer(x, memory, p + "crossattention", memoryBias);
             }
 
             var y = x.Select(r => Linear(Linear(r, p + "intermediate.dense").Select(Gelu).ToArray(), p + "output.dense")).ToArray();
@@ -313,12 +317,12 @@ public sealed class ReferenceLiteVL
         return x;
     }
 
-    private double[][] BertSublayer(double[][] x, double[][] kv, string prefix, double[]? bias)
+    private double[][] BertSublayer(double[][] x, double[][] kv, string prefix, double[]? bias, bool causal = false)
     {
         var q = x.Select(r => Linear(r, prefix + ".self.query")).ToArray();
         var k = kv.Select(r => Linear(r, prefix + ".self.key")).ToArray();
         var v = kv.Select(r => Linear(r, prefix + ".self.value")).ToArray();
-        var a = Attention(q, k, v, _c.Text.NumHeads, bias);
+        var a = Attention(q, k, v, _c.Text.NumHeads, bias, causal);
         return x.Select((r, i) => LayerNorm(AddVec(r, Linear(a[i], prefix + ".output.dense")), prefix + ".output.LayerNorm", _c.Text.LayerNormEps)).ToArray();
     }
 
@@ -395,6 +399,45 @@ public sealed class ReferenceLiteVL
         return (Linear(h[0], "itm_head"), frameWeights);
     }
 
+    // ───────────── video QA ─────────────
+
+    /// <summary>The question encoder on one question: states [L][H] and frame weights [T].</summary>
+    public (double[][] States, double[] FrameWeights) QuestionStates(long[] ids, long[] mask, double[][][] v, double[] q)
+    {
+        var (memory, frameWeights, _, _) = Pool(v, q);
+        return (Bert(ids, mask, memory, "qa.text_encoder."), frameWeights);
+    }
+
+    /// <summary>The answer decoder on one answer prefix: log-probabilities [L][V] of the next word piece after each position.</summary>
+    public double[][] AnswerLogProbs(long[] ids, long[] mask, double[][] questionStates, long[] questionMask)
+    {
+        const string head = "qa.text_decoder.cls.predictions.";
+        var h = Bert(ids, mask, questionStates, "qa.text_decoder.bert.", causal: true, memoryMask: questionMask);
+        var table = _w["qa.text_decoder.bert.embeddings.word_embeddings.weight"];
+        var bias = W(head + "bias");
+        int vocab = (int)table.Shape[0];
+        int width = (int)table.Shape[1];
+        return h.Select(row =>
+        {
+            var x = LayerNorm(Linear(row, head + "transform.dense").Select(Gelu).ToArray(), head + "transform.LayerNorm", _c.Text.LayerNormEps);
+            var logits = new double[vocab];
+            for (int o = 0; o < vocab; o++)
+            {
+                double acc = bias[o];
+                for (int d = 0; d < width; d++)
+                {
+                    acc += table.Data[(o * width) + d] * x[d];
+                }
+
+                logits[o] = acc;
+            }
+
+            double max = logits.Max();
+            double logSum = max + Math.Log(logits.Sum(l => Math.Exp(l - max)));
+            return logits.Select(l => l - logSum).ToArray();
+        }).ToArray();
+    }
+
     // ───────────── primitives ─────────────
 
     private float[] W(string name) => _w[name].Data;
@@ -430,7 +473,8 @@ public sealed class ReferenceLiteVL
         return x.Select((v, i) => ((v - mean) * inv * gamma[i]) + beta[i]).ToArray();
     }
 
-    private static double[][] Attention(double[][] q, double[][] k, double[][] v, int heads, double[]? bias)
+    /// <summary>Multi-head attention; <paramref name="causal"/>: key j &gt; query i gets −10000 whatever its padding (BLIP's (1 − causal·mask)·−10000).</summary>
+    private static double[][] Attention(double[][] q, double[][] k, double[][] v, int heads, double[]? bias, bool causal = false)
     {
         int width = q[0].Length;
         int dh = width / heads;
@@ -450,7 +494,7 @@ public sealed class ReferenceLiteVL
                         acc += q[i][off + d] * k[j][off + d];
                     }
 
-                    scores[j] = (acc * scale) + (bias?[j] ?? 0);
+                    scores[j] = (acc * scale) + (causal && j > i ? -10000.0 : bias?[j] ?? 0);
                 }
 
                 var a = Softmax(scores);

@@ -30,6 +30,24 @@ public sealed class BlipTokenizerTests : IClassFixture<BlipTokenizerFixture>
     public void CleanCaption_Input_MatchesBlipPreCaption(string input, string expected)
         => Assert.Equal(expected, BlipTokenizer.CleanCaption(input));
 
+    [Theory]
+    [InlineData("a red circle moves left", "a red circle moves left")]
+    [InlineData("Tokenization isn't unbelievable?", "tokenization isn't unbelievable?")]
+    [InlineData("it shrinks, then grows.", "it shrinks, then grows.")]
+    public void Decode_OfEncodedIds_GivesTheLowercasedTextBack_WithoutSpecialTokens(string text, string expected)
+    {
+        var ids = _tokenizer.EncodeRaw(text).Select(i => (long)i).Prepend(BlipTokenizer.DecId).Append(BlipTokenizer.PadId).ToList();
+        Assert.Equal(expected, _tokenizer.Decode(ids));
+    }
+
+    [Fact]
+    public void Decode_GluesWordPieces()
+    {
+        var pieces = _tokenizer.Tokenize("unbelievableness");
+        Assert.Contains(pieces, p => p.StartsWith("##", StringComparison.Ordinal));
+        Assert.Equal("unbelievableness", _tokenizer.Decode(_tokenizer.EncodeRaw("unbelievableness").Select(i => (long)i)));
+    }
+
     [Fact]
     public void Encode_ShortText_PadsToMaxLengthWithMask()
     {
