@@ -98,6 +98,56 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Contains("--resume", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void TrainQa_LearnsTheColourQuestion_ReportsBadLines_AndEvalQaScoresTheNewModel()
+    {
+        // Six clips of six background colours; the question about the colour is answered by training the QA heads of a
+        // retrieval model that has none (random tiny weights: the answers must come from training, not from the start).
+        string model = Path.Combine(_dir, "model");
+        Assert.Equal(0, Cli.Run("model", "init", "--preset", "tiny", "--seed", "4", "--out", model).Exit);
+        var lines = new List<string>();
+        for (int i = 0; i < Colours.Length; i++)
+        {
+            MakeClip(Path.Combine(_dir, $"clip{i}.mp4"), Colours[i], i);
+            lines.Add(JsonSerializer.Serialize(new { video = $"clip{i}.mp4", question = "what colour is the background?", answer = Colours[i], type = "colour" }));
+            lines.Add(JsonSerializer.Serialize(new { video = $"clip{i}.mp4", question = "is it moving?", answer = "yes", type = "motion" }));
+        }
+
+        lines.Insert(1, JsonSerializer.Serialize(new { video = "clip0.mp4", question = "what colour?" }));         // line 2: no answer
+        lines.Insert(3, JsonSerializer.Serialize(new { video = "missing.mp4", question = "what?", answer = "x" })); // line 4
+        string data = Path.Combine(_dir, "qa.jsonl");
+        File.WriteAllLines(data, lines);
+
+        string outDir = Path.Combine(_dir, "qa-model");
+        var (exit, output, error) = Cli.Run("train", "--task", "qa", "--model", model, "--data", data, "--val", data, "--out", outDir,
+            "--epochs", "80", "--batch", "4", "--lr", "3e-3", "--seed", "1");
+        Assert.True(exit == 0, output + error);
+        Assert.Contains("qa.jsonl:2: \"answer\" must be a non-empty string", output, StringComparison.Ordinal);
+        Assert.Contains("qa.jsonl:4: skipped: video", output, StringComparison.Ordinal);
+        Assert.Contains("12 questions about 6 videos", output, StringComparison.Ordinal);
+        Assert.Contains("heads started from the grounded encoder", output, StringComparison.Ordinal);
+        Assert.Contains("| colour | 6 |", output, StringComparison.Ordinal);
+
+        var before = ModelConfig.Load(model);
+        var after = ModelConfig.Load(outDir);
+        Assert.Null(before.Qa);
+        Assert.NotNull(after.Qa);
+        Assert.True(File.Exists(Path.Combine(outDir, "answer_decoder.onnx")));
+        var w0 = ModelWeights.Load(before, Path.Combine(model, ModelWeights.FileName));
+        var w1 = ModelWeights.Load(after, Path.Combine(outDir, ModelWeights.FileName));
+        Assert.All(w0.Tensors, kv => Assert.True(kv.Value.Data.AsSpan().SequenceEqual(w1[kv.Key].Data), $"{kv.Key} changed: QA training must leave retrieval alone"));
+
+        var (evalExit, evalOutput, evalError) = Cli.Run("eval", "--task", "qa", "--model", outDir, "--dataset", data);
+        Assert.True(evalExit == 0, evalOutput + evalError);
+        var colourRow = evalOutput.Split('\n').Single(l => l.StartsWith("| colour |", StringComparison.Ordinal));
+        double rankAccuracy = double.Parse(colourRow.Split('|')[3].Trim().TrimEnd('%').Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(rankAccuracy >= 5.0 / 6 * 100 - 0.1, $"the trained model ranks the colour right in {rankAccuracy} % of the training clips:\n{evalOutput}");
+
+        var (noQaExit, _, noQaError) = Cli.Run("eval", "--task", "qa", "--model", model, "--dataset", data);
+        Assert.Equal(1, noQaExit);
+        Assert.Contains("no video QA heads", noQaError, StringComparison.Ordinal);
+    }
+
     private static void MakeClip(string path, string colour, int speed)
     {
         var psi = new ProcessStartInfo("ffmpeg", ["-v", "error", "-f", "lavfi", "-i",

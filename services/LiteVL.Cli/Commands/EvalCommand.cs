@@ -22,13 +22,22 @@ internal static class EvalCommand
         var pooling = new Option<string?>("--pooling") { Description = "Re-ranking protocol: tdp (LiteVL's text-dependent pooling) or none (BLIP's zero-shot protocol). Default: the model's." };
         pooling.AcceptOnlyFromAmong("tdp", "none");
         var wait = new Option<double>("--wait-minutes") { Description = "How long to wait for ingestion to finish.", DefaultValueFactory = _ => 180 };
-        var cmd = new Command("eval", "Retrieval quality (R@1/5/10, median/mean rank) of a running platform on a captioned video set, coarse and re-ranked, with the cost of re-ranking. Uploads the videos (re-runs reuse them: uploads are deduplicated).")
+        var task = new Option<string>("--task") { Description = "retrieval (a running platform, over its API) or qa (video question answering with a local model directory, --model: JSON lines {\"video\", \"question\", \"answer\", \"type\"?}; accuracy per question type, ranking over the dataset's own answers and generating).", DefaultValueFactory = _ => "retrieval" }
+            .AcceptOnlyFromAmong("retrieval", "qa");
+        var model = new Option<string?>("--model", "-m") { Description = "With --task qa: the model directory to evaluate." };
+        var cmd = new Command("eval", "Retrieval quality (R@1/5/10, median/mean rank) of a running platform on a captioned video set, coarse and re-ranked, with the cost of re-ranking; uploads the videos (re-runs reuse them: uploads are deduplicated). With --task qa: video QA accuracy of a model directory.")
         {
-            dataset, server, key, keyFile, videosDir, candidates, limit, pooling, json, wait,
+            dataset, server, key, keyFile, videosDir, candidates, limit, pooling, json, wait, task, model,
         };
         cmd.SetAction(async (p, ct) =>
         {
             string datasetPath = p.GetValue(dataset)!;
+            if (p.GetValue(task) == "qa")
+            {
+                string modelDir = p.GetValue(model) ?? throw new ArgumentException("--task qa evaluates a model directory: add --model DIR (one with video QA heads).");
+                return await EvaluateQaAsync(output, modelDir, datasetPath, p.GetValue(videosDir), ct).ConfigureAwait(false);
+            }
+
             if (p.GetValue(candidates) is < 1)
             {
                 throw new ArgumentException($"--candidates must be at least 1, not {p.GetValue(candidates)}.");
@@ -63,6 +72,25 @@ internal static class EvalCommand
             return 0;
         });
         return cmd;
+    }
+
+    private static async Task<int> EvaluateQaAsync(TextWriter output, string modelDir, string datasetPath, string? videosDir, CancellationToken ct)
+    {
+        using var model = Model.Runtime.LiteVLModel.Open(modelDir);
+        if (!model.HasQa)
+        {
+            throw new ArgumentException($"The model in {modelDir} has no video QA heads: train them with 'litevl train --task qa' or add a BLIP VQA checkpoint with 'litevl model import-qa'.");
+        }
+
+        using var media = new FrameExtractor.Media.MediaToolchain();
+        string cache = Path.Combine(Path.GetTempPath(), "litevl-eval-frames");
+        var (set, lines) = await QaTraining.LoadAsync(output, media, model, datasetPath, videosDir, cache, ct).ConfigureAwait(false);
+        var answers = lines.Select(l => QaDataset.Normalise(l.Answer)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var scores = QaTraining.Evaluate(model, set, answers);
+        output.WriteLine();
+        output.Write(QaTraining.Table(scores, $"{model.Config.Version} on {Path.GetFileName(datasetPath)}: rank over the dataset's {answers.Count} answers, generate with 3 beams ({started.Elapsed.TotalSeconds:F1} s)"));
+        return 0;
     }
 
     private static string ResolveKey(string? key, string? keyFile)

@@ -43,12 +43,29 @@ internal static class TrainCommand
         var device = CliOptions.Device();
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads per operator (0: one per core).", DefaultValueFactory = _ => 0 };
         var resume = new Option<bool>("--resume") { Description = "Continue the run whose checkpoint is in --out (after Ctrl-C or a crash)." };
-        var cmd = new Command("train", "Fine-tune LiteVL for text-to-video retrieval on your captioned videos (ITC + ITM with hard negatives, as BLIP fine-tunes retrieval) and write a new model version.")
+        var task = new Option<string>("--task") { Description = "retrieval (captions: {\"video\", \"caption\"}) or qa (video question answering: {\"video\", \"question\", \"answer\"} lines; trains the QA heads with BLIP VQA's answer loss, the video side and retrieval frozen; starts the heads from the grounded encoder when the model has none). With qa, --params, --fixed-scaling, --accumulate, --lr-temporal and --resume do not apply; --lr defaults to 2e-4 and --batch to 16.", DefaultValueFactory = _ => "retrieval" }
+            .AcceptOnlyFromAmong("retrieval", "qa");
+        var cmd = new Command("train", "Fine-tune LiteVL on your videos and write a new model version: text-to-video retrieval on captions (ITC + ITM with hard negatives, as BLIP fine-tunes retrieval), or video question answering (--task qa).")
         {
-            model, data, val, videosDir, outDir, groups, fixedScaling, epochs, batch, accumulate, lr, lrTemporal, warmup, seed, device, threads, resume,
+            model, data, val, videosDir, outDir, task, groups, fixedScaling, epochs, batch, accumulate, lr, lrTemporal, warmup, seed, device, threads, resume,
         };
         cmd.SetAction(async (p, ct) =>
         {
+            if (p.GetValue(task) == "qa")
+            {
+                var qaOptions = new QaTrainerOptions
+                {
+                    Epochs = p.GetValue(epochs),
+                    Batch = p.GetResult(batch) is { Implicit: false } ? p.GetValue(batch) : new QaTrainerOptions().Batch,
+                    LearningRate = p.GetResult(lr) is { Implicit: false } ? p.GetValue(lr) : new QaTrainerOptions().LearningRate,
+                    WarmupFraction = p.GetValue(warmup),
+                    Seed = p.GetValue(seed),
+                    Device = RuntimeOptions.ParseDevice(p.GetValue(device)!),
+                    Threads = p.GetValue(threads),
+                };
+                return await QaTraining.RunAsync(output, p.GetValue(model)!, p.GetValue(data)!, p.GetValue(val), p.GetValue(videosDir), p.GetValue(outDir)!, qaOptions, ct).ConfigureAwait(false);
+            }
+
             var options = new TrainerOptions
             {
                 Params = ParameterGroups.Parse(p.GetValue(groups)!),
@@ -278,7 +295,7 @@ internal static class TrainCommand
         return new TrainingSet(clips, examples);
     }
 
-    private static async Task<(IReadOnlyList<string> Segments, bool FromCache)> FramesAsync(MediaToolchain media, string file, string cache, ModelConfig config, CancellationToken ct)
+    internal static async Task<(IReadOnlyList<string> Segments, bool FromCache)> FramesAsync(MediaToolchain media, string file, string cache, ModelConfig config, CancellationToken ct)
     {
         var info = new FileInfo(file);
         if (!info.Exists)

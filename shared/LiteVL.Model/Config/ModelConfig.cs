@@ -110,6 +110,14 @@ public sealed record QaConfig
 
     /// <summary>Label smoothing of the answer loss in training (BLIP's BertLMHeadModel: 0.1).</summary>
     public double LabelSmoothing { get; init; } = 0.1;
+
+    /// <summary>
+    /// The question encoder reads the retrieval text encoder's word embeddings instead of storing its own (30524 × H):
+    /// heads trained by <c>litevl train --task qa</c> on top of a retrieval model, which leave that table as it is. The
+    /// answer decoder always has its own, since they are also its output matrix and must be trained. Imported BLIP VQA
+    /// checkpoints have their own (false).
+    /// </summary>
+    public bool ShareWordEmbeddings { get; init; }
 }
 
 /// <summary>The <c>config.json</c> of a model directory: architecture, preprocessing and the version string.</summary>

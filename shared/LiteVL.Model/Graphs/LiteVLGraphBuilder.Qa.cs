@@ -62,7 +62,7 @@ public sealed partial class LiteVLGraphBuilder
     {
         const string head = WeightSpec.QaLmHeadPrefix;
         string x = LayerNorm(Gelu(Linear(h, head + "transform.dense")), head + "transform.LayerNorm", _c.Text.LayerNormEps);
-        string table = W(WeightSpec.QaDecoderPrefix + "embeddings.word_embeddings.weight");   // [V,H]
+        string table = W(WeightSpec.WordEmbeddings(_c, WeightSpec.QaDecoderPrefix));   // [V,H]
         string bias = W(head + "bias");
         if (TrainingForm)
         {
@@ -74,6 +74,63 @@ public sealed partial class LiteVLGraphBuilder
         string logits = _g.Op("Gemm", [flat, table, bias], ("transB", 1L));
         string asFloat = _g.ComputeType == OnnxGraph.Float ? logits : _g.Op("Cast", [logits], ("to", (long)OnnxGraph.Float));
         return _g.Op("Reshape", [asFloat, outShape]);
+    }
+
+    public const string QaLossName = "qa_loss";
+
+    /// <summary>Names of the QA loss graph's inputs and output.</summary>
+    public static class QaLossIo
+    {
+        public const string VideoTokens = "video_tokens";
+        public const string TextEmbedding = "text_embedding";
+        public const string QuestionIds = "question_ids";
+        public const string QuestionMask = "question_mask";
+        public const string AnswerIds = "answer_ids";
+        public const string AnswerMask = "answer_mask";
+        public const string Loss = "loss";
+    }
+
+    /// <summary>
+    /// BLIP VQA's answer loss for a batch of (video tokens, question, answer), built in the training form: the question
+    /// encoder over the TDP memory (pooling as the config says; the query is <c>text_embedding</c>, the question's
+    /// unimodal embedding), the decoder over the answer with teacher forcing, then per answer the sum over its pieces after
+    /// [DEC] ([SEP] included) of the label-smoothed cross-entropy (1 − ε)·(−log p[target]) + ε·(−mean_v log p[v]), ε =
+    /// <see cref="Config.QaConfig.LabelSmoothing"/> (PyTorch's label_smoothing, as BLIP's BertLMHeadModel), and the mean over
+    /// the batch (BLIP: <c>loss.sum() / batch</c> with every answer weight 1). Inputs <c>video_tokens</c> [B,T,P,D],
+    /// <c>text_embedding</c> [B,E], <c>question_ids</c>/<c>question_mask</c> [B,Lq] ([ENC] first), <c>answer_ids</c>/
+    /// <c>answer_mask</c> [B,La] ([DEC] first, right-padded); output <c>loss</c> [].
+    /// </summary>
+    public ModelProto QaLoss(int batch, int questionLength, int answerLength)
+    {
+        var qa = _c.Qa ?? throw new InvalidOperationException("The QA loss needs a model with QA heads (a qa section in its config).");
+        if (!TrainingForm || _options.Attention != AttentionKind.Plain)
+        {
+            throw new InvalidOperationException("The QA loss is a training graph: build it with GraphBuildOptions.Trainable set and plain attention.");
+        }
+
+        Begin(QaLossName);
+        int v = _c.Text.VocabSize;
+        string tokens = _g.Input(QaLossIo.VideoTokens, OnnxGraph.Float, batch, T, P, D);
+        string query = _g.Input(QaLossIo.TextEmbedding, OnnxGraph.Float, batch, E);
+        string questionIds = _g.Input(QaLossIo.QuestionIds, OnnxGraph.Int64, batch, questionLength);
+        string questionMask = _g.Input(QaLossIo.QuestionMask, OnnxGraph.Int64, batch, questionLength);
+        string answerIds = _g.Input(QaLossIo.AnswerIds, OnnxGraph.Int64, batch, answerLength);
+        string answerMask = _g.Input(QaLossIo.AnswerMask, OnnxGraph.Int64, batch, answerLength);
+
+        var pooled = TextDependentPooling(tokens, query, _g.Int64s(_c.Tdp.Enabled ? 1 : 0));
+        string states = Bert(questionIds, questionMask, pooled.Memory, WeightSpec.QaEncoderPrefix);
+        string h = Bert(answerIds, answerMask, states, WeightSpec.QaDecoderPrefix, causal: true, memoryMask: questionMask);
+        string logProbs = SliceAxis(_g.Op("LogSoftmax", [LmHead(h)], ("axis", -1L)), 1, 0, answerLength - 1);     // [B,La−1,V]: predicts pieces 1..La−1
+        string targets = SliceAxis(answerIds, 1, 1, answerLength);                                                   // [B,La−1]
+        string counted = _g.Op("Cast", [SliceAxis(answerMask, 1, 1, answerLength)], ("to", (long)OnnxGraph.Float)); // padding counts 0
+        string oneHot = _g.Op("OneHot", [targets, _g.Int64s(v), _g.Weight("one_hot_values", [0f, 1f], 2)], ("axis", -1L));
+        string nll = _g.Op("Neg", [_g.Op("ReduceSum", [Mul(oneHot, logProbs), _g.Int64s(-1)], ("keepdims", 0L))]);
+        string uniform = _g.Op("Neg", [_g.Op("ReduceMean", [logProbs], ("axes", new long[] { -1 }), ("keepdims", 0L))]);
+        float eps = (float)qa.LabelSmoothing;
+        string perPiece = Add(Mul(nll, _g.Scalar(1f - eps)), Mul(uniform, _g.Scalar(eps)));
+        string total = _g.Op("ReduceSum", [Mul(perPiece, counted), _g.Int64s(0, 1)], ("keepdims", 0L));
+        _g.Output(Mul(total, _g.Scalar(1f / batch)), QaLossIo.Loss, OnnxGraph.Float);
+        return Finish(QaLossName);
     }
 
     private void RequireQa()

@@ -410,7 +410,7 @@ public sealed partial class LiteVLGraphBuilder
     {
         var t = _c.Text;
         string emb = prefix + "embeddings.";
-        string wordEmbeddings = _g.Op("Gather", [W(emb + "word_embeddings.weight"), ids], ("axis", 0L));
+        string wordEmbeddings = _g.Op("Gather", [W(WeightSpec.WordEmbeddings(_c, prefix)), ids], ("axis", 0L));
         string length = SliceAxis(_g.Op("Shape", [ids]), 0, 1, 2);
         string positionEmbeddings = _g.Op("Slice", [W(emb + "position_embeddings.weight"), _g.Int64s(0), length, _g.Int64s(0)]);
         string h = LayerNorm(Add(wordEmbeddings, positionEmbeddings), emb + "LayerNorm", t.LayerNormEps);

@@ -37,7 +37,7 @@ public static class BlipVqaImporter
         CheckVisionWidth(file, layout, model.Config);
         var config = model.Config with
         {
-            Qa = model.Config.Qa ?? new QaConfig(),
+            Qa = (model.Config.Qa ?? new QaConfig()) with { ShareWordEmbeddings = false },
             Source = $"{model.Config.Source ?? "unknown"}; video QA heads from BLIP VQA checkpoint {Path.GetFileName(checkpointPath)}",
         };
         var tensors = model.Tensors.Where(kv => !WeightSpec.IsQa(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);

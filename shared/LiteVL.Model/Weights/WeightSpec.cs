@@ -84,7 +84,7 @@ public static class WeightSpec
             // BLIP VQA (blip_vqa.py; Hugging Face BlipForQuestionAnswering) under "qa.": the question encoder cross-attends
             // to the video tokens (width D); the answer decoder cross-attends to the question encoder's states (width H)
             // and predicts words with BERT's LM head, its output matrix tied to the decoder's word embeddings.
-            AddBert(list, QaEncoderPrefix, t, crossWidth: d);
+            AddBert(list, QaEncoderPrefix, t, crossWidth: d, ownWordEmbeddings: !config.Qa.ShareWordEmbeddings);
             AddBert(list, QaDecoderPrefix, t, crossWidth: h);
             list.Add(new(QaLmHeadPrefix + "transform.dense.weight", [h, h], WeightRole.Kernel, true));
             list.Add(new(QaLmHeadPrefix + "transform.dense.bias", [h], WeightRole.Bias, true));
@@ -105,15 +105,26 @@ public static class WeightSpec
     /// <summary>The answer decoder's LM head, Hugging Face's <c>text_decoder.cls.predictions.</c> (decoder weight tied to the word embeddings).</summary>
     public const string QaLmHeadPrefix = "qa.text_decoder.cls.predictions.";
 
+    /// <summary>
+    /// The word-embedding table the BERT under <paramref name="prefix"/> reads: its own, or for the question encoder of
+    /// QA heads with <see cref="QaConfig.ShareWordEmbeddings"/> the retrieval text encoder's.
+    /// </summary>
+    public static string WordEmbeddings(ModelConfig config, string prefix) =>
+        config.Qa is { ShareWordEmbeddings: true } && prefix == QaEncoderPrefix ? "text_encoder.embeddings.word_embeddings.weight" : prefix + "embeddings.word_embeddings.weight";
+
     /// <summary>Whether a weight belongs to the video QA heads.</summary>
     public static bool IsQa(string name) => name.StartsWith("qa.", StringComparison.Ordinal);
 
     /// <summary>BLIP's BERT (med.py) under <paramref name="prefix"/>: embeddings without token types, then layers with cross-attention on memory of width <paramref name="crossWidth"/>.</summary>
-    private static void AddBert(List<WeightEntry> list, string prefix, TextConfig t, long crossWidth)
+    private static void AddBert(List<WeightEntry> list, string prefix, TextConfig t, long crossWidth, bool ownWordEmbeddings = true)
     {
         long h = t.HiddenSize;
         string te = prefix + "embeddings.";
-        list.Add(new(te + "word_embeddings.weight", [t.VocabSize, h], WeightRole.Kernel, true));
+        if (ownWordEmbeddings)
+        {
+            list.Add(new(te + "word_embeddings.weight", [t.VocabSize, h], WeightRole.Kernel, true));
+        }
+
         list.Add(new(te + "position_embeddings.weight", [t.MaxPositionEmbeddings, h], WeightRole.Kernel, true));
         list.Add(new(te + "LayerNorm.weight", [h], WeightRole.NormWeight, true));
         list.Add(new(te + "LayerNorm.bias", [h], WeightRole.NormBias, true));

@@ -14,16 +14,17 @@ public sealed class VideoQaGraphTests(ITestOutputHelper output)
 {
     private const double Fp32Tolerance = 1e-4;
 
-    internal static ModelWeights TinyQa(int seed, bool tdp = true) =>
-        TestModels.Tiny(seed, c => c with { Qa = new QaConfig(), Tdp = new TdpConfig { Enabled = tdp, Tau = 0.07 } });
+    internal static ModelWeights TinyQa(int seed, bool tdp = true, bool shareWords = false) =>
+        TestModels.Tiny(seed, c => c with { Qa = new QaConfig { ShareWordEmbeddings = shareWords }, Tdp = new TdpConfig { Enabled = tdp, Tau = 0.07 } });
 
     [Theory]
-    [InlineData(true, AttentionKind.Fused)]
-    [InlineData(true, AttentionKind.Plain)]
-    [InlineData(false, AttentionKind.Fused)]
-    public void QuestionEncoder_PaddedQuestions_MatchesReference(bool tdp, AttentionKind attention)
+    [InlineData(true, AttentionKind.Fused, false)]
+    [InlineData(true, AttentionKind.Plain, false)]
+    [InlineData(false, AttentionKind.Fused, false)]
+    [InlineData(true, AttentionKind.Fused, true)]
+    public void QuestionEncoder_PaddedQuestions_MatchesReference(bool tdp, AttentionKind attention, bool shareWords)
     {
-        var weights = TinyQa(51, tdp);
+        var weights = TinyQa(51, tdp, shareWords);
         var c = weights.Config;
         const int k = 3;
         const int length = 10;
@@ -59,11 +60,12 @@ public sealed class VideoQaGraphTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(AttentionKind.Fused)]
-    [InlineData(AttentionKind.Plain)]
-    public void AnswerDecoder_PaddedAnswersAndQuestions_MatchesReference(AttentionKind attention)
+    [InlineData(AttentionKind.Fused, false)]
+    [InlineData(AttentionKind.Plain, false)]
+    [InlineData(AttentionKind.Fused, true)]
+    public void AnswerDecoder_PaddedAnswersAndQuestions_MatchesReference(AttentionKind attention, bool shareWords)
     {
-        var weights = TinyQa(54);
+        var weights = TinyQa(54, shareWords: shareWords);
         var c = weights.Config;
         const int k = 3;
         const int length = 6;
@@ -143,6 +145,15 @@ public sealed class VideoQaGraphTests(ITestOutputHelper output)
         Assert.Equal([c.Text.VocabSize], withQa["qa.text_decoder.cls.predictions.bias"]);
         Assert.Equal([h, h], withQa["qa.text_decoder.cls.predictions.transform.dense.weight"]);
         Assert.False(withQa.ContainsKey("qa.text_decoder.cls.predictions.decoder.weight"), "the LM head is tied to the decoder's word embeddings");
+
+        // A question encoder that shares the retrieval text encoder's word embeddings stores none and reads that table;
+        // the decoder keeps its own (its output matrix).
+        var shared = Presets.Get(Presets.Tiny) with { Qa = new QaConfig { ShareWordEmbeddings = true } };
+        Assert.DoesNotContain(WeightSpec.For(shared), e => e.Name == "qa.text_encoder.embeddings.word_embeddings.weight");
+        Assert.Contains(WeightSpec.For(shared), e => e.Name == "qa.text_decoder.bert.embeddings.word_embeddings.weight");
+        Assert.Equal("text_encoder.embeddings.word_embeddings.weight", WeightSpec.WordEmbeddings(shared, WeightSpec.QaEncoderPrefix));
+        Assert.Equal("qa.text_decoder.bert.embeddings.word_embeddings.weight", WeightSpec.WordEmbeddings(shared, WeightSpec.QaDecoderPrefix));
+        Assert.Equal("qa.text_encoder.embeddings.word_embeddings.weight", WeightSpec.WordEmbeddings(Presets.Get(Presets.Tiny) with { Qa = new QaConfig() }, WeightSpec.QaEncoderPrefix));
     }
 
     [Fact]

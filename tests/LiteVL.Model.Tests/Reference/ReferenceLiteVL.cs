@@ -285,7 +285,7 @@ public sealed class ReferenceLiteVL
     {
         var tc = _c.Text;
         int h = tc.HiddenSize;
-        var words = W(prefix + "embeddings.word_embeddings.weight");
+        var words = W(WeightSpec.WordEmbeddings(_c, prefix));
         var positions = W(prefix + "embeddings.position_embeddings.weight");
         var x = new double[ids.Length][];
         for (int i = 0; i < ids.Length; i++)
@@ -413,7 +413,7 @@ public sealed class ReferenceLiteVL
     {
         const string head = "qa.text_decoder.cls.predictions.";
         var h = Bert(ids, mask, questionStates, "qa.text_decoder.bert.", causal: true, memoryMask: questionMask);
-        var table = _w["qa.text_decoder.bert.embeddings.word_embeddings.weight"];
+        var table = _w[WeightSpec.WordEmbeddings(_c, "qa.text_decoder.bert.")];
         var bias = W(head + "bias");
         int vocab = (int)table.Shape[0];
         int width = (int)table.Shape[1];
