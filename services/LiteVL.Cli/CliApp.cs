@@ -17,6 +17,7 @@ public static class CliApp
         root.Subcommands.Add(EncodeTextCommand.Create(output));
         root.Subcommands.Add(BenchCommand.Create(output));
         root.Subcommands.Add(SearchCommand.Create(output));
+        root.Subcommands.Add(AskCommand.Create(output));
         root.Subcommands.Add(EvalCommand.Create(output));
         root.Subcommands.Add(TrainCommand.Create(output));
         root.Subcommands.Add(DataCommand.Create(output));

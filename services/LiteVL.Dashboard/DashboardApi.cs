@@ -83,6 +83,8 @@ public static class DashboardApi
         api.MapPost("/videos/{id:guid}/reindex", Reindex).WithName("DashboardReindex");
         api.MapDelete("/videos/{id:guid}", Delete).WithName("DashboardDelete");
         api.MapPost("/search", Search).WithName("DashboardSearch");
+        api.MapPost("/videos/{id:guid}/ask", Ask).WithName("DashboardAsk")
+            .WithSummary("Ask a question about a video, as POST /v1/videos/{id}/ask does (in process, or forwarded to the Query API).");
         api.MapGet("/model/temporal-scaling", TemporalScaling).WithName("DashboardTemporalScaling")
             .WithSummary("The active model's learned dynamic temporal scaling per vision layer: the mean over the T frame slots of 1 + tanh(α).");
         api.MapGet("/model/temporal-scaling.svg", TemporalScalingSvg).WithName("DashboardTemporalScalingSvg")
@@ -287,16 +289,33 @@ public static class DashboardApi
 
     internal static async Task<Results<Ok<DashboardSearchResult>, ProblemHttpResult>> Search(DashboardSearchRequest request, HttpContext http, DashboardSearch search, CancellationToken ct)
     {
-        string? authorization = http.Request.Headers.Authorization;
-        string? callerKey = authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization["Bearer ".Length..].Trim() : http.Request.Headers["X-Api-Key"].ToString();
         try
         {
-            return TypedResults.Ok(await search.SearchAsync(request, callerKey, ct).ConfigureAwait(false));
+            return TypedResults.Ok(await search.SearchAsync(request, CallerKey(http), ct).ConfigureAwait(false));
         }
         catch (DashboardSearchException e)
         {
             return TypedResults.Problem(detail: e.Message, statusCode: e.Status, title: "Search failed");
         }
+    }
+
+    internal static async Task<Results<Ok<DashboardAskResult>, ProblemHttpResult>> Ask(Guid id, DashboardAskRequest request, HttpContext http, DashboardSearch search, CancellationToken ct)
+    {
+        try
+        {
+            return TypedResults.Ok(await search.AskAsync(id, request, CallerKey(http), ct).ConfigureAwait(false));
+        }
+        catch (DashboardSearchException e)
+        {
+            return TypedResults.Problem(detail: e.Message, statusCode: e.Status, title: "Question not answered");
+        }
+    }
+
+    /// <summary>The admin's own key, forwarded to the Query API when no tenant key is given.</summary>
+    private static string? CallerKey(HttpContext http)
+    {
+        string? authorization = http.Request.Headers.Authorization;
+        return authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization["Bearer ".Length..].Trim() : http.Request.Headers["X-Api-Key"].ToString();
     }
 
     internal static Results<Ok<TemporalScalingView>, ProblemHttpResult> TemporalScaling(DashboardModel model)

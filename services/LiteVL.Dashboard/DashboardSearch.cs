@@ -27,6 +27,15 @@ public sealed record DashboardVideoHit(Guid VideoId, string? Title, double Score
 /// <param name="Source"><c>in-process</c> (the query service of this process) or <c>query-api</c> (forwarded).</param>
 public sealed record DashboardSearchResult(string Source, string? Tenant, string Query, string ModelVersion, bool Reranked, IReadOnlyList<string> Warnings, IReadOnlyList<DashboardVideoHit> Hits, SearchTimings Timings);
 
+/// <summary>
+/// Body of <c>POST /admin/api/videos/{id}/ask</c>: the question as <c>POST /v1/videos/{id}/ask</c> takes it. An
+/// in-process ask covers the video's own tenant; a forwarded one asks as <see cref="TenantKey"/> (else the admin's key).
+/// </summary>
+public sealed record DashboardAskRequest(string? Question, IReadOnlyList<string>? Answers = null, string? Mode = null, string? TenantKey = null);
+
+/// <param name="Source"><c>in-process</c> or <c>query-api</c>, as for search.</param>
+public sealed record DashboardAskResult(string Source, string Question, AskResponse Answer);
+
 public sealed class DashboardSearchException(int status, string message) : Exception(message)
 {
     public int Status { get; } = status;
@@ -36,7 +45,8 @@ public sealed class DashboardSearchException(int status, string message) : Excep
 /// The search page's backend: <see cref="SearchService"/> directly when the query service runs in this process (the
 /// embedded host), else <c>POST /v1/search</c> on <see cref="DashboardOptions.QueryApiUrl"/>. Either way the hits are
 /// completed from the database with the frame times, so the page can highlight the evidence frame, and with the
-/// dashboard's own thumbnail URLs (the admin key may read any tenant's thumbnails there).
+/// dashboard's own thumbnail URLs (the admin key may read any tenant's thumbnails there). Questions about a video take
+/// the same two ways (<see cref="AskService"/> or <c>POST /v1/videos/{id}/ask</c>).
 /// </summary>
 public sealed class DashboardSearch(IServiceProvider services, LiteVLDbContext db, IHttpClientFactory httpClients, IOptions<DashboardOptions> options)
 {
@@ -74,7 +84,7 @@ public sealed class DashboardSearch(IServiceProvider services, LiteVLDbContext d
         else if (options.Value.QueryApiUrl is { } queryApi)
         {
             string key = string.IsNullOrWhiteSpace(request.TenantKey) ? callerKey ?? string.Empty : request.TenantKey.Trim();
-            response = await ForwardAsync(queryApi, key, query, ct).ConfigureAwait(false);
+            response = await ForwardAsync<SearchRequest, SearchResponse>(queryApi, "v1/search", key, query, ct).ConfigureAwait(false);
             tenant = null; // the Query API searched the key's tenant
             source = "query-api";
         }
@@ -86,10 +96,50 @@ public sealed class DashboardSearch(IServiceProvider services, LiteVLDbContext d
         return new DashboardSearchResult(source, tenant, response.Query, response.ModelVersion, response.Reranked, response.Warnings, await CompleteAsync(response.Hits, ct).ConfigureAwait(false), response.Timings);
     }
 
-    private async Task<SearchResponse> ForwardAsync(Uri queryApi, string key, SearchRequest query, CancellationToken ct)
+    public async Task<DashboardAskResult> AskAsync(Guid videoId, DashboardAskRequest request, string? callerKey, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var ask = new AskRequest(request.Question, request.Answers, request.Mode);
+        if (services.GetService<AskService>() is { } local)
+        {
+            // The admin may look at any tenant's video, so the question is asked as the video's own tenant.
+            string? tenant = await db.Videos.AsNoTracking().Where(v => v.Id == videoId).Select(v => v.TenantId).SingleOrDefaultAsync(ct).ConfigureAwait(false);
+            if (tenant is null)
+            {
+                throw new DashboardSearchException(StatusCodes.Status404NotFound, $"There is no video {videoId}.");
+            }
+
+            try
+            {
+                return new DashboardAskResult("in-process", ask.Question?.Trim() ?? string.Empty, await local.AskAsync(tenant, videoId, ask, ct).ConfigureAwait(false));
+            }
+            catch (AskException e)
+            {
+                throw new DashboardSearchException(
+                    e.Failure switch
+                    {
+                        AskFailure.VideoNotFound => StatusCodes.Status404NotFound,
+                        AskFailure.VideoNotReady or AskFailure.NoQaHeads => StatusCodes.Status409Conflict,
+                        _ => StatusCodes.Status400BadRequest,
+                    },
+                    e.Message);
+            }
+        }
+
+        if (options.Value.QueryApiUrl is { } queryApi)
+        {
+            string key = string.IsNullOrWhiteSpace(request.TenantKey) ? callerKey ?? string.Empty : request.TenantKey.Trim();
+            var answer = await ForwardAsync<AskRequest, AskResponse>(queryApi, $"v1/videos/{videoId}/ask", key, ask, ct).ConfigureAwait(false);
+            return new DashboardAskResult("query-api", ask.Question?.Trim() ?? string.Empty, answer);
+        }
+
+        throw new DashboardSearchException(StatusCodes.Status503ServiceUnavailable, "Questions are not available here: set LiteVL:Dashboard:QueryApiUrl to the Query API.");
+    }
+
+    private async Task<TResponse> ForwardAsync<TRequest, TResponse>(Uri queryApi, string path, string key, TRequest body, CancellationToken ct)
     {
         var http = httpClients.CreateClient(HttpClientName);
-        using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(queryApi, "v1/search")) { Content = JsonContent.Create(query, options: Json) };
+        using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(queryApi, path)) { Content = JsonContent.Create(body, options: Json) };
         message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
         try
         {
@@ -106,10 +156,12 @@ public sealed class DashboardSearch(IServiceProvider services, LiteVLDbContext d
                 {
                 }
 
-                throw new DashboardSearchException((int)answer.StatusCode is 400 or 401 or 403 ? (int)answer.StatusCode : StatusCodes.Status502BadGateway, $"The Query API answered {(int)answer.StatusCode}: {detail}");
+                // The caller's own mistakes keep their status (a 404 or 409 of ask included); the Query API's failures are a bad gateway here.
+                int status = (int)answer.StatusCode is 400 or 401 or 403 or 404 or 409 ? (int)answer.StatusCode : StatusCodes.Status502BadGateway;
+                throw new DashboardSearchException(status, $"The Query API answered {(int)answer.StatusCode}: {detail}");
             }
 
-            return await answer.Content.ReadFromJsonAsync<SearchResponse>(Json, ct).ConfigureAwait(false)
+            return await answer.Content.ReadFromJsonAsync<TResponse>(Json, ct).ConfigureAwait(false)
                 ?? throw new DashboardSearchException(StatusCodes.Status502BadGateway, "The Query API answered with no body.");
         }
         catch (HttpRequestException e)

@@ -5,14 +5,16 @@ namespace LiteVL.QueryApi;
 
 public static class QueryApiExtensions
 {
-    /// <summary>The query service: the model (text encoder, re-ranker), the vector index and the token cache.</summary>
+    /// <summary>The query service: the model (text encoder, re-ranker, QA heads if any), the vector index and the token cache.</summary>
     public static IServiceCollection AddQueryApi(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<SearchOptions>().Bind(configuration.GetSection(SearchOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddLiteVLModel(configuration);
         services.AddLiteVLVectorIndex(configuration);
+        services.AddOptions<AskOptions>().Bind(configuration.GetSection(AskOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<TokenCache>();
         services.AddScoped<SearchService>();
+        services.AddScoped<AskService>();
         return services;
     }
 
@@ -20,6 +22,8 @@ public static class QueryApiExtensions
     {
         routes.MapPost("/v1/search", Search).RequireAuthorization().WithTags("Search").WithName("Search")
             .WithSummary("Find moments: coarse vector search, then re-ranking with text-dependent pooling and the grounded encoder.");
+        routes.MapPost("/v1/videos/{id}/ask", Ask).RequireAuthorization().WithTags("Search").WithName("AskVideo")
+            .WithSummary("Answer a question about a video: pick from candidate answers (rank) or write one (generate), over its best-matching segments.");
         return routes;
     }
 
@@ -32,6 +36,31 @@ public static class QueryApiExtensions
         catch (SearchRequestException e)
         {
             return TypedResults.Problem(detail: e.Message, statusCode: StatusCodes.Status400BadRequest, title: "Bad search request");
+        }
+    }
+
+    internal static async Task<Results<Ok<AskResponse>, ProblemHttpResult>> Ask(string id, AskRequest request, HttpContext http, AskService ask, CancellationToken ct)
+    {
+        // The id is parsed here rather than by a route constraint, so a malformed one is a ProblemDetails 404 like any unknown video.
+        if (!Guid.TryParse(id, out var videoId))
+        {
+            return TypedResults.Problem(detail: $"There is no video {id}.", statusCode: StatusCodes.Status404NotFound, title: "Video not found");
+        }
+
+        try
+        {
+            return TypedResults.Ok(await ask.AskAsync(http.User.Tenant(), videoId, request, ct).ConfigureAwait(false));
+        }
+        catch (AskException e)
+        {
+            var (status, title) = e.Failure switch
+            {
+                AskFailure.VideoNotFound => (StatusCodes.Status404NotFound, "Video not found"),
+                AskFailure.VideoNotReady => (StatusCodes.Status409Conflict, "Video not indexed with the current model"),
+                AskFailure.NoQaHeads => (StatusCodes.Status409Conflict, "The model cannot answer questions"),
+                _ => (StatusCodes.Status400BadRequest, "Bad question"),
+            };
+            return TypedResults.Problem(detail: e.Message, statusCode: status, title: title);
         }
     }
 }

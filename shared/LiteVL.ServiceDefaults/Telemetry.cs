@@ -50,6 +50,11 @@ public static class LiteVLTelemetry
         "litevl.search.duration", "s", "Time to answer POST /v1/search.",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
 
+    /// <summary>Video question answering latency in seconds, tag <c>mode</c> (rank, generate).</summary>
+    public static readonly Histogram<double> AskDuration = Meter.CreateHistogram<double>(
+        "litevl.ask.duration", "s", "Time to answer POST /v1/videos/{id}/ask.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+
     private static readonly Dictionary<Type, string> Stages = new()
     {
         [typeof(VideoUploaded)] = "extract",

@@ -19,6 +19,8 @@ namespace LiteVL.Dashboard.Tests;
 /// </summary>
 public sealed class DashboardTests(DashboardFixture fx) : IClassFixture<DashboardFixture>
 {
+    private static readonly string[] AskCandidates = ["left", "right", "up", "down"];
+
     [Fact]
     public async Task WithoutTheAdminKey_ThePageAsksForItAndTheApiRefuses()
     {
@@ -275,6 +277,43 @@ public sealed class DashboardTests(DashboardFixture fx) : IClassFixture<Dashboar
 
         await page.WaitForFunctionAsync("() => [...document.querySelectorAll('#search-results img.thumb')].every(i => i.complete && i.naturalWidth > 0)");
         await DashboardFixture.ScreenshotAsync(page, "search");
+    }
+
+    [Fact]
+    public async Task AskBoxOnTheVideoPage_ShowsWhatTheApiAnswers_OrWhyItCannot()
+    {
+        // The host's random tiny model has no QA heads, so the API refuses with a 409 that says how to add them; a model
+        // with them answers. Either way the page must show exactly what the public API says for the same question.
+        var id = fx.Videos["A box moving across the frame"];
+        await fx.WaitForAsync(id, v => v.State == VideoState.Indexed, TimeSpan.FromMinutes(1));
+        const string question = "which way does the box move";
+        using var response = await fx.TenantApi.PostAsJsonAsync(new Uri($"/v1/videos/{id}/ask", UriKind.Relative), new { question, answers = AskCandidates });
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+
+        var (context, page) = await fx.SignedInPageAsync($"#/video/{id}");
+        await using var _ = context;
+        await page.Locator("#ask-question").FillAsync(question);
+        await page.Locator("#ask-answers").FillAsync(string.Join(", ", AskCandidates));
+        await page.Locator("#ask-form button").ClickAsync();
+        if (response.StatusCode == HttpStatusCode.OK)
+        {
+            var r = doc.RootElement;
+            await Expect(page.Locator("#ask-status")).ToHaveAttributeAsync("data-outcome", "answered");
+            await Expect(page.Locator("#ask-answer")).ToHaveTextAsync(r.GetProperty("answer").GetString()!);
+            await Expect(page.Locator("#ask-evidence")).ToHaveAttributeAsync("data-segment-index", r.GetProperty("segment").GetProperty("index").GetInt32().ToString(CultureInfo.InvariantCulture));
+        }
+        else
+        {
+            Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+            string detail = doc.RootElement.GetProperty("detail").GetString()!;
+            Assert.Contains("has no video QA heads", detail, StringComparison.Ordinal);
+            Assert.Contains("litevl model import-qa", detail, StringComparison.Ordinal);
+            await Expect(page.Locator("#ask-status")).ToHaveAttributeAsync("data-outcome", "refused");
+            await Expect(page.Locator("#ask-status")).ToHaveTextAsync(detail);
+            await Expect(page.Locator("#ask-answer")).ToHaveCountAsync(0);
+        }
+
+        await DashboardFixture.ScreenshotAsync(page, "video-ask");
     }
 
     [Fact]

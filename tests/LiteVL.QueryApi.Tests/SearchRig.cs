@@ -1,27 +1,40 @@
+using System.Net.Http.Headers;
 using LiteVL.Model;
 using LiteVL.Model.Config;
 using LiteVL.Model.Runtime;
+using LiteVL.ServiceDefaults;
 using LiteVL.Storage;
 using LiteVL.Storage.Blobs;
 using LiteVL.Storage.Entities;
 using LiteVL.VectorIndex;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LiteVL.QueryApi.Tests;
 
-/// <summary>The query service over real parts: SQLite, the directory blob and feature stores, the embedded index, the tiny model.</summary>
+/// <summary>
+/// The query service over real parts: SQLite, the directory blob and feature stores, the embedded index, the tiny model
+/// (with random QA heads when asked). With <c>http</c> it runs as the service does (service defaults, API-key
+/// authentication, the mapped endpoints) on an in-memory test server.
+/// </summary>
 internal sealed class SearchRig : IAsyncDisposable
 {
-    private SearchRig(string root, ServiceProvider services)
+    private readonly WebApplication? _app;
+    private readonly Dictionary<string, string> _keys = [];
+
+    private SearchRig(string root, IServiceProvider services, WebApplication? app)
     {
         Root = root;
         Services = services;
+        _app = app;
     }
 
     public string Root { get; }
 
-    public ServiceProvider Services { get; }
+    public IServiceProvider Services { get; }
 
     public LiteVLModel Model => Services.GetRequiredService<LiteVLModel>();
 
@@ -31,24 +44,64 @@ internal sealed class SearchRig : IAsyncDisposable
 
     public int TokensPerSegment => Config.NumFrames * Config.Vision.TokensPerFrame * Config.Vision.HiddenSize;
 
-    public static async Task<SearchRig> CreateAsync(int modelSeed = 0)
+    /// <param name="qa">The tiny model with random video QA heads (<c>litevl model init --qa</c>).</param>
+    /// <param name="http">Host the endpoints on a test server; <see cref="Client"/> then calls them.</param>
+    /// <param name="settings">Further configuration, e.g. <c>LiteVL:Ask:SegmentsToAsk</c>.</param>
+    public static async Task<SearchRig> CreateAsync(int modelSeed = 0, bool qa = false, bool http = false, IReadOnlyDictionary<string, string?>? settings = null)
     {
         string root = Directory.CreateTempSubdirectory("litevl-search-").FullName;
         string modelDir = Path.Combine(root, "model");
-        ModelDirectory.Init(Presets.Get(Presets.Tiny), modelSeed, modelDir);
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        ModelDirectory.Init(Presets.Get(Presets.Tiny), modelSeed, modelDir, qa: qa);
+        var values = new Dictionary<string, string?>
         {
             ["LiteVL:Storage:DataDirectory"] = root,
             ["LiteVL:Model:Directory"] = modelDir,
-        }).Build();
-        var services = new ServiceCollection().AddLogging().AddLiteVLStorage(configuration).AddQueryApi(configuration).BuildServiceProvider();
-        await services.MigrateLiteVLDatabaseAsync();
-        var rig = new SearchRig(root, services);
-        await using var scope = services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<ApiKeyService>().CreateAsync("acme", "test");
-        await scope.ServiceProvider.GetRequiredService<ApiKeyService>().CreateAsync("other", "test");
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
+
+        SearchRig rig;
+        if (http)
+        {
+            var builder = WebApplication.CreateBuilder();
+            builder.WebHost.UseTestServer();
+            builder.Configuration.AddInMemoryCollection(values);
+            builder.AddServiceDefaults();
+            builder.Services.AddLiteVLStorage(builder.Configuration);
+            builder.Services.AddQueryApi(builder.Configuration);
+            var app = builder.Build();
+            app.UseServiceDefaults();
+            app.MapQueryApi();
+            await app.Services.MigrateLiteVLDatabaseAsync();
+            await app.StartAsync();
+            rig = new SearchRig(root, app.Services, app);
+        }
+        else
+        {
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+            var services = new ServiceCollection().AddLogging().AddLiteVLStorage(configuration).AddQueryApi(configuration).BuildServiceProvider();
+            await services.MigrateLiteVLDatabaseAsync();
+            rig = new SearchRig(root, services, null);
+        }
+
+        await using var scope = rig.Services.CreateAsyncScope();
+        foreach (string tenant in new[] { "acme", "other" })
+        {
+            rig._keys[tenant] = (await scope.ServiceProvider.GetRequiredService<ApiKeyService>().CreateAsync(tenant, "test")).Key;
+        }
+
         await rig.Index.EnsureCollectionAsync(rig.Config.Version, rig.Config.EmbedDim);
         return rig;
+    }
+
+    /// <summary>An HTTP client of the test server holding <paramref name="tenant"/>'s key (rigs made with <c>http</c> only).</summary>
+    public HttpClient Client(string tenant)
+    {
+        var client = (_app ?? throw new InvalidOperationException("This rig has no HTTP host: create it with http: true.")).GetTestClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _keys[tenant]);
+        return client;
     }
 
     /// <summary>An Indexed video with one segment per token set, its tokens in the feature store and its points in the index.</summary>
@@ -105,6 +158,21 @@ internal sealed class SearchRig : IAsyncDisposable
         return await scope.ServiceProvider.GetRequiredService<SearchService>().SearchAsync(tenant, request, CancellationToken.None);
     }
 
+    public async Task<AskResponse> AskAsync(string tenant, Guid videoId, AskRequest request)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AskService>().AskAsync(tenant, videoId, request, CancellationToken.None);
+    }
+
+    /// <summary>A segment's tokens as the feature store holds them (fp16-rounded), i.e. exactly what the service reads.</summary>
+    public async Task<float[]> StoredTokensAsync(Guid videoId, int segment)
+    {
+        var tokens = new float[TokensPerSegment];
+        await Services.GetRequiredService<FeatureStore>().ReadAsync(
+            BlobKeys.Tokens(videoId, Config.Version, segment), tokens, Config.NumFrames, Config.Vision.TokensPerFrame, Config.Vision.HiddenSize);
+        return tokens;
+    }
+
     public float[] RandomTokens(int seed)
     {
         var rng = new Random(seed);
@@ -127,7 +195,16 @@ internal sealed class SearchRig : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Services.DisposeAsync();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+        else
+        {
+            await ((ServiceProvider)Services).DisposeAsync();
+        }
+
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(Root, recursive: true);
     }

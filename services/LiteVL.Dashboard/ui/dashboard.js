@@ -343,7 +343,16 @@ const VideoView = {
     <div class="grid2">
       <section class="panel"><h2>Stage timeline</h2><ol class="timeline" id="timeline"></ol></section>
       <section class="panel"><h2>Segments</h2><div class="segments" id="segments"></div></section>
-    </div>`,
+    </div>
+    <section class="panel" id="ask-panel"><h2>Ask about this video</h2>
+      <form class="toolbar" id="ask-form">
+        <input id="ask-question" type="text" placeholder="A question, e.g. which way does the box move" required>
+        <input id="ask-answers" type="text" placeholder="candidate answers, comma-separated (optional)">
+        <button type="submit">Ask</button>
+      </form>
+      <p class="muted" id="ask-status" role="status">Answered by the model's video QA heads, over the segments that match the question best.</p>
+      <div id="ask-result"></div>
+    </section>`,
 
   bind(id) {
     const act = async (action, method, confirmText) => {
@@ -365,6 +374,22 @@ const VideoView = {
     $('#action-retry').addEventListener('click', () => act('retry', 'POST'));
     $('#action-reindex').addEventListener('click', () => act('reindex', 'POST'));
     $('#action-delete').addEventListener('click', () => act('', 'DELETE', 'Delete this video: its rows, files and vector points? This cannot be undone.'));
+    $('#ask-form').addEventListener('submit', async event => {
+      event.preventDefault();
+      const answers = $('#ask-answers').value.split(',').map(a => a.trim()).filter(a => a);
+      const body = { question: $('#ask-question').value };
+      if (answers.length) body.answers = answers;
+      $('#ask-status').textContent = 'Asking…';
+      $('#ask-status').removeAttribute('data-outcome');
+      $('#ask-result').innerHTML = '';
+      try {
+        showAnswer(await apiJson(`/admin/api/videos/${id}/ask`, { method: 'POST', json: body }));
+      } catch (e) {
+        // The server's ProblemDetails says why (e.g. a model without QA heads, and how to add them).
+        $('#ask-status').textContent = e.message;
+        $('#ask-status').dataset.outcome = 'refused';
+      }
+    });
   },
 
   async refresh(id) {
@@ -404,6 +429,22 @@ const VideoView = {
     }
   },
 };
+
+// A probability as a percentage; a random test model's are tiny, so those keep their exponent rather than show 0.0 %.
+function fmtPercent(p) {
+  const percent = p * 100;
+  return (percent >= 0.05 || percent === 0 ? percent.toFixed(1) : percent.toExponential(1)) + ' %';
+}
+
+function showAnswer(r) {
+  const a = r.answer;
+  $('#ask-status').textContent = `${a.mode} · model ${a.modelVersion} (${r.source})`;
+  $('#ask-status').dataset.outcome = 'answered';
+  $('#ask-result').innerHTML = `
+    <p class="answer"><strong id="ask-answer">${esc(a.answer)}</strong> <span id="ask-score">${fmtPercent(a.score)}</span></p>
+    <p class="muted" id="ask-evidence" data-segment-index="${a.segment.index}">${a.evidenceTime != null ? `evidence at ${fmtTime(a.evidenceTime)}, ` : ''}segment #${a.segment.index} (${fmtTime(a.segment.start)}–${fmtTime(a.segment.end)})</p>
+    ${a.alternatives.length ? `<ol class="muted" id="ask-alternatives">${a.alternatives.map(x => `<li>${esc(x.answer)} · ${fmtPercent(x.score)}</li>`).join('')}</ol>` : ''}`;
+}
 
 // ---------- search ----------
 
