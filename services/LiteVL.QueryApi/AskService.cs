@@ -33,7 +33,8 @@ public sealed class AskService(LiteVLModel model, IVectorIndex index, LiteVLDbCo
         if (!model.HasQa)
         {
             throw new AskException(AskFailure.NoQaHeads,
-                $"The model {c.Version} has no video QA heads (its config.json has no \"qa\" section). Add BLIP VQA's with " +
+                $"The model {c.Version} has no video QA heads (its config.json has no \"qa\" section). Train them on your questions with " +
+                "'litevl train --task qa --model DIR --data QA.jsonl --out NEW_DIR', or add BLIP VQA's with " +
                 "'litevl model import-qa --checkpoint CHECKPOINT.safetensors --model DIR' (or make a random test model with " +
                 "'litevl model init --preset tiny --qa --out DIR'), restart the service with it and re-index the videos: the model version changes.");
         }

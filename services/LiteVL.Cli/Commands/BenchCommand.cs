@@ -72,6 +72,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(PipelineBenchmark.Create(output));
         bench.Subcommands.Add(SearchBenchmark.Create(output));
         bench.Subcommands.Add(TrainBenchmark.Create(output));
+        bench.Subcommands.Add(QaBenchmark.Create(output));
         return bench;
     }
 

@@ -25,9 +25,10 @@ internal static class EvalCommand
         var task = new Option<string>("--task") { Description = "retrieval (a running platform, over its API) or qa (video question answering with a local model directory, --model: JSON lines {\"video\", \"question\", \"answer\", \"type\"?}; accuracy per question type, ranking over the dataset's own answers and generating).", DefaultValueFactory = _ => "retrieval" }
             .AcceptOnlyFromAmong("retrieval", "qa");
         var model = new Option<string?>("--model", "-m") { Description = "With --task qa: the model directory to evaluate." };
+        var answerList = new Option<string?>("--answers") { Description = "With --task qa: the answer list rank mode chooses from — a text file with one answer per line, or a QA .jsonl whose answers are taken (e.g. the training set, as MSRVTT-QA's protocol uses the training answers). Default: the evaluated set's own answers." };
         var cmd = new Command("eval", "Retrieval quality (R@1/5/10, median/mean rank) of a running platform on a captioned video set, coarse and re-ranked, with the cost of re-ranking; uploads the videos (re-runs reuse them: uploads are deduplicated). With --task qa: video QA accuracy of a model directory.")
         {
-            dataset, server, key, keyFile, videosDir, candidates, limit, pooling, json, wait, task, model,
+            dataset, server, key, keyFile, videosDir, candidates, limit, pooling, json, wait, task, model, answerList,
         };
         cmd.SetAction(async (p, ct) =>
         {
@@ -35,7 +36,7 @@ internal static class EvalCommand
             if (p.GetValue(task) == "qa")
             {
                 string modelDir = p.GetValue(model) ?? throw new ArgumentException("--task qa evaluates a model directory: add --model DIR (one with video QA heads).");
-                return await EvaluateQaAsync(output, modelDir, datasetPath, p.GetValue(videosDir), ct).ConfigureAwait(false);
+                return await EvaluateQaAsync(output, modelDir, datasetPath, p.GetValue(videosDir), p.GetValue(answerList), ct).ConfigureAwait(false);
             }
 
             if (p.GetValue(candidates) is < 1)
@@ -74,8 +75,13 @@ internal static class EvalCommand
         return cmd;
     }
 
-    private static async Task<int> EvaluateQaAsync(TextWriter output, string modelDir, string datasetPath, string? videosDir, CancellationToken ct)
+    private static async Task<int> EvaluateQaAsync(TextWriter output, string modelDir, string datasetPath, string? videosDir, string? answerListPath, CancellationToken ct)
     {
+        if (answerListPath is not null && !File.Exists(answerListPath))
+        {
+            throw new FileNotFoundException($"Answer list '{answerListPath}' not found (--answers).", answerListPath);
+        }
+
         using var model = Model.Runtime.LiteVLModel.Open(modelDir);
         if (!model.HasQa)
         {
@@ -85,11 +91,22 @@ internal static class EvalCommand
         using var media = new FrameExtractor.Media.MediaToolchain();
         string cache = Path.Combine(Path.GetTempPath(), "litevl-eval-frames");
         var (set, lines) = await QaTraining.LoadAsync(output, media, model, datasetPath, videosDir, cache, ct).ConfigureAwait(false);
-        var answers = lines.Select(l => QaDataset.Normalise(l.Answer)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        IEnumerable<string> listed = answerListPath is null
+            ? lines.Select(l => l.Answer)
+            : answerListPath.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
+                ? QaDataset.ParseLenient(File.ReadLines(answerListPath), answerListPath).Lines.Select(l => l.Answer)
+                : File.ReadLines(answerListPath).Where(l => !string.IsNullOrWhiteSpace(l));
+        var answers = listed.Select(QaDataset.Normalise).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (answers.Count == 0)
+        {
+            throw new InvalidDataException($"The answer list '{answerListPath}' holds no answers.");
+        }
+
         var started = System.Diagnostics.Stopwatch.StartNew();
         var scores = QaTraining.Evaluate(model, set, answers);
         output.WriteLine();
-        output.Write(QaTraining.Table(scores, $"{model.Config.Version} on {Path.GetFileName(datasetPath)}: rank over the dataset's {answers.Count} answers, generate with 3 beams ({started.Elapsed.TotalSeconds:F1} s)"));
+        string source = answerListPath is null ? "the dataset's own" : $"{Path.GetFileName(answerListPath)}'s";
+        output.Write(QaTraining.Table(scores, $"{model.Config.Version} on {Path.GetFileName(datasetPath)}: rank over {source} {answers.Count} answers, generate with 3 beams ({started.Elapsed.TotalSeconds:F1} s)"));
         return 0;
     }
 
