@@ -12,11 +12,11 @@ internal static class ExperimentCommand
         var reduced = new Option<bool>("--reduced") { Description = "The few-minute setting CI runs (fewer clips, 64 px, fewer epochs) instead of the full one." };
         var seed = new Option<int>("--seed") { Description = "Seed of the data, the initial weights and every training draw (1 made the shipped model).", DefaultValueFactory = _ => 1 };
         var doc = new Option<string?>("--doc") { Description = "Markdown file to write the table into, between its generated-section markers (e.g. docs/evaluation.md); the SVG charts go to an images/ folder beside it." };
-        var ship = new Option<string?>("--ship") { Description = "Also write variant (d) as config.json, fp16 weights.safetensors and vocab.txt to this folder (models/small is the embedded host's default model)." };
+        var ship = new Option<string?>("--ship") { Description = "Also write variant (d) with its video QA heads as config.json, fp16 weights.safetensors and vocab.txt to this folder (models/small is the embedded host's default model)." };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads per operator (0: one per core).", DefaultValueFactory = _ => 0 };
         var positions = new Option<string>("--positions") { Description = "Patch positions the image pre-training starts from: random (default) or sincos (2D sine-cosine code; see litevl model init --positions).", DefaultValueFactory = _ => "random" }
             .AcceptOnlyFromAmong("random", "sincos");
-        var scoreOnly = new Option<bool>("--score-only") { Description = "Score and report the variants an earlier run trained in --work, without training again." };
+        var scoreOnly = new Option<bool>("--score-only") { Description = "Score and report the variants an earlier run trained in --work, without training them again (video QA heads it lacks are trained first)." };
         var temporal = new Command("temporal", "LiteVL's temporal ablation end to end: render the synthetic motion set, pre-train a small image-text BLIP, import it, fine-tune (b) no temporal branch, (c) scaling fixed at 1, (d) dynamic temporal scaling, and score (a)–(f) on the test split (R@1/5/10, MdR, twin accuracy).")
         {
             work, reduced, seed, doc, ship, threads, scoreOnly, positions,
@@ -55,7 +55,7 @@ internal static class ExperimentCommand
             if (p.GetValue(ship) is { } shipDir)
             {
                 var shipped = experiment.Ship(shipDir);
-                output.WriteLine($"shipped variant (d) ({shipped.Version}, fp16 weights) to {Path.GetFullPath(shipDir)}");
+                output.WriteLine($"shipped variant (d){(shipped.Qa is null ? string.Empty : " with video QA heads")} ({shipped.Version}, fp16 weights) to {Path.GetFullPath(shipDir)}");
             }
 
             return 0;

@@ -22,20 +22,23 @@ public sealed record QaTypeScore(string Type, int Questions, double RankAccuracy
 /// </summary>
 internal static class QaTraining
 {
-    public static async Task<int> RunAsync(TextWriter output, string modelDir, string dataPath, string? valPath, string? videosDir, string outDir, QaTrainerOptions options, CancellationToken ct)
+    /// <param name="cacheDir">Where extracted frames are kept (default: &lt;out&gt;/train-cache); runs that share it extract each video once.</param>
+    public static async Task<int> RunAsync(TextWriter output, string modelDir, string dataPath, string? valPath, string? videosDir, string outDir, QaTrainerOptions options, CancellationToken ct, string? cacheDir = null)
     {
         options.Validate();
         var config = ModelConfig.Load(modelDir);
         var weights = ModelWeights.Load(config, Path.Combine(modelDir, ModelWeights.FileName));
         bool fresh = config.Qa is null;
         var start = fresh ? QaHeads.Initialise(weights, options.Seed) : weights;
-        output.WriteLine($"LiteVL video QA fine-tuning · {config.Preset} {config.Version} · heads {(fresh ? "started from the grounded encoder" : "as the model has them")} · video side and retrieval frozen");
+        string video = options.VideoParams is { } vp ? $"video side trains too (--params {vp.ToString().ToLowerInvariant()}: search results change)" : "video side and retrieval frozen";
+        output.WriteLine($"LiteVL video QA fine-tuning · {config.Preset} {config.Version} · heads {(fresh ? "started from the grounded encoder" : "as the model has them")} · {video}");
         Directory.CreateDirectory(outDir);
         using var media = new MediaToolchain();
         using var model = LiteVLModel.Open(modelDir);
-        string cache = Path.Combine(outDir, "train-cache");
-        var (train, _) = await LoadAsync(output, media, model, dataPath, videosDir, cache, ct).ConfigureAwait(false);
-        var validation = valPath is null ? default : await LoadAsync(output, media, model, valPath, videosDir, cache, ct).ConfigureAwait(false);
+        string cache = cacheDir ?? Path.Combine(outDir, "train-cache");
+        bool frames = options.VideoParams is not null;
+        var (train, _) = await LoadAsync(output, media, model, dataPath, videosDir, cache, ct, frames).ConfigureAwait(false);
+        var validation = valPath is null ? default : await LoadAsync(output, media, model, valPath, videosDir, cache, ct, frames).ConfigureAwait(false);
 
         using var trainer = new QaTrainer(start, train, validation.Set, model.Tokenizer, options);
         output.WriteLine($"{train.Examples.Count} questions about {train.ClipTokens.Count} videos; {trainer.StepsPerEpoch} steps/epoch × {options.Epochs} epochs = {trainer.TotalSteps} steps of {options.Batch}; "
@@ -97,7 +100,8 @@ internal static class QaTraining
     /// Reads a QA set leniently, extracts every video's frames with the platform's extraction (cached), and encodes the
     /// first segment of each video and every question with <paramref name="model"/> (the QA heads read exactly these).
     /// </summary>
-    public static async Task<(QaTrainingSet Set, List<QaLine> Lines)> LoadAsync(TextWriter output, MediaToolchain media, LiteVLModel model, string path, string? videosDir, string cache, CancellationToken ct)
+    /// <param name="withFrames">Keep every clip's frames too (the video side trains with the heads).</param>
+    public static async Task<(QaTrainingSet Set, List<QaLine> Lines)> LoadAsync(TextWriter output, MediaToolchain media, LiteVLModel model, string path, string? videosDir, string cache, CancellationToken ct, bool withFrames = false)
     {
         if (!File.Exists(path))
         {
@@ -129,12 +133,18 @@ internal static class QaTraining
         var c = model.Config;
         var clipIndex = new Dictionary<string, int>(StringComparer.Ordinal);
         var tokens = new List<float[]>();
+        var clipFrames = new List<byte[]>();
         for (int i = 0; i < videos.Count; i++)
         {
             if (frames[i] is { Count: > 0 } segments)
             {
                 clipIndex[videos[i]] = tokens.Count;
-                tokens.Add(model.EncodeVideos(await File.ReadAllBytesAsync(segments[0], ct).ConfigureAwait(false), 1).VideoTokens);
+                byte[] bytes = await File.ReadAllBytesAsync(segments[0], ct).ConfigureAwait(false);
+                tokens.Add(model.EncodeVideos(bytes, 1).VideoTokens);
+                if (withFrames)
+                {
+                    clipFrames.Add(bytes);
+                }
             }
         }
 
@@ -171,7 +181,7 @@ internal static class QaTraining
         }
 
         output.WriteLine($"{Path.GetFileName(path)}: {examples.Count} questions about {tokens.Count} videos ({sw.Elapsed.TotalSeconds:F1} s){(problems.Count > 0 ? $"; {problems.Count} line(s) left out" : string.Empty)}");
-        return (new QaTrainingSet(tokens, examples, embeddings), kept);
+        return (new QaTrainingSet(tokens, examples, embeddings) { ClipFrames = withFrames ? clipFrames : null }, kept);
     }
 
     /// <summary>

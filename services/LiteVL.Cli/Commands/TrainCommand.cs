@@ -43,7 +43,7 @@ internal static class TrainCommand
         var device = CliOptions.Device();
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads per operator (0: one per core).", DefaultValueFactory = _ => 0 };
         var resume = new Option<bool>("--resume") { Description = "Continue the run whose checkpoint is in --out (after Ctrl-C or a crash)." };
-        var task = new Option<string>("--task") { Description = "retrieval (captions: {\"video\", \"caption\"}) or qa (video question answering: {\"video\", \"question\", \"answer\"} lines; trains the QA heads with BLIP VQA's answer loss, the video side and retrieval frozen; starts the heads from the grounded encoder when the model has none). With qa, --params, --fixed-scaling, --accumulate, --lr-temporal and --resume do not apply; --lr defaults to 2e-4 and --batch to 16.", DefaultValueFactory = _ => "retrieval" }
+        var task = new Option<string>("--task") { Description = "retrieval (captions: {\"video\", \"caption\"}) or qa (video question answering: {\"video\", \"question\", \"answer\"} lines; trains the QA heads with BLIP VQA's answer loss, the video side and retrieval frozen; starts the heads from the grounded encoder when the model has none). With qa, --params temporal also trains LiteVL's temporal modules on the answer loss (at --lr-temporal, default 5e-3; search results change), --fixed-scaling, --accumulate and --resume do not apply, --lr defaults to 2e-4 and --batch to 16.", DefaultValueFactory = _ => "retrieval" }
             .AcceptOnlyFromAmong("retrieval", "qa");
         var cmd = new Command("train", "Fine-tune LiteVL on your videos and write a new model version: text-to-video retrieval on captions (ITC + ITM with hard negatives, as BLIP fine-tunes retrieval), or video question answering (--task qa).")
         {
@@ -62,6 +62,8 @@ internal static class TrainCommand
                     Seed = p.GetValue(seed),
                     Device = RuntimeOptions.ParseDevice(p.GetValue(device)!),
                     Threads = p.GetValue(threads),
+                    VideoParams = p.GetResult(groups) is { Implicit: false } ? ParameterGroups.Parse(p.GetValue(groups)!) : null,
+                    TemporalLearningRate = p.GetValue(lrTemporal) ?? new QaTrainerOptions().TemporalLearningRate,
                 };
                 return await QaTraining.RunAsync(output, p.GetValue(model)!, p.GetValue(data)!, p.GetValue(val), p.GetValue(videosDir), p.GetValue(outDir)!, qaOptions, ct).ConfigureAwait(false);
             }

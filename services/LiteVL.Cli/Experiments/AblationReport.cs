@@ -8,10 +8,19 @@ namespace LiteVL.Cli.Experiments;
 /// <summary>One row of the ablation: a variant, how it was made and scored, and what it scored.</summary>
 public sealed record AblationRow(string Key, string Variant, string Training, string Scoring, ProbeScores Scores);
 
+/// <summary>Video QA accuracy of QA heads trained on one variant's video tokens: per question type, both modes.</summary>
+public sealed record QaAblationRow(string Key, string Variant, IReadOnlyList<Commands.QaTypeScore> Scores);
+
 /// <summary>The ablation as the paper's table (Markdown) and charts (SVG), written into docs/evaluation.md.</summary>
 public sealed record AblationReport(
     string Command, string Setup, IReadOnlyList<AblationRow> Rows, IReadOnlyList<double> LearnedScaling, IReadOnlyList<string> Notes)
 {
+    /// <summary>The video QA table (heads trained on (a) and (d)); empty when the run had no QA data.</summary>
+    public IReadOnlyList<QaAblationRow> QaRows { get; init; } = [];
+
+    /// <summary>How the QA heads were trained and scored, for the text above the QA table.</summary>
+    public string? QaSetup { get; init; }
+
     public const string BeginMarker = "<!-- litevl experiment temporal: begin (generated; edits between the markers are overwritten) -->";
     public const string EndMarker = "<!-- litevl experiment temporal: end -->";
 
@@ -57,6 +66,23 @@ public sealed record AblationReport(
                 sb.AppendLine($"![Learned per-layer temporal scaling of (d)]({scalingSvg})");
                 sb.AppendLine();
             }
+        }
+
+        if (QaRows.Count > 0)
+        {
+            sb.AppendLine("**Video QA.** " + QaSetup);
+            sb.AppendLine();
+            var types = QaRows[0].Scores.Select(t => t.Type).ToList();
+            sb.AppendLine("| question type | questions | " + string.Join(" | ", QaRows.Select(r => $"({r.Key}) {r.Variant}: rank")) + " | " + string.Join(" | ", QaRows.Select(r => $"({r.Key}): generate")) + " |");
+            sb.AppendLine("|---|---:|" + string.Concat(Enumerable.Repeat("---:|", 2 * QaRows.Count)));
+            foreach (string type in types)
+            {
+                var cells = QaRows.Select(r => r.Scores.Single(t => t.Type == type)).ToList();
+                string name = type == "all" ? "**all**" : type;
+                sb.AppendLine(string.Create(Inv, $"| {name} | {cells[0].Questions} | ") + string.Join(" | ", cells.Select(c => string.Create(Inv, $"{c.RankAccuracy:F1} %"))) + " | " + string.Join(" | ", cells.Select(c => string.Create(Inv, $"{c.GenerateAccuracy:F1} %"))) + " |");
+            }
+
+            sb.AppendLine();
         }
 
         foreach (var note in Notes)
@@ -139,6 +165,12 @@ public sealed record AblationReport(
                 twin_ties = r.Scores.TwinTies,
             }),
             learned_scaling = LearnedScaling,
+            qa = QaRows.Select(r => new
+            {
+                key = r.Key,
+                variant = r.Variant,
+                types = r.Scores.Select(t => new { type = t.Type, questions = t.Questions, rank = t.RankAccuracy, generate = t.GenerateAccuracy }),
+            }),
         },
         JsonOptions);
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using LiteVL.Cli.Commands;
+using LiteVL.Cli.Evaluation;
 using LiteVL.FrameExtractor.Synth;
 using LiteVL.FrameExtractor.Media;
 using LiteVL.Model;
@@ -46,6 +47,12 @@ public sealed record ExperimentSettings
 
     public int Batch { get; init; } = 16;
 
+    /// <summary>Epochs of the video QA heads (trained on the frozen (a) and (d) models).</summary>
+    public int QaEpochs { get; init; } = 20;
+
+    /// <summary>Peak learning rate of the video QA heads.</summary>
+    public double QaLearningRate { get; init; } = 1e-3;
+
     /// <summary>Coarse candidates the re-ranked variants re-score per query.</summary>
     public int Candidates { get; init; } = 16;
 
@@ -56,7 +63,7 @@ public sealed record ExperimentSettings
     /// <summary>A few minutes on 2 cores: the CI check that the ablation's main effect holds.</summary>
     public static ExperimentSettings Reduced { get; } = new()
     {
-        Name = "reduced", Clips = 96, Images = 160, Size = 64, PretrainEpochs = 10, FinetuneEpochs = 8, Batch = 12, Candidates = 8,
+        Name = "reduced", Clips = 96, Images = 160, Size = 64, PretrainEpochs = 10, FinetuneEpochs = 8, Batch = 12, Candidates = 8, QaEpochs = 8,
     };
 }
 
@@ -66,7 +73,8 @@ public sealed record ExperimentSettings
 /// through the BLIP import, fine-tunes the variants and scores each on the test split:
 /// (a) the image model zero-shot with frame-mean pooling, (b) fine-tuned without the temporal branch, (c) with temporal
 /// attention and the scaling fixed at 1, (d) with dynamic temporal scaling (LiteVL), (e) (d) re-ranked with
-/// text-dependent pooling and the grounded encoder, (f) (d) re-ranked without pooling.
+/// text-dependent pooling and the grounded encoder, (f) (d) re-ranked without pooling. Then video QA heads are trained
+/// on the frozen (a) and (d) and scored per question type: frame-mean BLIP-init against LiteVL.
 /// </summary>
 public sealed class TemporalExperiment(ExperimentSettings settings, string workDir, TextWriter output)
 {
@@ -77,14 +85,18 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private static readonly string[] TrainedVariants = ["a", "b", "c", "d"];
+    private static readonly string[] QaVariants = ["a", "d"];
     private int _stage;
     private bool _scoreOnly;
 
-    private const int Stages = 7;
+    private const int Stages = 8;
 
     public string WorkDir { get; } = Path.GetFullPath(workDir);
 
     public string ModelDir(string variant) => Path.Combine(WorkDir, ModelsFolder, variant);
+
+    /// <summary>A variant with video QA heads trained on its frozen video tokens.</summary>
+    public string QaModelDir(string variant) => Path.Combine(WorkDir, ModelsFolder, variant + "-qa");
 
     /// <param name="scoreOnly">Score and report the variants an earlier run left in the work folder, without training.</param>
     public async Task<AblationReport> RunAsync(CancellationToken ct, bool scoreOnly = false)
@@ -101,8 +113,22 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
                 throw new InvalidOperationException($"--score-only needs a work folder an earlier run trained; {WorkDir} lacks {(missing.Count > 0 ? "the models of " + string.Join(", ", missing) : "the data set")}. Run without --score-only first.");
             }
 
-            _stage = Stages - 1;
+            _stage = Stages - 2;
             _scoreOnly = true;
+            var lacking = QaVariants.Where(v => !File.Exists(Path.Combine(QaModelDir(v), ModelConfig.FileName))).ToList();
+            if (lacking.Count > 0 && File.Exists(Path.Combine(data, SynthGenerator.QaSplitFile(SynthSplit.Train))))
+            {
+                Stage($"video QA heads on {string.Join(" and ", lacking.Select(v => $"({v})"))}, which the earlier run left without (the retrieval variants stay as trained)");
+                foreach (string v in lacking)
+                {
+                    await TrainQaAsync(v, ct).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                _stage++;
+            }
+
             Stage("scoring every variant on the test split (trained by an earlier run)");
             var scored = await ScoreAsync(data, frames, ct).ConfigureAwait(false);
             File.WriteAllText(Path.Combine(WorkDir, "results.json"), scored.ToJson() + "\n");
@@ -134,6 +160,12 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
         Stage("(d) fine-tuning with dynamic temporal scaling: LiteVL (--params all)");
         await TrainAsync("a", "d", SynthGenerator.SplitFile(SynthSplit.Train), SynthGenerator.SplitFile(SynthSplit.Val), ParameterGroup.All, false, s.FinetuneEpochs, s.FinetuneLearningRate, ct).ConfigureAwait(false);
 
+        Stage("video QA heads on the frozen (a) and (d): BLIP VQA's answer loss, heads only");
+        foreach (string v in QaVariants)
+        {
+            await TrainQaAsync(v, ct).ConfigureAwait(false);
+        }
+
         Stage("scoring every variant on the test split");
         var report = await ScoreAsync(data, frames, ct).ConfigureAwait(false);
         File.WriteAllText(Path.Combine(WorkDir, "results.json"), report.ToJson() + "\n");
@@ -141,21 +173,25 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
         return report;
     }
 
-    /// <summary>Writes config.json, fp16 weights and vocab.txt of (d) to <paramref name="dir"/>: the model the embedded host ships.</summary>
+    /// <summary>
+    /// Writes config.json, fp16 weights and vocab.txt of (d) — with its video QA heads when the run trained them — to
+    /// <paramref name="dir"/>: the model the embedded host ships.
+    /// </summary>
     public ModelConfig Ship(string dir)
     {
-        var config = ModelConfig.Load(ModelDir("d"));
-        var weights = ModelWeights.Load(config, Path.Combine(ModelDir("d"), ModelWeights.FileName));
+        string from = File.Exists(Path.Combine(QaModelDir("d"), ModelConfig.FileName)) ? QaModelDir("d") : ModelDir("d");
+        var config = ModelConfig.Load(from);
+        var weights = ModelWeights.Load(config, Path.Combine(from, ModelWeights.FileName));
         Directory.CreateDirectory(dir);
         foreach (var stale in Directory.EnumerateFiles(dir, "*.onnx"))
         {
             File.Delete(stale);
         }
 
-        var shipped = config with { Source = $"litevl experiment temporal ({settings.Name}, seed {settings.Seed}): variant (d), weights stored as fp16" };
+        var shipped = config with { Source = $"litevl experiment temporal ({settings.Name}, seed {settings.Seed}): variant (d){(config.Qa is null ? string.Empty : " with video QA heads")}, weights stored as fp16" };
         weights.Save(Path.Combine(dir, ModelWeights.FileName), new Dictionary<string, string> { ["format"] = "pt", ["litevl.preset"] = config.Preset }, TensorDType.Float16);
         shipped.Save(dir);
-        File.Copy(Path.Combine(ModelDir("d"), ModelDirectory.VocabFileName), Path.Combine(dir, ModelDirectory.VocabFileName), overwrite: true);
+        File.Copy(Path.Combine(from, ModelDirectory.VocabFileName), Path.Combine(dir, ModelDirectory.VocabFileName), overwrite: true);
         return shipped;
     }
 
@@ -222,6 +258,46 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
         }
     }
 
+    /// <summary>Trains video QA heads on the frozen <paramref name="variant"/> (qa-train, validation on qa-val) into <see cref="QaModelDir"/>.</summary>
+    private async Task TrainQaAsync(string variant, CancellationToken ct)
+    {
+        Fresh(QaModelDir(variant));
+        string data = Path.Combine(WorkDir, DataFolder);
+        var options = new QaTrainerOptions { Epochs = settings.QaEpochs, LearningRate = settings.QaLearningRate, Seed = settings.Seed, Threads = settings.Threads };
+        output.WriteLine($"  ({variant}) → {variant}-qa");
+        int exit = await QaTraining.RunAsync(
+            new IndentedWriter(output), ModelDir(variant), Path.Combine(data, SynthGenerator.QaSplitFile(SynthSplit.Train)), Path.Combine(data, SynthGenerator.QaSplitFile(SynthSplit.Val)),
+            null, QaModelDir(variant), options, ct, cacheDir: Path.Combine(WorkDir, FramesFolder)).ConfigureAwait(false);
+        if (exit != 0)
+        {
+            throw new InvalidOperationException($"Training the QA heads of ({variant}) stopped (exit code {exit}).");
+        }
+    }
+
+    /// <summary>Video QA accuracy on qa-test of the heads trained on (a) and (d), ranking over every answer of qa-train.</summary>
+    private async Task<List<QaAblationRow>> ScoreQaAsync(string data, string frames, MediaToolchain media, CancellationToken ct)
+    {
+        var rows = new List<QaAblationRow>();
+        string test = Path.Combine(data, SynthGenerator.QaSplitFile(SynthSplit.Test));
+        if (!File.Exists(test) || QaVariants.Any(v => !File.Exists(Path.Combine(QaModelDir(v), ModelConfig.FileName))))
+        {
+            return rows;
+        }
+
+        var answers = QaDataset.ParseLenient(File.ReadLines(Path.Combine(data, SynthGenerator.QaSplitFile(SynthSplit.Train))), "qa-train").Lines
+            .Select(l => QaDataset.Normalise(l.Answer)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        foreach (var (key, variant) in new[] { ("a", "frame-mean BLIP"), ("d", "LiteVL") })
+        {
+            using var model = LiteVLModel.Open(QaModelDir(key), new RuntimeOptions { IntraOpThreads = settings.Threads });
+            var (set, _) = await QaTraining.LoadAsync(new IndentedWriter(output), media, model, test, null, frames, ct).ConfigureAwait(false);
+            var scores = QaTraining.Evaluate(model, set, answers);
+            output.WriteLine($"  ({key}) {variant} + QA heads: " + string.Join(" · ", scores.Select(t => string.Create(Inv, $"{t.Type} {t.RankAccuracy:F1}/{t.GenerateAccuracy:F1}"))) + " (rank/generate %)");
+            rows.Add(new QaAblationRow(key, variant, scores));
+        }
+
+        return rows;
+    }
+
     private async Task<AblationReport> ScoreAsync(string data, string frames, CancellationToken ct)
     {
         var runtime = new RuntimeOptions { IntraOpThreads = settings.Threads };
@@ -257,7 +333,12 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
             + $"fine-tuning: {settings.FinetuneEpochs} epochs, lr {settings.FinetuneLearningRate.ToString(Inv)} (temporal modules {settings.TemporalLearningRate.ToString(Inv)}), batch {settings.Batch}, the epoch with the best validation recall kept. "
             + $"Scored in-process on the {queries} test captions against all {testClips} test clips; twin accuracy compares each caption's clip with the same frames reversed (a tie counts half). {(_scoreOnly ? "Scored again with --score-only (models trained by an earlier run of the same command); scoring" : "Wall time")} {_clock.Elapsed:hh\\:mm\\:ss} on {Environment.ProcessorCount} cores.";
         var notes = new List<string>();
-        return new AblationReport(CommandLine(), setup, rows, scaling, notes);
+        var qaRows = await ScoreQaAsync(data, frames, media, ct).ConfigureAwait(false);
+        string qaSetup =
+            $"Heads trained by `litevl train --task qa` on the frozen (a) (image BLIP: its video tokens are frames encoded one by one, so a mean over frames is all they can carry about time) and the frozen (d) (LiteVL): "
+            + $"{settings.QaEpochs} epochs at lr {settings.QaLearningRate.ToString(Inv)}, batch 16, on qa-train's questions (colour, shape, direction, size, order), the epoch with the lowest qa-val loss kept; "
+            + "scored on qa-test (clips and colour × shape × motion combinations never seen in training): rank over every answer of qa-train, generate with 3 beams. Chance: direction 25 %, size 50 %.";
+        return new AblationReport(CommandLine(), setup, rows, scaling, notes) { QaRows = qaRows, QaSetup = qaSetup };
     }
 
     private string CommandLine() =>

@@ -82,6 +82,7 @@ public sealed partial class LiteVLGraphBuilder
     public static class QaLossIo
     {
         public const string VideoTokens = "video_tokens";
+        public const string Frames = "frames";
         public const string TextEmbedding = "text_embedding";
         public const string QuestionIds = "question_ids";
         public const string QuestionMask = "question_mask";
@@ -100,7 +101,11 @@ public sealed partial class LiteVLGraphBuilder
     /// <c>text_embedding</c> [B,E], <c>question_ids</c>/<c>question_mask</c> [B,Lq] ([ENC] first), <c>answer_ids</c>/
     /// <c>answer_mask</c> [B,La] ([DEC] first, right-padded); output <c>loss</c> [].
     /// </summary>
-    public ModelProto QaLoss(int batch, int questionLength, int answerLength)
+    /// <param name="fromFrames">
+    /// Take <c>frames</c> uint8 [B,T,S,S,3] instead of <c>video_tokens</c> and run the video encoder in the graph, so that
+    /// its weights can be trained by the answer loss too (<c>litevl train --task qa --params temporal</c>).
+    /// </param>
+    public ModelProto QaLoss(int batch, int questionLength, int answerLength, bool fromFrames = false)
     {
         var qa = _c.Qa ?? throw new InvalidOperationException("The QA loss needs a model with QA heads (a qa section in its config).");
         if (!TrainingForm || _options.Attention != AttentionKind.Plain)
@@ -110,7 +115,10 @@ public sealed partial class LiteVLGraphBuilder
 
         Begin(QaLossName);
         int v = _c.Text.VocabSize;
-        string tokens = _g.Input(QaLossIo.VideoTokens, OnnxGraph.Float, batch, T, P, D);
+        int size = _c.Vision.ImageSize;
+        string tokens = fromFrames
+            ? EncodeVideo(_g.Input(QaLossIo.Frames, OnnxGraph.UInt8, batch, T, size, size, 3)).Tokens
+            : _g.Input(QaLossIo.VideoTokens, OnnxGraph.Float, batch, T, P, D);
         string query = _g.Input(QaLossIo.TextEmbedding, OnnxGraph.Float, batch, E);
         string questionIds = _g.Input(QaLossIo.QuestionIds, OnnxGraph.Int64, batch, questionLength);
         string questionMask = _g.Input(QaLossIo.QuestionMask, OnnxGraph.Int64, batch, questionLength);

@@ -17,7 +17,11 @@ public sealed record QaExample(int Clip, string Question, string Answer, string?
 /// A QA set ready for training: every clip's video tokens [T,P,D] (one segment, from the model's video encoder) and
 /// every example's question embedding [E] (the model's text encoder: the pooling query), aligned with the examples.
 /// </summary>
-public sealed record QaTrainingSet(IReadOnlyList<float[]> ClipTokens, IReadOnlyList<QaExample> Examples, float[] QuestionEmbeddings);
+public sealed record QaTrainingSet(IReadOnlyList<float[]> ClipTokens, IReadOnlyList<QaExample> Examples, float[] QuestionEmbeddings)
+{
+    /// <summary>Every clip's frames uint8 [T,S,S,3] (first segment): needed when the video side trains too.</summary>
+    public IReadOnlyList<byte[]>? ClipFrames { get; init; }
+}
 
 /// <summary>Settings of <c>litevl train --task qa</c>.</summary>
 public sealed record QaTrainerOptions
@@ -32,6 +36,17 @@ public sealed record QaTrainerOptions
     public double WarmupFraction { get; init; } = 0.05;
 
     public int Seed { get; init; }
+
+    /// <summary>
+    /// Video weights trained with the heads: none (null, the default: the video side frozen, tokens computed once),
+    /// <see cref="ParameterGroup.Temporal"/> (LiteVL's temporal modules, at <see cref="TemporalLearningRate"/>) or
+    /// <see cref="ParameterGroup.Vision"/> (the whole video side; its BLIP weights at <see cref="LearningRate"/>).
+    /// Either changes the video tokens, so search results change too.
+    /// </summary>
+    public ParameterGroup? VideoParams { get; init; }
+
+    /// <summary>Peak learning rate of the temporal modules when <see cref="VideoParams"/> trains them.</summary>
+    public double TemporalLearningRate { get; init; } = 5e-3;
 
     public ExecutionDevice Device { get; init; } = ExecutionDevice.Cpu;
 
@@ -55,6 +70,11 @@ public sealed record QaTrainerOptions
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
         {
             errors.Add($"--lr must be a positive number, not {LearningRate}");
+        }
+
+        if (VideoParams is { } vp && vp is not (ParameterGroup.Temporal or ParameterGroup.Vision))
+        {
+            errors.Add($"the video weights trained with the QA heads are temporal or vision, not {vp.ToString().ToLowerInvariant()}");
         }
 
         if (!(WarmupFraction >= 0 && WarmupFraction < 1))
@@ -81,9 +101,11 @@ public sealed record QaTrainingOutcome(ModelWeights Weights, int Steps, int Kept
 /// <summary>
 /// Fine-tunes the video QA heads (every <c>qa.*</c> weight) with BLIP VQA's answer loss
 /// (<see cref="LiteVLGraphBuilder.QaLoss"/>), differentiated by <see cref="GraphDifferentiator"/> and stepped by the
-/// AdamW graph of <see cref="TrainingGraphs.AdamWUpdate"/>. The video side and the retrieval text encoder are frozen: the
-/// video tokens are the ones the platform stores for search, so they are computed once per clip and the heads learn to
-/// answer from exactly what serving gives them. Order, batches and everything random follow <see cref="QaTrainerOptions.Seed"/>.
+/// AdamW graph of <see cref="TrainingGraphs.AdamWUpdate"/>. By default the video side and the retrieval text encoder are
+/// frozen: the video tokens are the ones the platform stores for search, so they are computed once per clip and the heads
+/// learn to answer from exactly what serving gives them. With <see cref="QaTrainerOptions.VideoParams"/> the video
+/// encoder runs inside the loss graph on the clips' frames and those weights train too. Order, batches and everything
+/// random follow <see cref="QaTrainerOptions.Seed"/>.
 /// </summary>
 public sealed class QaTrainer : IDisposable
 {
@@ -96,6 +118,7 @@ public sealed class QaTrainer : IDisposable
     private readonly InferenceSession _loss;
     private readonly InferenceSession _update;
     private readonly RunOptions _runOptions = new();
+    private readonly bool _fromFrames;
     private readonly int _questionLength;
     private readonly int _answerLength;
     private readonly (long[] Ids, long[] Mask)[] _trainText;
@@ -122,7 +145,14 @@ public sealed class QaTrainer : IDisposable
             throw new ArgumentException($"The QA training set has {train.Examples.Count} examples, fewer than --batch {options.Batch}: lower --batch or add data.");
         }
 
-        _names = [.. WeightSpec.For(initial.Config).Where(e => WeightSpec.IsQa(e.Name)).Select(e => e.Name)];
+        _fromFrames = options.VideoParams is not null;
+        if (_fromFrames && (train.ClipFrames is null || (validation is not null && validation.ClipFrames is null)))
+        {
+            throw new ArgumentException("Training the video side with the QA heads needs every clip's frames (QaTrainingSet.ClipFrames).", nameof(train));
+        }
+
+        var video = options.VideoParams is { } group ? ParameterGroups.Select(initial, group) : [];
+        _names = [.. WeightSpec.For(initial.Config).Where(e => WeightSpec.IsQa(e.Name)).Select(e => e.Name), .. video];
         _questionLength = tokenizer.MaxLength;
         int longest = train.Examples.Concat(validation?.Examples ?? []).Max(e => tokenizer.EncodeRaw(e.Answer).Count);
         _answerLength = Math.Min(Math.Max(longest, 3), initial.Config.Qa.MaxAnswerLength + 1);
@@ -131,9 +161,9 @@ public sealed class QaTrainer : IDisposable
 
         var sw = Stopwatch.StartNew();
         var builder = new LiteVLGraphBuilder(initial, new GraphBuildOptions(Precision.Fp32, AttentionKind.Plain, Trainable: _names.ToHashSet(StringComparer.Ordinal)));
-        var lossGraph = builder.QaLoss(options.Batch, _questionLength, _answerLength);
+        var lossGraph = builder.QaLoss(options.Batch, _questionLength, _answerLength, _fromFrames);
         var stepGraph = GraphDifferentiator.Differentiate(new GradientRequest(lossGraph, LiteVLGraphBuilder.QaLossIo.Loss, _names, InputShapes()));
-        var updateGraph = TrainingGraphs.AdamWUpdate(_names.Select(n => (n, initial[n].Shape)).ToList(), _ => false, options.AdamW);
+        var updateGraph = TrainingGraphs.AdamWUpdate(_names.Select(n => (n, initial[n].Shape)).ToList(), ParameterGroups.IsTemporal, options.AdamW);
         var runtime = new RuntimeOptions { Device = options.Device, IntraOpThreads = options.Threads };
         using (var so = SessionFactory.CreateOptions(runtime, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, out var device))
         {
@@ -186,7 +216,7 @@ public sealed class QaTrainer : IDisposable
                 var batch = order.AsSpan(s * b, b).ToArray();
                 var (loss, grads) = RunStep(batch);
                 double lr = LearningRateAt(step);
-                double norm = Update(grads, lr, step + 1);
+                double norm = Update(grads, lr, lr * _options.TemporalLearningRate / _options.LearningRate, step + 1);
                 step++;
                 sum += loss;
                 StepCompleted?.Invoke(new QaStepReport(step, TotalSteps, epoch, loss, lr, norm, step * b / clock.Elapsed.TotalSeconds));
@@ -299,14 +329,14 @@ public sealed class QaTrainer : IDisposable
         }
     }
 
-    private double Update(Dictionary<string, float[]> grads, double lr, int t)
+    private double Update(Dictionary<string, float[]> grads, double lr, double lrTemporal, int t)
     {
         var a = _options.AdamW;
         long[] scalar = [1];
         var inputs = new List<(string Name, OrtValue Value)>
         {
             (TrainingGraphs.UpdateIo.LearningRate, OrtValue.CreateTensorValueFromMemory(new[] { (float)lr }, scalar)),
-            (TrainingGraphs.UpdateIo.LearningRateNew, OrtValue.CreateTensorValueFromMemory(new[] { (float)lr }, scalar)),
+            (TrainingGraphs.UpdateIo.LearningRateNew, OrtValue.CreateTensorValueFromMemory(new[] { (float)lrTemporal }, scalar)),
             (TrainingGraphs.UpdateIo.GradScale, OrtValue.CreateTensorValueFromMemory(new[] { (float)1.0 }, scalar)),
             (TrainingGraphs.UpdateIo.Bias1, OrtValue.CreateTensorValueFromMemory(new[] { (float)(1 - Math.Pow(a.Beta1, t)) }, scalar)),
             (TrainingGraphs.UpdateIo.Bias2, OrtValue.CreateTensorValueFromMemory(new[] { (float)(1 - Math.Pow(a.Beta2, t)) }, scalar)),
@@ -356,7 +386,9 @@ public sealed class QaTrainer : IDisposable
         var c = _initial.Config;
         int b = rows.Count;
         int perClip = c.NumFrames * c.Vision.TokensPerFrame * c.Vision.HiddenSize;
-        var tokens = new float[b * perClip];
+        int frameBytes = c.NumFrames * c.Vision.ImageSize * c.Vision.ImageSize * 3;
+        var tokens = new float[_fromFrames ? 0 : b * perClip];
+        var frames = new byte[_fromFrames ? b * frameBytes : 0];
         var query = new float[b * c.EmbedDim];
         var qIds = new long[b * _questionLength];
         var qMask = new long[b * _questionLength];
@@ -365,7 +397,15 @@ public sealed class QaTrainer : IDisposable
         for (int r = 0; r < b; r++)
         {
             int e = rows[r];
-            set.ClipTokens[set.Examples[e].Clip].CopyTo(tokens, r * perClip);
+            if (_fromFrames)
+            {
+                set.ClipFrames![set.Examples[e].Clip].CopyTo(frames, r * frameBytes);
+            }
+            else
+            {
+                set.ClipTokens[set.Examples[e].Clip].CopyTo(tokens, r * perClip);
+            }
+
             set.QuestionEmbeddings.AsSpan(e * c.EmbedDim, c.EmbedDim).CopyTo(query.AsSpan(r * c.EmbedDim));
             text[e].Ids.AsSpan(0, _questionLength).CopyTo(qIds.AsSpan(r * _questionLength));
             text[e].Mask.AsSpan(0, _questionLength).CopyTo(qMask.AsSpan(r * _questionLength));
@@ -373,9 +413,12 @@ public sealed class QaTrainer : IDisposable
             text[e].Mask.AsSpan(_questionLength, _answerLength).CopyTo(aMask.AsSpan(r * _answerLength));
         }
 
+        var video = _fromFrames
+            ? (LiteVLGraphBuilder.QaLossIo.Frames, OrtValue.CreateTensorValueFromMemory(frames, [b, c.NumFrames, c.Vision.ImageSize, c.Vision.ImageSize, 3]))
+            : (LiteVLGraphBuilder.QaLossIo.VideoTokens, OrtValue.CreateTensorValueFromMemory(tokens, [b, c.NumFrames, c.Vision.TokensPerFrame, c.Vision.HiddenSize]));
         return
         [
-            (LiteVLGraphBuilder.QaLossIo.VideoTokens, OrtValue.CreateTensorValueFromMemory(tokens, [b, c.NumFrames, c.Vision.TokensPerFrame, c.Vision.HiddenSize])),
+            video,
             (LiteVLGraphBuilder.QaLossIo.TextEmbedding, OrtValue.CreateTensorValueFromMemory(query, [b, c.EmbedDim])),
             (LiteVLGraphBuilder.QaLossIo.QuestionIds, OrtValue.CreateTensorValueFromMemory(qIds, [b, _questionLength])),
             (LiteVLGraphBuilder.QaLossIo.QuestionMask, OrtValue.CreateTensorValueFromMemory(qMask, [b, _questionLength])),
@@ -418,7 +461,9 @@ public sealed class QaTrainer : IDisposable
         int b = _options.Batch;
         var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal)
         {
-            [LiteVLGraphBuilder.QaLossIo.VideoTokens] = [b, c.NumFrames, c.Vision.TokensPerFrame, c.Vision.HiddenSize],
+            [_fromFrames ? LiteVLGraphBuilder.QaLossIo.Frames : LiteVLGraphBuilder.QaLossIo.VideoTokens] = _fromFrames
+                ? [b, c.NumFrames, c.Vision.ImageSize, c.Vision.ImageSize, 3]
+                : [b, c.NumFrames, c.Vision.TokensPerFrame, c.Vision.HiddenSize],
             [LiteVLGraphBuilder.QaLossIo.TextEmbedding] = [b, c.EmbedDim],
             [LiteVLGraphBuilder.QaLossIo.QuestionIds] = [b, _questionLength],
             [LiteVLGraphBuilder.QaLossIo.QuestionMask] = [b, _questionLength],

@@ -61,6 +61,57 @@ public sealed class QaTrainingTests(ITestOutputHelper output)
         Assert.Equal(expected, actual, expected * 1e-5);
     }
 
+    [Fact]
+    public void QaLossFromFrames_EqualsTheLossOnTheVideoEncodersTokens()
+    {
+        // With the video side in the graph (training it with the heads), the loss is the one on the tokens the video
+        // encoder gives for the same frames; a temporal branch that matters (temporal_fc × 5) makes the check bite.
+        var weights = VideoQaGraphTests.TinyQa(97, shareWords: true);
+        foreach (var (name, w) in weights.Tensors.Where(kv => kv.Key.Contains(".temporal_fc.", StringComparison.Ordinal)))
+        {
+            for (int i = 0; i < w.Data.Length; i++)
+            {
+                w.Data[i] *= 5;
+            }
+        }
+
+        var c = weights.Config;
+        int s = c.Vision.ImageSize;
+        var frames = TestModels.RandomFrames(98, Batch * c.NumFrames * s * s * 3);
+        using var encoder = new GraphRunner(new LiteVLGraphBuilder(weights).VideoEncoder());
+        var tokens = encoder.Run(("frames", frames, [Batch, c.NumFrames, s, s, 3]))["video_tokens"].Data;
+        var feed = Feed(c, seed: 99) with { Tokens = tokens };
+        var names = QaNames(weights);
+        var temporal = WeightSpec.For(c).Select(e => e.Name).Where(ParameterGroups.IsTemporal).ToList();
+        var options = new GraphBuildOptions(Precision.Fp32, AttentionKind.Plain, Trainable: names.Concat(temporal).ToHashSet());
+        using var onTokens = Session(new LiteVLGraphBuilder(weights, options).QaLoss(Batch, QuestionLength, AnswerLength));
+        double expected = Run(onTokens, feed, weights, names, names.ToDictionary(n => n, n => weights[n].Data), [Io.Loss])[0][0];
+
+        using var onFrames = Session(new LiteVLGraphBuilder(weights, options).QaLoss(Batch, QuestionLength, AnswerLength, fromFrames: true));
+        var inputs = new List<(string Name, OrtValue Value)>
+        {
+            (Io.Frames, OrtValue.CreateTensorValueFromMemory(frames, [Batch, c.NumFrames, s, s, 3])),
+            (Io.TextEmbedding, OrtValue.CreateTensorValueFromMemory(feed.Query, [Batch, c.EmbedDim])),
+            (Io.QuestionIds, OrtValue.CreateTensorValueFromMemory(feed.QuestionIds, [Batch, QuestionLength])),
+            (Io.QuestionMask, OrtValue.CreateTensorValueFromMemory(feed.QuestionMask, [Batch, QuestionLength])),
+            (Io.AnswerIds, OrtValue.CreateTensorValueFromMemory(feed.AnswerIds, [Batch, AnswerLength])),
+            (Io.AnswerMask, OrtValue.CreateTensorValueFromMemory(feed.AnswerMask, [Batch, AnswerLength])),
+        };
+        inputs.AddRange(names.Concat(temporal).Select(n => (n, OrtValue.CreateTensorValueFromMemory(weights[n].Data, weights[n].Shape))));
+        try
+        {
+            using var ro = new RunOptions();
+            using var result = onFrames.Run(ro, inputs.Select(i => i.Name).ToArray(), inputs.Select(i => i.Value).ToArray(), [Io.Loss]);
+            double actual = result[0].GetTensorDataAsSpan<float>()[0];
+            output.WriteLine($"loss from frames {actual:F6}, from the encoder's tokens {expected:F6}");
+            Assert.Equal(expected, actual, expected * 1e-5);
+        }
+        finally
+        {
+            inputs.ForEach(i => i.Value.Dispose());
+        }
+    }
+
     [Theory]
     [InlineData("qa.text_encoder.")]
     [InlineData("qa.text_decoder.")]

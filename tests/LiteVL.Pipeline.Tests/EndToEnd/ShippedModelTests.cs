@@ -72,11 +72,38 @@ public sealed class ShippedModelTests(ITestOutputHelper output)
             // chance (51.2 % on its test split, docs/evaluation.md), so that order is a coin flip until a model that
             // learns direction ships (issue 14).
             Assert.Equal(new[] { Query, Twin }.Order(StringComparer.Ordinal), result.Hits.Take(2).Select(h => h.Title!).Order(StringComparer.Ordinal));
+
+            // The shipped model answers questions too: its QA heads name the colour and the shape of every one-shape
+            // sample (what it learnt: docs/evaluation.md, "Video QA"), with the evidence frame inside the clip.
+            Assert.All(LiteVL.Model.ModelDirectory.QaGraphNames, g => Assert.True(File.Exists(Path.Combine(data, "model", g + ".onnx")), $"no {g}.onnx in the installed model"));
+            int colours = 0, shapes = 0, asked = 0;
+            foreach (var video in videos.Items.Where(v => !v.Title!.Contains("then", StringComparison.Ordinal)))
+            {
+                string[] words = video.Title!.Split(' ');
+                var colour = await AskAsync(http, video.Id, "what colour is the shape?", ["red", "green", "blue", "yellow", "white"]);
+                var shape = await AskAsync(http, video.Id, "what shape is it?", ["square", "circle", "triangle"]);
+                output.WriteLine($"  {video.Title}: colour '{colour.Answer}' ({colour.Score:P0}), shape '{shape.Answer}' ({shape.Score:P0}), evidence {colour.EvidenceTime:F1} s");
+                colours += colour.Answer == words[1] ? 1 : 0;
+                shapes += shape.Answer == words[2] ? 1 : 0;
+                asked++;
+                Assert.InRange(colour.EvidenceTime!.Value, colour.Segment.Start, colour.Segment.End);
+            }
+
+            output.WriteLine($"colour {colours}/{asked}, shape {shapes}/{asked}");
+            Assert.Equal(asked, colours);
+            Assert.True(shapes >= asked - 2, $"the shape of only {shapes} of {asked} samples was named");
         }
         finally
         {
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    private static async Task<AskResponse> AskAsync(HttpClient http, Guid video, string question, string[] answers)
+    {
+        using var response = await http.PostAsJsonAsync(new Uri($"/v1/videos/{video}/ask", UriKind.Relative), new { question, answers });
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<AskResponse>(Json))!;
     }
 
     [Fact]
