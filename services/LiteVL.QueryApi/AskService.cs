@@ -36,7 +36,7 @@ public sealed class AskService(LiteVLModel model, IVectorIndex index, LiteVLDbCo
                 $"The model {c.Version} has no video QA heads (its config.json has no \"qa\" section). Train them on your questions with " +
                 "'litevl train --task qa --model DIR --data QA.jsonl --out NEW_DIR', or add BLIP VQA's with " +
                 "'litevl model import-qa --checkpoint CHECKPOINT.safetensors --model DIR' (or make a random test model with " +
-                "'litevl model init --preset tiny --qa --out DIR'), restart the service with it and re-index the videos: the model version changes.");
+                "'litevl model init --preset tiny --qa --out DIR'), and restart the service with it (adding QA heads keeps the model version: nothing is re-indexed).");
         }
 
         // Another tenant's video is reported exactly like a missing one, so ids of other tenants cannot be probed.

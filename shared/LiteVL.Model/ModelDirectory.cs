@@ -144,18 +144,23 @@ public static class ModelDirectory
     }
 
     /// <summary>
-    /// The version string: preset plus a hash of the architecture, the weights file and the graph builder version, so it
-    /// changes whenever weights or graphs change.
+    /// The version string: preset plus a hash of the architecture, the graph builder version and every retrieval tensor of
+    /// the weights file (name, dtype, shape, bytes), so it changes whenever what is indexed — vectors and video tokens —
+    /// would change. The video QA heads (<c>qa.*</c> and the config's <c>qa</c> section) are left out: adding, importing
+    /// or retraining them changes answers, not stored data, so it must not send a whole archive back to re-indexing.
     /// </summary>
     public static string ComputeVersion(ModelConfig config, string weightsPath)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var arch = config with { Version = string.Empty, Source = null };
+        var arch = config with { Version = string.Empty, Source = null, Qa = null };
         sha.AppendData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(arch, ModelConfig.JsonOptions)));
         sha.AppendData(Encoding.UTF8.GetBytes($"builder:{LiteVLGraphBuilder.BuilderVersion}"));
-        using (var stream = new FileStream(weightsPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20))
+        using var file = IO.SafeTensorsFile.Open(weightsPath);
+        foreach (string name in file.Names.Where(n => !WeightSpec.IsQa(n)).Order(StringComparer.Ordinal))
         {
-            sha.AppendData(SHA256.HashData(stream));
+            var tensor = file.Read(name);
+            sha.AppendData(Encoding.UTF8.GetBytes($"{name}:{tensor.DType}:{string.Join(',', tensor.Shape)}:"));
+            sha.AppendData(tensor.Data);
         }
 
         return $"{config.Preset}-{Convert.ToHexStringLower(sha.GetHashAndReset())[..12]}";

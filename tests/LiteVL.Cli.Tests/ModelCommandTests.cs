@@ -228,9 +228,12 @@ public sealed class ModelCommandTests(TinyModelFixture model) : IClassFixture<Ti
         Assert.Equal(0, Cli.Run("model", "init", "--preset", "tiny", "--seed", "10", "--out", target).Exit);
         var (_, before, _) = Cli.Run("model", "inspect", "--model", target);
         Assert.Contains("video QA   none", before, StringComparison.Ordinal);
+        string versionBefore = Model.Config.ModelConfig.Load(target).Version;
         var (exit, output, error) = Cli.Run("model", "import-qa", "--checkpoint", ckpt, "--model", target);
         Assert.True(exit == 0, error);
         Assert.Contains("added video QA heads", output, StringComparison.Ordinal);
+        Assert.Equal(versionBefore, Model.Config.ModelConfig.Load(target).Version);   // nothing indexed changes: no re-index
+        Assert.Contains($"model version {versionBefore} unchanged", output, StringComparison.Ordinal);
         Assert.Contains("Hugging Face names", output, StringComparison.Ordinal);
         using var opened = LiteVLModel.Open(target);
         Assert.True(opened.HasQa);

@@ -106,7 +106,7 @@ internal static class ModelCommands
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "BLIP VQA checkpoint in safetensors form: Hugging Face BlipForQuestionAnswering (model.safetensors) or the original salesforce blip_vqa.py state dict converted to safetensors.", Required = true };
         var modelDir = CliOptions.ModelDir();
-        var cmd = new Command("import-qa", "Add BLIP VQA's question encoder and answer decoder to a model: the video QA heads read the model's own video tokens (its vision encoder stays), so one encoding pass serves search and questions. The QA graphs are built; the model version changes.")
+        var cmd = new Command("import-qa", "Add BLIP VQA's question encoder and answer decoder to a model: the video QA heads read the model's own video tokens (its vision encoder stays), so one encoding pass serves search and questions. The QA graphs are built; the model version stays (nothing indexed changes).")
         {
             checkpoint, modelDir,
         };
@@ -125,7 +125,8 @@ internal static class ModelCommands
             bool fp16 = File.Exists(Path.Combine(dir, GraphFiles.FileName(LiteVLGraphBuilder.VideoEncoderName, Precision.Fp16)));
             var written = ModelDirectory.Write(weights, dir, fp16);
             long added = weights.Tensors.Where(kv => WeightSpec.IsQa(kv.Key)).Sum(kv => (long)kv.Value.Count);
-            output.WriteLine($"added video QA heads ({added.ToString("N0", CultureInfo.InvariantCulture)} parameters, {(layout == BlipVqaImporter.Layout.HuggingFace ? "Hugging Face" : "salesforce")} names) from {ckpt} to {Path.GetFullPath(dir)}: model {config.Version} is now {written.Version}, in {started.Elapsed.TotalSeconds:F1} s");
+            string version = written.Version == config.Version ? $"model version {written.Version} unchanged (the QA heads change answers, not what is indexed)" : $"model {config.Version} is now {written.Version}";
+            output.WriteLine($"added video QA heads ({added.ToString("N0", CultureInfo.InvariantCulture)} parameters, {(layout == BlipVqaImporter.Layout.HuggingFace ? "Hugging Face" : "salesforce")} names) from {ckpt} to {Path.GetFullPath(dir)}: {version}, in {started.Elapsed.TotalSeconds:F1} s");
             return 0;
         });
         return cmd;

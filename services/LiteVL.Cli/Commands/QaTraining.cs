@@ -49,23 +49,11 @@ internal static class QaTraining
         {
             var eta = TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / r.Step * (r.TotalSteps - r.Step));
             string line = $"step {r.Step,5}/{r.TotalSteps} · epoch {r.Epoch} · loss {r.Loss:F4} · lr {r.LearningRate:E2} · |g| {r.GradNorm:F3} · {r.ExamplesPerSecond:F1} ex/s · ETA {eta:hh\\:mm\\:ss}";
-            if (terminal)
-            {
-                output.Write("\r" + line + "\u001b[K");
-            }
-            else if (r.Step == r.TotalSteps || r.Step == 1 || r.Step % Math.Max(1, r.TotalSteps / 20) == 0)
-            {
-                output.WriteLine(line);
-            }
+            TrainCommand.StepLine(output, terminal, line, r.Step == r.TotalSteps || r.Step == 1 || r.Step % Math.Max(1, r.TotalSteps / 20) == 0);
         };
         trainer.EpochCompleted += e =>
         {
-            if (terminal)
-            {
-                output.WriteLine();
-            }
-
-            output.WriteLine(e.ValidationLoss is { } v
+            TrainCommand.EpochLine(output, terminal, e.ValidationLoss is { } v
                 ? $"epoch {e.Epoch}: train loss {e.TrainLoss:F4}, validation loss {v:F4}{(e.IsBest ? " · best so far" : string.Empty)}"
                 : $"epoch {e.Epoch}: train loss {e.TrainLoss:F4}");
         };
@@ -84,7 +72,9 @@ internal static class QaTraining
         output.WriteLine($"| steps | {outcome.Steps} |");
         output.WriteLine($"| kept | epoch {outcome.KeptEpoch}{(outcome.KeptValidationLoss is { } kl ? $" (validation loss {kl:F4})" : string.Empty)} |");
         output.WriteLine($"| wall time | {clock.Elapsed:hh\\:mm\\:ss} |");
-        output.WriteLine($"| model | {written.Version} in {Path.GetFullPath(outDir)} |");
+        output.WriteLine(written.Version == config.Version && options.VideoParams is null
+            ? $"| model | {written.Version} in {Path.GetFullPath(outDir)} (the starting model's version: QA heads change answers, not what is indexed) |"
+            : $"| model | {written.Version} in {Path.GetFullPath(outDir)} |");
         if (validation.Set is not null)
         {
             using var trainedModel = LiteVLModel.Open(outDir);

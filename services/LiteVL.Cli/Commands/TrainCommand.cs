@@ -134,23 +134,11 @@ internal static class TrainCommand
             double perStep = clock.Elapsed.TotalSeconds / (r.Step - firstStep);
             var eta = TimeSpan.FromSeconds(perStep * (r.TotalSteps - r.Step));
             string line = $"step {r.Step,5}/{r.TotalSteps} · epoch {r.Epoch} · loss {r.Loss:F4} (itc {r.LossItc:F4}, itm {r.LossItm:F4}) · lr {r.LearningRate:E2}/{r.TemporalLearningRate:E2} · |g| {r.GradNorm:F3} · temp {r.Temperature:F4} · {r.ExamplesPerSecond:F1} ex/s · ETA {eta:hh\\:mm\\:ss}";
-            if (terminal)
-            {
-                output.Write("\r" + line + "\u001b[K");
-            }
-            else if (r.Step == r.TotalSteps || r.Step % Math.Max(1, r.TotalSteps / 20) == 0 || r.Step == firstStep + 1)
-            {
-                output.WriteLine(line);
-            }
+            StepLine(output, terminal, line, r.Step == r.TotalSteps || r.Step % Math.Max(1, r.TotalSteps / 20) == 0 || r.Step == firstStep + 1);
         };
         trainer.EpochCompleted += e =>
         {
-            if (terminal)
-            {
-                output.WriteLine();
-            }
-
-            output.WriteLine(e.Validation is { } v
+            EpochLine(output, terminal, e.Validation is { } v
                 ? $"epoch {e.Epoch}: validation R@1 {v.R1:F1} R@5 {v.R5:F1} R@10 {v.R10:F1} ({v.Protocol}){(e.IsBest ? " · best so far" : string.Empty)}"
                 : $"epoch {e.Epoch} done");
         };
@@ -212,6 +200,33 @@ internal static class TrainCommand
         output.WriteLine($"| model | {written.Version} in {Path.GetFullPath(outDir)} |");
         output.WriteLine($"| dynamic temporal scaling 1+tanh(α), mean per layer | {string.Join(" ", ScalingChart.LayerMeans(trained).Select(v => v.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))} |");
         return 0;
+    }
+
+    /// <summary>
+    /// A step's progress line: rewritten in place on a terminal, else printed only when <paramref name="milestone"/>
+    /// (the first and last step and every 5 %), so logs get about twenty lines per run.
+    /// </summary>
+    internal static void StepLine(TextWriter output, bool terminal, string line, bool milestone)
+    {
+        if (terminal)
+        {
+            output.Write("\r" + line + "\u001b[K");
+        }
+        else if (milestone)
+        {
+            output.WriteLine(line);
+        }
+    }
+
+    /// <summary>An epoch's line, on a line of its own after the last step's in-place progress line on a terminal.</summary>
+    internal static void EpochLine(TextWriter output, bool terminal, string line)
+    {
+        if (terminal)
+        {
+            output.WriteLine();
+        }
+
+        output.WriteLine(line);
     }
 
     /// <summary>

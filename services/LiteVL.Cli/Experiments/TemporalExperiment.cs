@@ -53,6 +53,9 @@ public sealed record ExperimentSettings
     /// <summary>Peak learning rate of the video QA heads.</summary>
     public double QaLearningRate { get; init; } = 1e-3;
 
+    /// <summary>Questions per step of the video QA heads.</summary>
+    public int QaBatch { get; init; } = 16;
+
     /// <summary>Coarse candidates the re-ranked variants re-score per query.</summary>
     public int Candidates { get; init; } = 16;
 
@@ -63,7 +66,8 @@ public sealed record ExperimentSettings
     /// <summary>A few minutes on 2 cores: the CI check that the ablation's main effect holds.</summary>
     public static ExperimentSettings Reduced { get; } = new()
     {
-        Name = "reduced", Clips = 96, Images = 160, Size = 64, PretrainEpochs = 10, FinetuneEpochs = 8, Batch = 12, Candidates = 8, QaEpochs = 8,
+        Name = "reduced", Clips = 96, Images = 160, Size = 64, PretrainEpochs = 10, FinetuneEpochs = 8, Batch = 12, Candidates = 8,
+        QaEpochs = 4, QaBatch = 8,
     };
 }
 
@@ -263,7 +267,7 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
     {
         Fresh(QaModelDir(variant));
         string data = Path.Combine(WorkDir, DataFolder);
-        var options = new QaTrainerOptions { Epochs = settings.QaEpochs, LearningRate = settings.QaLearningRate, Seed = settings.Seed, Threads = settings.Threads };
+        var options = new QaTrainerOptions { Epochs = settings.QaEpochs, Batch = settings.QaBatch, LearningRate = settings.QaLearningRate, Seed = settings.Seed, Threads = settings.Threads };
         output.WriteLine($"  ({variant}) → {variant}-qa");
         int exit = await QaTraining.RunAsync(
             new IndentedWriter(output), ModelDir(variant), Path.Combine(data, SynthGenerator.QaSplitFile(SynthSplit.Train)), Path.Combine(data, SynthGenerator.QaSplitFile(SynthSplit.Val)),
@@ -335,8 +339,8 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
         var notes = new List<string>();
         var qaRows = await ScoreQaAsync(data, frames, media, ct).ConfigureAwait(false);
         string qaSetup =
-            $"Heads trained by `litevl train --task qa` on the frozen (a) (image BLIP: its video tokens are frames encoded one by one, so a mean over frames is all they can carry about time) and the frozen (d) (LiteVL): "
-            + $"{settings.QaEpochs} epochs at lr {settings.QaLearningRate.ToString(Inv)}, batch 16, on qa-train's questions (colour, shape, direction, size, order), the epoch with the lowest qa-val loss kept; "
+            $"Heads trained by `litevl train --task qa` on the frozen (a) (image BLIP: its video tokens are the frames encoded one by one, with nothing that marks their order) and the frozen (d) (LiteVL): "
+            + $"{settings.QaEpochs} epochs at lr {settings.QaLearningRate.ToString(Inv)}, batch {settings.QaBatch}, on qa-train's questions (colour, shape, direction, size, order), the epoch with the lowest qa-val loss kept; "
             + "scored on qa-test (clips and colour × shape × motion combinations never seen in training): rank over every answer of qa-train, generate with 3 beams. Chance: direction 25 %, size 50 %.";
         return new AblationReport(CommandLine(), setup, rows, scaling, notes) { QaRows = qaRows, QaSetup = qaSetup };
     }
