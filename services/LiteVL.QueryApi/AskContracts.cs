@@ -15,8 +15,10 @@ public sealed record AskSegment(int Index, double Start, double End);
 /// <param name="Alternatives">The next most likely answers of the answering segment, best first.</param>
 /// <param name="EvidenceTime">Time (s) of the frame with the highest pooling weight for the question in the answering segment.</param>
 /// <param name="Mode"><c>rank</c> or <c>generate</c>: how the answer was found.</param>
+/// <param name="Warnings">What the answer should be read with, e.g. a question cut to the model's token limit.</param>
 public sealed record AskResponse(
-    string Answer, double Score, IReadOnlyList<AskAlternative> Alternatives, double? EvidenceTime, AskSegment Segment, string Mode, string ModelVersion);
+    string Answer, double Score, IReadOnlyList<AskAlternative> Alternatives, double? EvidenceTime, AskSegment Segment, string Mode, string ModelVersion,
+    IReadOnlyList<string>? Warnings = null);
 
 /// <summary>Why a question was not answered; the endpoint maps each to its status (400, 404, 409).</summary>
 public enum AskFailure

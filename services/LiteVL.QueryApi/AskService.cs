@@ -99,6 +99,10 @@ public sealed class AskService(LiteVLModel model, IVectorIndex index, LiteVLDbCo
         int frame = result.EvidenceFrame;
         double? evidence = frame >= 0 && frame < segment.FrameTimes.Count ? segment.FrameTimes[frame] : null;
         LiteVLTelemetry.AskDuration.Record(total.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("mode", mode));
+        var tokenized = model.Tokenizer.Encode([question], grounded: true);
+        List<string> warnings = tokenized.Truncated[0]
+            ? [$"The question is longer than the model's {tokenized.Length} tokens; only its beginning was used."]
+            : [];
         return new AskResponse(
             result.Best.Answer,
             result.Best.Probability,
@@ -106,7 +110,8 @@ public sealed class AskService(LiteVLModel model, IVectorIndex index, LiteVLDbCo
             evidence,
             new AskSegment(segment.Index, segment.Start, segment.End),
             mode,
-            c.Version);
+            c.Version,
+            warnings);
     }
 
     /// <summary>

@@ -41,6 +41,14 @@ public sealed class AskServiceTests(ITestOutputHelper output)
         Assert.Equal(new AskSegment(0, 0, 10), answer.Segment);
         double frameTime = (expected.EvidenceFrame + 0.5) * 10 / rig.Config.NumFrames; // the rig's frame times
         Assert.Equal(frameTime, answer.EvidenceTime!.Value, 9);
+        Assert.Empty(answer.Warnings!);
+
+        // A question past the model's 35 tokens is answered from its beginning, and the response says so.
+        string longQuestion = Question + string.Concat(Enumerable.Repeat(" and what colour is the other car", 8));
+        using var cut = await rig.Client("acme").PostAsJsonAsync($"/v1/videos/{id}/ask", new { question = longQuestion, answers = Candidates });
+        Assert.Equal(HttpStatusCode.OK, cut.StatusCode);
+        var cutAnswer = (await cut.Content.ReadFromJsonAsync<AskResponse>(Json))!;
+        Assert.Contains(cutAnswer.Warnings!, w => w.Contains("longer than the model's 35 tokens", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -73,6 +73,14 @@ internal static class AskCommand
         string evidence = r.GetProperty("evidenceTime").ValueKind == JsonValueKind.Number ? $"evidence at {Clock(r.GetProperty("evidenceTime").GetDouble())}, " : string.Empty;
         o.WriteLine(string.Create(inv,
             $"   {evidence}segment {segment.GetProperty("index").GetInt32()} ({Clock(segment.GetProperty("start").GetDouble())}–{Clock(segment.GetProperty("end").GetDouble())})  model {r.GetProperty("modelVersion").GetString()}, {r.GetProperty("mode").GetString()}"));
+        if (r.TryGetProperty("warnings", out var warnings) && warnings.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var w in warnings.EnumerateArray())
+            {
+                o.WriteLine($"   warning: {w.GetString()}");
+            }
+        }
+
         var alternatives = r.GetProperty("alternatives");
         if (alternatives.GetArrayLength() == 0)
         {

@@ -37,10 +37,19 @@ public sealed class GraphSession : IDisposable
 
     public IReadOnlyList<string> OutputNames { get; }
 
-    /// <summary>Runs the graph on named host tensors and returns every output as a host tensor.</summary>
-    public IReadOnlyDictionary<string, HostTensor> Run(IReadOnlyDictionary<string, HostTensor> inputs)
+    /// <summary>
+    /// Runs the graph on named host tensors and returns <paramref name="outputs"/> (default: every output) as host tensors;
+    /// an output not asked for is never copied out of ONNX Runtime.
+    /// </summary>
+    public IReadOnlyDictionary<string, HostTensor> Run(IReadOnlyDictionary<string, HostTensor> inputs, IReadOnlyList<string>? outputs = null)
     {
         Validate(inputs);
+        var wanted = outputs ?? OutputNames;
+        if (wanted.FirstOrDefault(o => !OutputNames.Contains(o)) is { } unknownOutput)
+        {
+            throw new ModelInputException($"{Name}: no output '{unknownOutput}'; it has {string.Join(", ", OutputNames)}.");
+        }
+
         var values = new List<OrtValue>(_inputs.Count);
         var fed = _inputs.Where(i => inputs.ContainsKey(i.Name)).ToList();
         try
@@ -51,13 +60,13 @@ public sealed class GraphSession : IDisposable
             }
 
             using var runOptions = new RunOptions();
-            using var outputs = _session.Run(runOptions, fed.Select(i => i.Name).ToArray(), values, OutputNames.ToArray());
+            using var results = _session.Run(runOptions, fed.Select(i => i.Name).ToArray(), values, wanted.ToArray());
             var result = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
-            for (int i = 0; i < OutputNames.Count; i++)
+            for (int i = 0; i < wanted.Count; i++)
             {
-                var info = outputs[i].GetTensorTypeAndShape();
-                var bytes = outputs[i].GetTensorDataAsSpan<byte>().ToArray();
-                result[OutputNames[i]] = new HostTensor(TensorDType.Float32, info.Shape, bytes);
+                var info = results[i].GetTensorTypeAndShape();
+                var bytes = results[i].GetTensorDataAsSpan<byte>().ToArray();
+                result[wanted[i]] = new HostTensor(TensorDType.Float32, info.Shape, bytes);
             }
 
             return result;

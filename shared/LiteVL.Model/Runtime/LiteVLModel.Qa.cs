@@ -48,9 +48,11 @@ public sealed partial class LiteVLModel
 
     /// <summary>
     /// Runs the answer decoder on <paramref name="rows"/> answer prefixes [rows,length] ([DEC] first), row r attending to
-    /// question <paramref name="questionOf"/>[r] of <paramref name="questions"/>. Returns log-probabilities [rows,length,V].
+    /// question <paramref name="questionOf"/>[r] of <paramref name="questions"/>. Returns the log-probabilities
+    /// [rows,length,V] of the next piece after each position, or with <paramref name="ownPiecesOnly"/> only those of the
+    /// pieces the rows hold, [rows,length] (position i: piece i + 1; 0 at the last), which is all that scoring needs.
     /// </summary>
-    public float[] DecodeAnswers(QuestionEncoding questions, IReadOnlyList<int> questionOf, long[] ids, long[] mask, int rows, int length)
+    public float[] DecodeAnswers(QuestionEncoding questions, IReadOnlyList<int> questionOf, long[] ids, long[] mask, int rows, int length, bool ownPiecesOnly = false)
     {
         RequireQa();
         int h = Config.Text.HiddenSize;
@@ -69,15 +71,24 @@ public sealed partial class LiteVLModel
             questions.Mask.AsSpan(q * lq, lq).CopyTo(questionMask.AsSpan(r * lq));
         }
 
-        var outputs = AnswerDecoder.Run(new Dictionary<string, HostTensor>
+        var inputs = new Dictionary<string, HostTensor>
         {
             ["input_ids"] = HostTensor.FromInt64(ids, rows, length),
             ["attention_mask"] = HostTensor.FromInt64(mask, rows, length),
             ["question_states"] = HostTensor.FromFloats(states, rows, lq, h),
             ["question_mask"] = HostTensor.FromInt64(questionMask, rows, lq),
-        });
-        return outputs["log_probs"].AsSpan<float>().ToArray();
+        };
+        string output = ownPiecesOnly ? TokenLogProbsOutput : LogProbsOutput;
+        if (!AnswerDecoder.OutputNames.Contains(output))
+        {
+            throw new ModelInputException($"{LiteVLGraphBuilder.AnswerDecoderName} in {Directory} has no '{output}' output (built by an earlier version): rebuild it with 'litevl model build --model {Directory}'.");
+        }
+
+        return AnswerDecoder.Run(inputs, [output])[output].AsSpan<float>().ToArray();
     }
+
+    private const string LogProbsOutput = "log_probs";
+    private const string TokenLogProbsOutput = "token_log_probs";
 
     internal static IReadOnlyList<InputSpec> QuestionEncoderInputs(ModelConfig c) =>
     [

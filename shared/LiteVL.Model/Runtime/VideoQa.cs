@@ -229,14 +229,14 @@ public sealed class VideoQa
     /// </summary>
     public double[] SequenceLogLikelihoods(QuestionEncoding encoded, IReadOnlyList<int> questionOf, IReadOnlyList<long[]> answers)
     {
-        var logProbs = Decode(encoded, questionOf, answers, out int length);
+        var pieces = Decode(encoded, questionOf, answers, out int length, ownPiecesOnly: true);
         var result = new double[answers.Count];
         for (int r = 0; r < answers.Count; r++)
         {
             double sum = 0;
             for (int i = 1; i < answers[r].Length; i++)
             {
-                sum += logProbs[(r * length * V) + ((i - 1) * V) + (int)answers[r][i]];
+                sum += pieces[(r * length) + i - 1];
             }
 
             result[r] = sum;
@@ -269,11 +269,15 @@ public sealed class VideoQa
         return _model.EncodeQuestions(queries.Select(x => x.Question).ToArray(), tokens, pooling);
     }
 
-    /// <summary>The decoder over right-padded rows (in chunks of <see cref="RowsPerRun"/>): log-probabilities [rows, length, V].</summary>
-    private float[] Decode(QuestionEncoding encoded, IReadOnlyList<int> questionOf, IReadOnlyList<long[]> rows, out int length)
+    /// <summary>
+    /// The decoder over right-padded rows (in chunks of <see cref="RowsPerRun"/>): log-probabilities [rows, length, V], or
+    /// with <paramref name="ownPiecesOnly"/> those of each row's own next pieces, [rows, length].
+    /// </summary>
+    private float[] Decode(QuestionEncoding encoded, IReadOnlyList<int> questionOf, IReadOnlyList<long[]> rows, out int length, bool ownPiecesOnly = false)
     {
         length = rows.Max(r => r.Length);
-        var result = new float[(long)rows.Count * length * V];
+        int width = ownPiecesOnly ? 1 : V;
+        var result = new float[(long)rows.Count * length * width];
         for (int start = 0; start < rows.Count; start += RowsPerRun)
         {
             int n = Math.Min(RowsPerRun, rows.Count - start);
@@ -285,8 +289,8 @@ public sealed class VideoQa
                 Array.Fill(mask, 1L, r * length, rows[start + r].Length);
             }
 
-            var chunk = _model.DecodeAnswers(encoded, questionOf.Skip(start).Take(n).ToArray(), ids, mask, n, length);
-            chunk.CopyTo(result, (long)start * length * V);
+            var chunk = _model.DecodeAnswers(encoded, questionOf.Skip(start).Take(n).ToArray(), ids, mask, n, length, ownPiecesOnly);
+            chunk.CopyTo(result, (long)start * length * width);
         }
 
         return result;

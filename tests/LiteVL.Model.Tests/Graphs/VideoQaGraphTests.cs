@@ -72,7 +72,10 @@ public sealed class VideoQaGraphTests(ITestOutputHelper output)
         const int questionLength = 9;
         var inputs = DecoderInputs(c, k, length, questionLength, answerLengths: [6, 3, 4], questionLengths: [9, 5, 2], seed: 55);
         using var runner = new GraphRunner(new LiteVLGraphBuilder(weights, new GraphBuildOptions(Precision.Fp32, attention)).AnswerDecoder());
-        var logProbs = runner.Run(inputs.Feed(k, length, questionLength, c.Text.HiddenSize))["log_probs"];
+        var outputs = runner.Run(inputs.Feed(k, length, questionLength, c.Text.HiddenSize));
+        var logProbs = outputs["log_probs"];
+        var own = outputs["token_log_probs"];
+        Assert.Equal([k, length], own.Shape);
         int v = c.Text.VocabSize;
         Assert.Equal([k, length, v], logProbs.Shape);
         var reference = new ReferenceLiteVL(weights);
@@ -84,8 +87,11 @@ public sealed class VideoQaGraphTests(ITestOutputHelper output)
                 Rows(inputs.States, i, questionLength, c.Text.HiddenSize),
                 inputs.QuestionMask[(i * questionLength)..((i + 1) * questionLength)]);
             double d = Compare.MaxAbsDiff(logProbs.Data.AsSpan(i * length * v, length * v), Compare.Flatten(expected));
-            output.WriteLine($"{attention} answer {i}: max|Δ| log_probs {d:E2}");
+            var expectedOwn = Enumerable.Range(0, length).Select(p => p + 1 < length ? expected[p][inputs.Ids[(i * length) + p + 1]] : 0.0).ToList();
+            double dOwn = Compare.MaxAbsDiff(own.Data.AsSpan(i * length, length), expectedOwn);
+            output.WriteLine($"{attention} answer {i}: max|Δ| log_probs {d:E2}, token_log_probs {dOwn:E2}");
             Assert.True(d <= Fp32Tolerance, $"log_probs of answer {i} differ by {d}");
+            Assert.True(dOwn <= Fp32Tolerance, $"token_log_probs of answer {i} differ by {dOwn}");
         }
     }
 
