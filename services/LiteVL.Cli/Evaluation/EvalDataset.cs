@@ -69,10 +69,17 @@ public sealed class EvalDataset
     /// Reads JSON lines for training: a bad line (not JSON, no video, empty caption) is returned as a problem naming its
     /// line number instead of stopping the whole read.
     /// </summary>
-    public static (List<EvalPair> Pairs, List<string> Problems) ParseLenient(IEnumerable<string> lines, string name)
+    public static (List<EvalPair> Pairs, List<string> Problems) ParseLenient(IEnumerable<string> lines, string name) =>
+        ParseLinesLenient(lines, (line, number) => ParseLine(line, name, number));
+
+    /// <summary>
+    /// Every non-blank line through <paramref name="parseLine"/> (given the line and its 1-based number); a line it
+    /// refuses with an <see cref="InvalidDataException"/> becomes a problem ("… Left out.") instead of stopping the read.
+    /// </summary>
+    internal static (List<T> Items, List<string> Problems) ParseLinesLenient<T>(IEnumerable<string> lines, Func<string, int, T> parseLine)
     {
         ArgumentNullException.ThrowIfNull(lines);
-        var pairs = new List<EvalPair>();
+        var items = new List<T>();
         var problems = new List<string>();
         int number = 0;
         foreach (string line in lines)
@@ -85,7 +92,7 @@ public sealed class EvalDataset
 
             try
             {
-                pairs.Add(ParseLine(line, name, number));
+                items.Add(parseLine(line, number));
             }
             catch (InvalidDataException e)
             {
@@ -93,7 +100,7 @@ public sealed class EvalDataset
             }
         }
 
-        return (pairs, problems);
+        return (items, problems);
     }
 
     private static EvalPair ParseLine(string line, string name, int number)

@@ -9,43 +9,27 @@ public sealed record QaLine(int Line, string Video, string Question, string Answ
 public static class QaDataset
 {
     /// <summary>Reads every line; a bad one (not JSON, a field missing or empty) is returned as a problem naming its line.</summary>
-    public static (List<QaLine> Lines, List<string> Problems) ParseLenient(IEnumerable<string> lines, string name)
+    public static (List<QaLine> Lines, List<string> Problems) ParseLenient(IEnumerable<string> lines, string name) =>
+        EvalDataset.ParseLinesLenient(lines, (line, number) => ParseLine(line, name, number));
+
+    private static QaLine ParseLine(string line, string name, int number)
     {
-        ArgumentNullException.ThrowIfNull(lines);
-        var result = new List<QaLine>();
-        var problems = new List<string>();
-        int number = 0;
-        foreach (string line in lines)
+        try
         {
-            number++;
-            if (string.IsNullOrWhiteSpace(line))
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
             {
-                continue;
+                throw new InvalidDataException($"{name}:{number}: expected a JSON object with \"video\", \"question\" and \"answer\".");
             }
 
-            try
-            {
-                using var doc = JsonDocument.Parse(line);
-                var root = doc.RootElement;
-                if (root.ValueKind != JsonValueKind.Object)
-                {
-                    throw new InvalidDataException($"{name}:{number}: expected a JSON object with \"video\", \"question\" and \"answer\".");
-                }
-
-                string? type = root.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(t.GetString()) ? t.GetString()!.Trim() : null;
-                result.Add(new QaLine(number, Field(root, "video", name, number), Field(root, "question", name, number), Field(root, "answer", name, number), type));
-            }
-            catch (JsonException e)
-            {
-                problems.Add($"{name}:{number}: not valid JSON ({e.Message}). Left out.");
-            }
-            catch (InvalidDataException e)
-            {
-                problems.Add(e.Message + " Left out.");
-            }
+            string? type = root.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(t.GetString()) ? t.GetString()!.Trim() : null;
+            return new QaLine(number, Field(root, "video", name, number), Field(root, "question", name, number), Field(root, "answer", name, number), type);
         }
-
-        return (result, problems);
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{name}:{number}: not valid JSON ({e.Message}).", e);
+        }
     }
 
     /// <summary>How answers are compared: lower case, outer whitespace and a final full stop dropped, inner whitespace single.</summary>

@@ -107,6 +107,7 @@ public sealed partial class LiteVLModel
         new("question_mask", TensorDType.Int64, [-1, -1], ["answers", "question_length"]),
     ];
 
-    private QaConfig RequireQa() => Config.Qa ?? throw new ModelInputException(
+    /// <summary>The QA settings, or the error that says how to add QA heads.</summary>
+    internal QaConfig RequireQa() => Config.Qa ?? throw new ModelInputException(
         $"The model in {Directory} has no video QA heads (its config.json has no \"qa\" section). Add them with 'litevl model import-qa' (a BLIP VQA checkpoint) or 'litevl train --task qa'.");
 }

@@ -51,11 +51,7 @@ public sealed class VideoQa
     public VideoQa(LiteVLModel model)
     {
         _model = model;
-        if (!model.HasQa)
-        {
-            throw new ModelInputException(
-                $"The model in {model.Directory} has no video QA heads (its config.json has no \"qa\" section). Add them with 'litevl model import-qa' (a BLIP VQA checkpoint) or 'litevl train --task qa'.");
-        }
+        model.RequireQa();
     }
 
     private int V => _model.Config.Text.VocabSize;
