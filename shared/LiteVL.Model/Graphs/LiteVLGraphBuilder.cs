@@ -263,8 +263,8 @@ public sealed partial class LiteVLGraphBuilder
     /// <c>temporal_fc(temporal_attn(temporal_layer_norm(x)) · (1 + tanh(temporal_scaling)))</c>, attention over t for every
     /// token position separately. <paramref name="x"/> is [B·T, tokens, D]; the result has the same shape.
     /// </summary>
-    private Value TemporalBranch(Value x, VisionLayerNames layer, int tokens) =>
-        OverTime(x, tokens, xt => Linear(TemporalAttention(VisionNorm(xt, layer.TemporalNorm), layer, tokens) * DynamicTemporalScaling(xt.Graph, layer.TemporalScaling), layer.TemporalFc));
+    private Value TemporalBranch(Value x, VisionLayerNames layer, int tokens) => OverTime(x, tokens, xt =>
+        TemporalFc(TemporalAttention(VisionNorm(xt, layer.TemporalNorm), layer, tokens) * DynamicTemporalScaling(xt.Graph, layer.TemporalScaling), layer));
 
     /// <summary>
     /// Applies <paramref name="f"/> with time on axis 2: [B·T, tokens, D] is viewed as [B, tokens, T, D] (each token
@@ -276,6 +276,8 @@ public sealed partial class LiteVLGraphBuilder
     /// <summary>Self-attention over t, [B, tokens, T, D] → the same: every (video, token position) is one sequence of T.</summary>
     private Value TemporalAttention(Value xt, VisionLayerNames layer, int tokens) =>
         Reshape(Attention(Reshape(xt, -1, T, D), layer.TemporalQkv, layer.TemporalProjection), -1, tokens, T, D);
+
+    private Value TemporalFc(Value x, VisionLayerNames layer) => Linear(x, layer.TemporalFc);
 
     /// <summary>BLIP's pre-LN ViT block: <c>x += attn(LN1 x); x += mlp(LN2 x)</c> on [B·T, tokens, D].</summary>
     private Value VitBlock(Value x, VisionLayerNames layer) => VitMlp(x + VitAttention(x, layer), layer);
