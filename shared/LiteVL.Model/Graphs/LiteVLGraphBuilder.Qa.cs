@@ -24,11 +24,7 @@ public sealed partial class LiteVLGraphBuilder
     {
         RequireQa();
         var g = NewGraph(QuestionEncoderName);
-        var ids = g.Input("input_ids", OnnxGraph.Int64, "questions", "length");
-        var mask = g.Input("attention_mask", OnnxGraph.Int64, "questions", "length");
-        var v = ToCompute(g.Input("video_tokens", OnnxGraph.Float, "questions", T, P, D));
-        var q = ToCompute(g.Input("text_embedding", OnnxGraph.Float, "questions", E));
-        var pooled = TextDependentPooling(v, q, PoolingInput(g));
+        var (ids, mask, pooled) = GroundedEncoderInputs(g, "questions");
         var states = Bert(ids, mask, pooled.Memory, WeightSpec.QaEncoderPrefix);
         g.Output(states, "question_states", OnnxGraph.Float, "questions", "length", _c.Text.HiddenSize);
         g.Output(pooled.FrameWeights, "frame_weights", OnnxGraph.Float, "questions", T);

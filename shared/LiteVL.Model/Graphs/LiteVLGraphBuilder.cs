@@ -148,11 +148,7 @@ public sealed partial class LiteVLGraphBuilder
     public ModelProto Reranker()
     {
         var g = NewGraph(RerankerName);
-        var ids = g.Input("input_ids", OnnxGraph.Int64, "candidates", "length");
-        var mask = g.Input("attention_mask", OnnxGraph.Int64, "candidates", "length");
-        var v = ToCompute(g.Input("video_tokens", OnnxGraph.Float, "candidates", T, P, D));
-        var q = ToCompute(g.Input("text_embedding", OnnxGraph.Float, "candidates", E));
-        var pooled = TextDependentPooling(v, q, PoolingInput(g));
+        var (ids, mask, pooled) = GroundedEncoderInputs(g, "candidates");
         var itm = Linear(Gather(Bert(ids, mask, pooled.Memory), 0, axis: 1), "itm_head");
         g.Output(itm, "itm_logits", OnnxGraph.Float, "candidates", 2);
         g.Output(pooled.FrameWeights, "frame_weights", OnnxGraph.Float, "candidates", T);
@@ -167,9 +163,7 @@ public sealed partial class LiteVLGraphBuilder
     public ModelProto Pooling()
     {
         var g = NewGraph("pooling");
-        var v = ToCompute(g.Input("video_tokens", OnnxGraph.Float, "candidates", T, P, D));
-        var q = ToCompute(g.Input("text_embedding", OnnxGraph.Float, "candidates", E));
-        var pooled = TextDependentPooling(v, q, PoolingInput(g));
+        var pooled = PooledVideoInputs(g, "candidates");
         g.Output(pooled.Memory, "memory", OnnxGraph.Float, "candidates", "memory_tokens", D);
         g.Output(pooled.FrameWeights, "frame_weights", OnnxGraph.Float, "candidates", T);
         g.Output(pooled.TemporalWeights, "temporal_weights", OnnxGraph.Float, "candidates", T, P);
@@ -370,7 +364,7 @@ public sealed partial class LiteVLGraphBuilder
     /// weights w[t] = softmax_t(s[t,0]/τ). With <paramref name="pooling"/> 0 the memory is cut to v alone (T·P tokens,
     /// BLIP's zero-shot protocol): the same tensor as a graph built without TDP, not a masked one.
     /// </summary>
-    private (Value Memory, Value FrameWeights, Value TemporalWeights, Value SpatialWeights) TextDependentPooling(Value v, Value q, Value pooling)
+    private PooledVideo TextDependentPooling(Value v, Value q, Value pooling)
     {
         var graph = v.Graph;
         var vp = L2Normalize(Linear(Reshape(v, -1, T * P, D), "vision_proj"));        // [K,T·P,E]
@@ -384,7 +378,26 @@ public sealed partial class LiteVLGraphBuilder
         var full = Concat(1, Reshape(v, -1, T * P, D), f, g);                          // [K,T·P+T+P,D]
         var tokens = graph.Int64s(T * P) + (pooling * graph.Int64s(T + P));             // T·P + pooling·(T+P)
         var memory = Slice(full, graph.Int64s(0), tokens, graph.Int64s(1));
-        return (memory, frameWeights, temporalWeights, spatialWeights);
+        return new(memory, frameWeights, temporalWeights, spatialWeights);
+    }
+
+    /// <summary>
+    /// The grounded encoder's inputs — <c>input_ids</c>, <c>attention_mask</c> int64 [K,L] — and the text-dependent pooling
+    /// of <see cref="PooledVideoInputs"/>; <paramref name="batch"/> names the K axis.
+    /// </summary>
+    private (Value Ids, Value Mask, PooledVideo Pooled) GroundedEncoderInputs(OnnxGraph g, string batch)
+    {
+        var ids = g.Input("input_ids", OnnxGraph.Int64, batch, "length");
+        var mask = g.Input("attention_mask", OnnxGraph.Int64, batch, "length");
+        return (ids, mask, PooledVideoInputs(g, batch));
+    }
+
+    /// <summary>Inputs <c>video_tokens</c> [K,T,P,D], <c>text_embedding</c> [K,E] and the optional <c>pooling</c>, pooled by <see cref="TextDependentPooling"/>.</summary>
+    private PooledVideo PooledVideoInputs(OnnxGraph g, string batch)
+    {
+        var v = ToCompute(g.Input("video_tokens", OnnxGraph.Float, batch, T, P, D));
+        var q = ToCompute(g.Input("text_embedding", OnnxGraph.Float, batch, E));
+        return TextDependentPooling(v, q, PoolingInput(g));
     }
 
     /// <summary>The optional <c>pooling</c> input, int64 [1]: 1 = text-dependent pooling, 0 = none; default from the config.</summary>
@@ -581,6 +594,9 @@ public sealed partial class LiteVLGraphBuilder
 
     /// <summary>An attention mask in the form its kernel takes (see <see cref="AttentionMask"/>); <see cref="IsBias"/> for an additive [B,1,Sq,Sk] bias.</summary>
     private readonly record struct BertAttentionMask(Value? Mask, AttentionKind Kind, bool IsBias);
+
+    /// <summary>Text-dependent pooling's results: the grounded encoder's memory [K,M,D] and the pooling weights.</summary>
+    private readonly record struct PooledVideo(Value Memory, Value FrameWeights, Value TemporalWeights, Value SpatialWeights);
 
     /// <summary>What a BERT layer cross-attends to: the memory and its mask.</summary>
     private readonly record struct BertCrossAttention(Value Memory, BertAttentionMask Mask);
