@@ -8,7 +8,7 @@ internal static class Repo
 {
     public static string Root => RepositoryRoot.Path;
 
-    /// <summary>The six services that run as their own containers (docker-compose.yml, k8s/base), by deployment name.</summary>
+    /// <summary>The six services that run as their own containers (docker-compose.yml, deploy/k8s/base), by deployment name.</summary>
     public static IReadOnlyDictionary<string, string> Services { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["upload-api"] = "LiteVL.UploadApi",
@@ -24,6 +24,18 @@ internal static class Repo
 
     /// <summary>The services that read the model directory: the GPU services, and the dashboard (its temporal-scaling chart).</summary>
     public static IReadOnlyList<string> ModelServices { get; } = [.. GpuServices, "dashboard"];
+
+    /// <summary>The image template of the CPU services and the CLI (the project is the build argument PROJECT).</summary>
+    public const string CpuDockerfile = "deploy/docker/Dockerfile";
+
+    /// <summary>The image template of the GPU services.</summary>
+    public const string GpuDockerfile = "deploy/docker/Dockerfile.gpu";
+
+    /// <summary>Both image templates.</summary>
+    public static IReadOnlyList<string> Dockerfiles { get; } = [CpuDockerfile, GpuDockerfile];
+
+    /// <summary>The template a compose service (or the CLI's model-init) is built from.</summary>
+    public static string DockerfileOf(string service) => GpuServices.Contains(service) ? GpuDockerfile : CpuDockerfile;
 
     public static string PathOf(string relative) => Path.Combine(Root, relative.Replace('/', Path.DirectorySeparatorChar));
 

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace LiteVL.Pipeline.Tests.Distributed;
+namespace LiteVL.Testing;
 
 /// <summary>
 /// One LiteVL program as its own OS process (dotnet ASSEMBLY.dll from the test's output folder) on a free loopback port,
