@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using LiteVL.Testing;
 
 namespace LiteVL.Deployment.Tests;
@@ -47,32 +46,12 @@ internal static class Repo
     /// <inheritdoc cref="Run(string, string[])"/>
     public static string Run(TimeSpan limit, string program, params string[] arguments)
     {
-        var start = new ProcessStartInfo(program)
+        var run = Programs.Run(program, arguments, Root, limit);
+        if (run.ExitCode != 0)
         {
-            WorkingDirectory = Root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in arguments)
-        {
-            start.ArgumentList.Add(a);
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited {run.ExitCode}: {run.Error}");
         }
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(limit))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', arguments)} ran past {limit.TotalMinutes:F0} minutes.");
-        }
-
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited {process.ExitCode}: {stderr.Result}");
-        }
-
-        return stdout.Result;
+        return run.Output;
     }
 }

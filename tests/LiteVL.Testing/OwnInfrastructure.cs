@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Npgsql;
 using Xunit;
 
@@ -132,16 +131,7 @@ public sealed class OwnInfrastructure : IAsyncDisposable
 
     private async Task<(int Code, string Output)> ScriptAsync(string script, params string[] arguments)
     {
-        var info = new ProcessStartInfo(Path.Combine(_repository, "deploy", script)) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in arguments)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout + await stderr);
+        var run = await Programs.RunAsync(Path.Combine(_repository, "deploy", script), arguments, limit: TimeSpan.FromMinutes(5));
+        return (run.ExitCode, run.Output + run.Error);
     }
 }
