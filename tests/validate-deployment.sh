@@ -2,9 +2,10 @@
 # Checks the deployment files without a container engine or a cluster:
 #   - docker-compose.yml (alone and with deploy/compose/gpu-decode.yml) through `docker-compose config` (Debian's
 #     docker-compose 1.29 renders and validates a file without talking to an engine; installed from apt when missing);
-#   - the kustomize base and both overlays through `kubectl kustomize` (offline), and every other YAML file under k8s/
-#     (k8s/alternatives) for syntax;
-#   - that every service has a Dockerfile and that every Dockerfile sets a non-root USER and a HEALTHCHECK.
+#   - the kustomize base and both overlays through `kubectl kustomize` (offline), and every other YAML file under deploy/k8s/
+#     (deploy/k8s/alternatives) for syntax;
+#   - the two image templates (deploy/docker/Dockerfile, Dockerfile.gpu): multi-stage, a non-root USER, a HEALTHCHECK;
+#     and that every image docker-compose.yml builds is one of them with a PROJECT under services/.
 # The detailed checks (health paths, pinned images, GPUs, KEDA queue, every LiteVL__ variable against the options
 # classes) are the tests of tests/LiteVL.Deployment.Tests, which also render with these tools when they are present.
 # Exits non-zero on the first failure.
@@ -46,7 +47,7 @@ for service in upload-api frame-extractor encoder indexer query-api dashboard; d
 done
 
 # --- kubernetes --------------------------------------------------------------------------------------------------------
-for dir in k8s/base k8s/overlays/small k8s/overlays/large; do
+for dir in deploy/k8s/base deploy/k8s/overlays/small deploy/k8s/overlays/large; do
   step "kubectl kustomize $dir"
   kubectl kustomize "$dir" > "$tmp/rendered.yaml" || fail "kubectl kustomize $dir failed"
   for kind in Namespace ConfigMap Secret PersistentVolumeClaim StatefulSet Deployment Service PodDisruptionBudget ScaledObject TriggerAuthentication Job; do
@@ -57,7 +58,7 @@ for dir in k8s/base k8s/overlays/small k8s/overlays/large; do
   grep -Eq 'image: [^ ]+:latest$' "$tmp/rendered.yaml" && fail "$dir renders a :latest image"
 done
 # Files outside any kustomization (the HPA alternative): YAML syntax and kinds, through a throwaway kustomization.
-for file in k8s/alternatives/*.yaml; do
+for file in deploy/k8s/alternatives/*.yaml; do
   step "kubectl kustomize (syntax) $file"
   mkdir -p "$tmp/alt" && cp "$file" "$tmp/alt/" && printf 'resources:\n  - %s\n' "$(basename "$file")" > "$tmp/alt/kustomization.yaml"
   kubectl kustomize "$tmp/alt" > /dev/null || fail "$file does not parse"
@@ -65,14 +66,24 @@ for file in k8s/alternatives/*.yaml; do
 done
 
 # --- dockerfiles -------------------------------------------------------------------------------------------------------
-for service in UploadApi FrameExtractor Encoder Indexer QueryApi Dashboard Cli; do
-  file="services/LiteVL.$service/Dockerfile"
+for file in deploy/docker/Dockerfile deploy/docker/Dockerfile.gpu; do
   step "$file"
   [ -f "$file" ] || fail "$file is missing"
   [ "$(grep -c '^FROM ' "$file")" -ge 2 ] || fail "$file is not multi-stage"
   user=$(grep '^USER ' "$file" | tail -n 1 | awk '{print $2}')
   case "${user%%:*}" in ""|root|0) fail "$file runs as root (USER '$user')" ;; esac
   grep -q '^HEALTHCHECK ' "$file" || fail "$file has no HEALTHCHECK"
+done
+# The seven images (six services and the CLI's model-init), read from the rendered compose file.
+dockerfiles=$(grep -E '^ +dockerfile: ' "$tmp/compose.yml" | awk '{print $2}' | sort -u)
+for file in $dockerfiles; do
+  case "$file" in deploy/docker/Dockerfile|deploy/docker/Dockerfile.gpu) ;; *) fail "docker-compose.yml builds from $file, not deploy/docker/Dockerfile(.gpu)" ;; esac
+done
+projects=$(grep -E '^ +PROJECT: ' "$tmp/compose.yml" | awk '{print $2}')
+[ "$(wc -w <<< "$projects")" -eq 7 ] || fail "docker-compose.yml builds $(wc -w <<< "$projects") images with a PROJECT, not 7"
+for project in $projects; do
+  step "image of services/$project"
+  [ -f "services/$project/$project.csproj" ] || fail "docker-compose.yml builds PROJECT=$project, but there is no services/$project/$project.csproj"
 done
 [ -f .dockerignore ] || fail ".dockerignore is missing"
 
