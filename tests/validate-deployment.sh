@@ -2,8 +2,8 @@
 # Checks the deployment files without a container engine or a cluster:
 #   - docker-compose.yml (alone and with deploy/compose/gpu-decode.yml) through `docker-compose config` (Debian's
 #     docker-compose 1.29 renders and validates a file without talking to an engine; installed from apt when missing);
-#   - the kustomize base and both overlays through `kubectl kustomize` (offline), and every other YAML file under deploy/k8s/
-#     (deploy/k8s/alternatives) for syntax;
+#   - the kustomize base and both overlays through `kubectl kustomize` (offline), and every other YAML file under k8s/
+#     (k8s/alternatives) for syntax;
 #   - the two image templates (deploy/docker/Dockerfile, Dockerfile.gpu): multi-stage, a non-root USER, a HEALTHCHECK;
 #     and that every image docker-compose.yml builds is one of them with a PROJECT under services/.
 # The detailed checks (health paths, pinned images, GPUs, KEDA queue, every LiteVL__ variable against the options
@@ -47,7 +47,7 @@ for service in upload-api frame-extractor encoder indexer query-api dashboard; d
 done
 
 # --- kubernetes --------------------------------------------------------------------------------------------------------
-for dir in deploy/k8s/base deploy/k8s/overlays/small deploy/k8s/overlays/large; do
+for dir in k8s/base k8s/overlays/small k8s/overlays/large; do
   step "kubectl kustomize $dir"
   kubectl kustomize "$dir" > "$tmp/rendered.yaml" || fail "kubectl kustomize $dir failed"
   for kind in Namespace ConfigMap Secret PersistentVolumeClaim StatefulSet Deployment Service PodDisruptionBudget ScaledObject TriggerAuthentication Job; do
@@ -58,7 +58,7 @@ for dir in deploy/k8s/base deploy/k8s/overlays/small deploy/k8s/overlays/large; 
   grep -Eq 'image: [^ ]+:latest$' "$tmp/rendered.yaml" && fail "$dir renders a :latest image"
 done
 # Files outside any kustomization (the HPA alternative): YAML syntax and kinds, through a throwaway kustomization.
-for file in deploy/k8s/alternatives/*.yaml; do
+for file in k8s/alternatives/*.yaml; do
   step "kubectl kustomize (syntax) $file"
   mkdir -p "$tmp/alt" && cp "$file" "$tmp/alt/" && printf 'resources:\n  - %s\n' "$(basename "$file")" > "$tmp/alt/kustomization.yaml"
   kubectl kustomize "$tmp/alt" > /dev/null || fail "$file does not parse"

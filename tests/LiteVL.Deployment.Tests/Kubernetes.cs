@@ -37,13 +37,13 @@ internal static class Kubernetes
         return objects;
     }
 
-    /// <summary>Every manifest file of a folder of deploy/k8s/ (not recursive), kustomization.yaml aside.</summary>
+    /// <summary>Every manifest file of a folder of k8s/ (not recursive), kustomization.yaml aside.</summary>
     public static List<K8sObject> LoadFolder(string relative) =>
         [.. Directory.GetFiles(Repo.PathOf(relative), "*.yaml").Order(StringComparer.Ordinal)
             .Where(f => Path.GetFileName(f) != "kustomization.yaml")
             .SelectMany(f => Parse(File.ReadAllText(f), Path.GetRelativePath(Repo.Root, f)))];
 
-    public static List<K8sObject> Base() => LoadFolder("deploy/k8s/base");
+    public static List<K8sObject> Base() => LoadFolder("k8s/base");
 
     /// <summary>The environment every container of every workload sets, and the keys of ConfigMaps and Secrets.</summary>
     public static IEnumerable<EnvironmentVariable> Environment(IEnumerable<K8sObject> objects)

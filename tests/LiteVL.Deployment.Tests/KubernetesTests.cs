@@ -6,18 +6,18 @@ public class KubernetesTests
 {
     private static List<K8sObject> Mutated(string file, string from, string to)
     {
-        var objects = Kubernetes.Base().Where(o => o.Origin != $"deploy/k8s/base/{file}").ToList();
-        string text = Repo.Read($"deploy/k8s/base/{file}");
+        var objects = Kubernetes.Base().Where(o => o.Origin != $"k8s/base/{file}").ToList();
+        string text = Repo.Read($"k8s/base/{file}");
         Assert.Contains(from, text, StringComparison.Ordinal);
-        objects.AddRange(Kubernetes.Parse(text.Replace(from, to, StringComparison.Ordinal), $"deploy/k8s/base/{file} (mutated)"));
+        objects.AddRange(Kubernetes.Parse(text.Replace(from, to, StringComparison.Ordinal), $"k8s/base/{file} (mutated)"));
         return objects;
     }
 
     [Fact]
     public void Every_yaml_file_under_k8s_parses()
     {
-        var files = Directory.GetFiles(Repo.PathOf("deploy/k8s"), "*.yaml", SearchOption.AllDirectories);
-        Assert.True(files.Length >= 10, $"only {files.Length} YAML files under deploy/k8s/");
+        var files = Directory.GetFiles(Repo.PathOf("k8s"), "*.yaml", SearchOption.AllDirectories);
+        Assert.True(files.Length >= 10, $"only {files.Length} YAML files under k8s/");
         foreach (string file in files)
         {
             Assert.NotEmpty(Yaml.LoadAll(File.ReadAllText(file)));
@@ -30,10 +30,10 @@ public class KubernetesTests
     [Fact]
     public void Base_kustomization_lists_every_manifest_of_the_folder()
     {
-        var listed = Yaml.Load(Repo.Read("deploy/k8s/base/kustomization.yaml")).At("resources").Seq().Select(r => r.Str()).ToHashSet(StringComparer.Ordinal);
-        var files = Directory.GetFiles(Repo.PathOf("deploy/k8s/base"), "*.yaml").Select(Path.GetFileName).Where(f => f != "kustomization.yaml");
+        var listed = Yaml.Load(Repo.Read("k8s/base/kustomization.yaml")).At("resources").Seq().Select(r => r.Str()).ToHashSet(StringComparer.Ordinal);
+        var files = Directory.GetFiles(Repo.PathOf("k8s/base"), "*.yaml").Select(Path.GetFileName).Where(f => f != "kustomization.yaml");
         var unlisted = files.Where(f => !listed.Contains(f)).ToList();
-        var missing = listed.Where(f => !File.Exists(Repo.PathOf($"deploy/k8s/base/{f}"))).ToList();
+        var missing = listed.Where(f => !File.Exists(Repo.PathOf($"k8s/base/{f}"))).ToList();
         Assert.Empty(unlisted);
         Assert.Empty(missing);
     }
@@ -43,7 +43,7 @@ public class KubernetesTests
     [InlineData("large")]
     public void Overlays_build_on_the_base(string overlay)
     {
-        var kustomization = Yaml.Load(Repo.Read($"deploy/k8s/overlays/{overlay}/kustomization.yaml"));
+        var kustomization = Yaml.Load(Repo.Read($"k8s/overlays/{overlay}/kustomization.yaml"));
         Assert.Contains(kustomization.At("resources").Seq(), r => r.Str() == "../../base");
     }
 
@@ -53,11 +53,11 @@ public class KubernetesTests
     [Fact]
     public void Hpa_alternative_is_outside_the_kustomizations_and_scales_the_encoder_on_its_queue()
     {
-        var hpa = Kubernetes.LoadFolder("deploy/k8s/alternatives").Single(o => o.Kind == "HorizontalPodAutoscaler");
+        var hpa = Kubernetes.LoadFolder("k8s/alternatives").Single(o => o.Kind == "HorizontalPodAutoscaler");
         Assert.Equal("encoder", hpa.Root.At("spec", "scaleTargetRef", "name").Str());
         var external = hpa.Root.At("spec", "metrics").Seq().Single().At("external");
         Assert.Equal(KubernetesChecks.EncoderQueue, external.At("metric", "selector", "matchLabels", "queue").Str());
-        foreach (string kustomization in Directory.GetFiles(Repo.PathOf("deploy/k8s"), "kustomization.yaml", SearchOption.AllDirectories))
+        foreach (string kustomization in Directory.GetFiles(Repo.PathOf("k8s"), "kustomization.yaml", SearchOption.AllDirectories))
         {
             Assert.DoesNotContain("alternatives", File.ReadAllText(kustomization), StringComparison.Ordinal);
         }
@@ -114,8 +114,8 @@ public class KubernetesTests
         Assert.NotEmpty(KubernetesChecks.SharedVolumes(Mutated("storage.yaml", "accessModes: [ReadWriteMany]\n  resources:\n    requests:\n      storage: 100Gi", "accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 100Gi")));
 
     [SkippableTheory]
-    [InlineData("deploy/k8s/overlays/small")]
-    [InlineData("deploy/k8s/overlays/large")]
+    [InlineData("k8s/overlays/small")]
+    [InlineData("k8s/overlays/large")]
     public void Kustomize_renders_the_overlay_and_the_rendered_manifests_pass_every_check(string overlay)
     {
         string kubectl = Servers.Require(Server.Kubectl); // the base files are checked above without it

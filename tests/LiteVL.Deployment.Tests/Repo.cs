@@ -7,7 +7,7 @@ internal static class Repo
 {
     public static string Root => RepositoryRoot.Path;
 
-    /// <summary>The six services that run as their own containers (docker-compose.yml, deploy/k8s/base), by deployment name.</summary>
+    /// <summary>The six services that run as their own containers (docker-compose.yml, k8s/base), by deployment name.</summary>
     public static IReadOnlyDictionary<string, string> Services { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["upload-api"] = "LiteVL.UploadApi",

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using LiteVL.Cli;
+using LiteVL.Testing;
 using Xunit.Abstractions;
 
 namespace LiteVL.Pipeline.Tests.EndToEnd;
