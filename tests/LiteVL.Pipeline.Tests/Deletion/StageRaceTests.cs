@@ -1,7 +1,7 @@
 using LiteVL.Contracts;
 using LiteVL.Encoder;
 using LiteVL.FrameExtractor;
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 using LiteVL.Indexer;
 using LiteVL.Pipeline.Tests.Stages;
 using LiteVL.Storage.Blobs;

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using LiteVL.Contracts;
 using LiteVL.Encoder;
 using LiteVL.FrameExtractor;
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 using LiteVL.Indexer;
 using LiteVL.Model;
 using LiteVL.Model.Config;
