@@ -9,6 +9,7 @@ using LiteVL.ServiceDefaults;
 using LiteVL.Storage.Entities;
 using LiteVL.UploadApi;
 using Xunit.Abstractions;
+using LiteVL.Search;
 
 namespace LiteVL.Pipeline.Tests.EndToEnd;
 

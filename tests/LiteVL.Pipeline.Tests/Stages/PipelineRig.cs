@@ -188,7 +188,7 @@ public sealed class PipelineRig : IAsyncDisposable
         {
             ids[i] = await SeedVideoAsync();
             await using var scope = Services.CreateAsyncScope();
-            var outcome = await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(Uploaded(ids[i]), CancellationToken.None);
+            var outcome = (await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(Uploaded(ids[i]), CancellationToken.None)).Message;
             events.Add(Assert.IsType<FramesExtracted>(outcome));
         }
 
