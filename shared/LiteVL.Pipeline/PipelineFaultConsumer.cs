@@ -8,11 +8,10 @@ namespace LiteVL.Pipeline;
 
 /// <summary>
 /// A poison message — one a stage kept failing on through every retry — lands in its *_error queue, and MassTransit
-/// publishes a <see cref="Fault{T}"/>. This consumer ends the video <c>Failed</c> with the stage and the error, so the
-/// upload does not wait forever and the person who made it sees why. Only a video still in the faulted stage's own
-/// states is failed: a batch mate of a poison message that finished meanwhile keeps its result.
+/// publishes a <see cref="Fault{T}"/>. This consumer hands it to <see cref="StageFaults"/>, which ends the video
+/// <c>Failed</c>, and publishes the failure.
 /// </summary>
-public sealed class PipelineFaultConsumer(VideoLedger ledger) :
+public sealed class PipelineFaultConsumer(StageFaults faults) :
     IConsumer<Fault<VideoUploaded>>,
     IConsumer<Fault<FramesExtracted>>,
     IConsumer<Fault<SegmentsEncoded>>
@@ -31,11 +30,29 @@ public sealed class PipelineFaultConsumer(VideoLedger ledger) :
     {
         ArgumentNullException.ThrowIfNull(context);
         var error = context.Message.Exceptions.FirstOrDefault();
-        string reason = $"the {stage.Name} stage kept failing ({error?.ExceptionType.Split('.').Last() ?? "error"}: {error?.Message ?? "unknown"}); the message is in the error queue";
-        if (await ledger.FailFromAsync(videoId!.Value, stage.States, stage.Name, reason, context.CancellationToken).ConfigureAwait(false))
+        var failed = await faults.FailAsync(stage, videoId!.Value, tenantId!, error?.ExceptionType, error?.Message, context.CancellationToken).ConfigureAwait(false);
+        if (failed is not null)
         {
-            await context.Publish(PipelineMessages.Failed(videoId.Value, tenantId!, stage.Name, reason), context.CancellationToken).ConfigureAwait(false);
+            await context.Publish(failed, context.CancellationToken).ConfigureAwait(false);
         }
+    }
+}
+
+/// <summary>
+/// Ends a video <c>Failed</c> when its stage gave up on it, with the stage and the error, so the upload does not wait
+/// forever and the person who made it sees why. Only a video still in the stage's own states is failed: a batch mate of
+/// a poison message that finished meanwhile keeps its result. Knows nothing of the bus.
+/// </summary>
+public sealed class StageFaults(VideoLedger ledger)
+{
+    /// <summary>The failure to publish, or null when the video had left the stage (or is gone).</summary>
+    public async Task<VideoFailed?> FailAsync(PipelineStage stage, Guid videoId, string tenantId, string? exceptionType, string? message, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(stage);
+        string reason = $"the {stage.Name} stage kept failing ({exceptionType?.Split('.').Last() ?? "error"}: {message ?? "unknown"}); the message is in the error queue";
+        return await ledger.FailFromAsync(videoId, stage.States, stage.Name, reason, ct).ConfigureAwait(false)
+            ? PipelineMessages.Failed(videoId, tenantId, stage.Name, reason)
+            : null;
     }
 }
 
@@ -60,6 +77,7 @@ public static class PipelineConsumerExtensions
         }
 
         bus.AddSingleton<IConsumerStageNames, PipelineStageNames>();
+        bus.AddScoped<StageFaults>();
         bus.AddConsumer<PipelineFaultConsumer, PipelineFaultConsumerDefinition>();
         return bus;
     }
