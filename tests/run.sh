@@ -58,7 +58,7 @@ results="${TEST_RESULTS_DIR:-artifacts/test-results}"
 mkdir -p "$results"
 
 # The deployment files (compose, k8s, Dockerfiles) checked without an engine or a cluster.
-deploy/validate.sh
+tests/validate-deployment.sh
 
 dotnet restore LiteVL.Platform.sln --nologo -v quiet
 dotnet build LiteVL.Platform.sln -c "$configuration" --no-restore --nologo -v quiet -clp:ErrorsOnly

@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using LiteVL.Cli.Evaluation;
+using LiteVL.Testing;
 
 namespace LiteVL.Cli.Tests;
 
@@ -585,19 +585,9 @@ internal static class SynthMedia
 
     private static string Run(string tool, string[] args, out byte[] stdout)
     {
-        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        using var buffer = new MemoryStream();
-        var err = p.StandardError.ReadToEndAsync();
-        p.StandardOutput.BaseStream.CopyTo(buffer);
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{tool} failed: {err.Result}");
-        stdout = buffer.ToArray();
-        return System.Text.Encoding.UTF8.GetString(stdout);
+        var run = Programs.Run(tool, args);
+        Assert.True(run.ExitCode == 0, $"{tool} failed: {run.Error}");
+        stdout = run.OutputBytes;
+        return run.Output;
     }
 }

@@ -1,9 +1,9 @@
-using System.Diagnostics;
 using System.Text.Json;
 using LiteVL.Model.Config;
 using LiteVL.Model.IO;
 using LiteVL.Model.Training;
 using LiteVL.Model.Weights;
+using LiteVL.Testing;
 
 namespace LiteVL.Cli.Tests;
 
@@ -151,12 +151,8 @@ public sealed class TrainCommandTests : IDisposable
 
     private static void MakeClip(string path, string colour, int speed)
     {
-        var psi = new ProcessStartInfo("ffmpeg", ["-v", "error", "-f", "lavfi", "-i",
-            $"color=c={colour}:s=96x96:d=2,drawbox=x=mod(t*{20 * (speed + 1)}\\,80):y=30:w=16:h=16:color=black:t=fill", "-r", "10", "-pix_fmt", "yuv420p", path])
-        { RedirectStandardError = true };
-        using var p = Process.Start(psi)!;
-        string err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, err);
+        var run = Programs.Run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i",
+            $"color=c={colour}:s=96x96:d=2,drawbox=x=mod(t*{20 * (speed + 1)}\\,80):y=30:w=16:h=16:color=black:t=fill", "-r", "10", "-pix_fmt", "yuv420p", path]);
+        Assert.True(run.ExitCode == 0, run.Error);
     }
 }

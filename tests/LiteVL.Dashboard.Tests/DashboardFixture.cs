@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using LiteVL.Media;
 using LiteVL.Storage.Entities;
+using LiteVL.Testing;
 using LiteVL.UploadApi;
 using Microsoft.Playwright;
 
@@ -199,7 +200,7 @@ public sealed class DashboardFixture : IAsyncLifetime
         await File.WriteAllBytesAsync(Path.Combine(local, name + ".png"), png);
         if (Environment.GetEnvironmentVariable("LITEVL_SCREENSHOTS") is { Length: > 0 } target)
         {
-            string dir = Path.IsPathRooted(target) ? target : Path.Combine(LiteVL.Testing.RepositoryRoot.Path, target);
+            string dir = Path.IsPathRooted(target) ? target : Path.Combine(RepositoryRoot.Path, target);
             Directory.CreateDirectory(dir);
             await File.WriteAllBytesAsync(Path.Combine(dir, name + ".png"), png);
         }

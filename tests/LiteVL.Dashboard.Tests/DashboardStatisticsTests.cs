@@ -1,6 +1,6 @@
 using LiteVL.Storage;
 using LiteVL.Storage.Entities;
-using LiteVL.Storage.Tests;
+using LiteVL.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 

@@ -23,10 +23,15 @@ internal static class ComposeChecks
                 continue;
             }
 
-            string expected = $"services/{project}/Dockerfile";
+            string expected = Repo.DockerfileOf(name);
             if (service.At("build", "dockerfile").Str() != expected)
             {
                 yield return $"{compose.Origin}: {name} is not built from {expected}";
+            }
+
+            if (service.At("build", "args", "PROJECT").Str() != project)
+            {
+                yield return $"{compose.Origin}: {name} is not built with the build argument PROJECT={project}";
             }
         }
     }

@@ -1,11 +1,30 @@
 namespace LiteVL.Deployment.Tests;
 
+/// <summary>
+/// The two image templates (deploy/docker/Dockerfile for the CPU services and the CLI, Dockerfile.gpu for the GPU
+/// services), each built with the project as the build argument PROJECT; docker-compose.yml names the arguments.
+/// </summary>
 public class DockerfileTests
 {
-    public static TheoryData<string> ServiceDockerfiles() => [.. Repo.Services.Values.Select(p => $"services/{p}/Dockerfile")];
+    public static TheoryData<string> Dockerfiles() => [.. Repo.Dockerfiles];
+
+    /// <summary>Every image: its compose service, project and template (the six services and the CLI's model-init).</summary>
+    public static TheoryData<string, string, string> Images()
+    {
+        var images = new TheoryData<string, string, string>();
+        foreach (var (service, project) in Repo.Services)
+        {
+            images.Add(service, project, Repo.DockerfileOf(service));
+        }
+
+        images.Add("model-init", "LiteVL.Cli", Repo.CpuDockerfile);
+        return images;
+    }
+
+    private static Compose Compose => new(Repo.Read("docker-compose.yml"));
 
     [Theory]
-    [MemberData(nameof(ServiceDockerfiles))]
+    [MemberData(nameof(Dockerfiles))]
     public void Service_image_is_multi_stage_non_root_pinned_and_health_checked(string path)
     {
         Assert.True(File.Exists(Repo.PathOf(path)), $"{path} is missing");
@@ -13,28 +32,36 @@ public class DockerfileTests
     }
 
     [Theory]
-    [MemberData(nameof(ServiceDockerfiles))]
-    [InlineData("services/LiteVL.Cli/Dockerfile")]
-    public void Build_stage_copies_every_project_the_service_references(string path)
+    [MemberData(nameof(Images))]
+    public void Build_stage_copies_every_project_the_service_references(string service, string project, string path)
     {
         var file = new Dockerfile(Repo.Read(path), path);
         var copied = file.Instructions.Where(i => i.Keyword == "COPY" && !i.Arguments.Contains("--from", StringComparison.Ordinal))
             .Select(i => i.Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0].TrimEnd('/') + "/").ToList();
-        string project = Path.GetFileName(Path.GetDirectoryName(Repo.PathOf(path)))!;
         var missing = ProjectClosure($"services/{project}/{project}.csproj")
             .Select(p => Path.GetDirectoryName(p)!.Replace('\\', '/') + "/")
             .Where(dir => !copied.Any(c => dir.StartsWith(c, StringComparison.Ordinal)))
             .ToList();
-        Assert.Empty(missing);
+        Assert.True(missing.Count == 0, $"{service}: {path} does not copy {string.Join(", ", missing)}");
         // A project that ships the trained small model beside its assembly needs it in the build context too.
         if (ProjectClosure($"services/{project}/{project}.csproj").Any(p => Repo.Read(p).Contains("../../models/small/", StringComparison.Ordinal)))
         {
-            Assert.Contains("models/small/", copied);
+            Assert.Contains(copied, c => "models/small/".StartsWith(c, StringComparison.Ordinal));
         }
 
         var copiedFiles = file.Instructions.Where(i => i.Keyword == "COPY").SelectMany(i => i.Arguments.Split(' ')).ToHashSet(StringComparer.Ordinal);
         Assert.Contains("Directory.Build.props", copiedFiles);
         Assert.Contains("Directory.Packages.props", copiedFiles);
+    }
+
+    [Theory]
+    [MemberData(nameof(Dockerfiles))]
+    public void Templates_name_no_project_so_a_new_one_needs_no_edit(string path)
+    {
+        var file = new Dockerfile(Repo.Read(path), path);
+        Assert.DoesNotContain(file.Instructions, i => i.Keyword is "COPY" or "RUN" or "ENTRYPOINT" && i.Arguments.Contains("LiteVL.", StringComparison.Ordinal));
+        Assert.Contains(file.Instructions, i => i.Keyword == "COPY" && i.Arguments == "shared/ shared/");
+        Assert.Contains(file.Instructions, i => i.Keyword == "COPY" && i.Arguments == "services/ services/");
     }
 
     /// <summary>The project and every project it references, transitively, as repository-relative paths.</summary>
@@ -61,25 +88,35 @@ public class DockerfileTests
     }
 
     [Fact]
-    public void Cli_image_is_multi_stage_non_root_and_pinned() =>
-        Assert.Empty(DockerfileChecks.All(new Dockerfile(Repo.Read("services/LiteVL.Cli/Dockerfile"), "services/LiteVL.Cli/Dockerfile"), service: false));
-
-    [Theory]
-    [MemberData(nameof(ServiceDockerfiles))]
-    public void Entrypoint_runs_the_published_assembly_of_the_project(string path)
+    public void Cli_image_is_the_cpu_template_without_a_service_health_check()
     {
-        var file = new Dockerfile(Repo.Read(path), path);
-        string project = Path.GetFileName(Path.GetDirectoryName(Repo.PathOf(path)))!;
-        Assert.Contains(file.FinalStage, i => i.Keyword == "ENTRYPOINT" && i.Arguments.Contains($"\"{project}.dll\"", StringComparison.Ordinal));
-        Assert.Contains(file.Instructions, i => i.Keyword == "RUN" && i.Arguments.Contains($"dotnet publish services/{project}/{project}.csproj", StringComparison.Ordinal));
+        var modelInit = Compose.Service("model-init");
+        Assert.Equal(Repo.CpuDockerfile, modelInit.At("build", "dockerfile").Str());
+        Assert.Equal("LiteVL.Cli", modelInit.At("build", "args", "PROJECT").Str());
+        Assert.Equal("true", modelInit.At("healthcheck", "disable").Str());
+        Assert.Empty(DockerfileChecks.All(new Dockerfile(Repo.Read(Repo.CpuDockerfile), Repo.CpuDockerfile), service: false));
     }
 
     [Theory]
-    [InlineData("LiteVL.Encoder")]
-    [InlineData("LiteVL.QueryApi")]
-    public void Gpu_images_run_on_cuda_13_with_the_gpu_onnx_runtime(string project)
+    [MemberData(nameof(Images))]
+    public void Entrypoint_runs_the_published_assembly_of_the_project(string service, string project, string path)
     {
-        string path = $"services/{project}/Dockerfile";
+        var file = new Dockerfile(Repo.Read(path), path);
+        // PROJECT names a project under services/; the entry point runs the assembly its publish writes (its AssemblyName).
+        Assert.True(File.Exists(Repo.PathOf($"services/{project}/{project}.csproj")), $"{service}: no services/{project}/{project}.csproj");
+        Assert.Equal(project, Compose.Service(service).At("build", "args", "PROJECT").Str());
+        Assert.Contains(file.Instructions, i => i.Keyword == "RUN"
+            && i.Arguments.Contains("project=\"services/${PROJECT}/${PROJECT}.csproj\"", StringComparison.Ordinal)
+            && i.Arguments.Contains("dotnet publish \"$project\"", StringComparison.Ordinal)
+            && i.Arguments.Contains("-getProperty:AssemblyName", StringComparison.Ordinal)
+            && i.Arguments.Contains("> /app/litevl-entrypoint", StringComparison.Ordinal));
+        Assert.Contains(file.FinalStage, i => i.Keyword == "ENTRYPOINT" && i.Arguments == "[\"/app/litevl-entrypoint\"]");
+    }
+
+    [Fact]
+    public void Gpu_images_run_on_cuda_13_with_the_gpu_onnx_runtime()
+    {
+        const string path = Repo.GpuDockerfile;
         var file = new Dockerfile(Repo.Read(path), path);
         Assert.Matches(@"^nvidia/cuda:13\.\d+\.\d+-cudnn-runtime-ubuntu24\.04$", file.Stages[^1].Image);
         // Both restore and publish: a publish of a CPU restore would fail, or ship the CPU runtime.
@@ -89,6 +126,10 @@ public class DockerfileTests
         // The ASP.NET Core runtime comes from Microsoft's image of the same Ubuntu release as the CUDA base.
         Assert.Contains(file.Stages, s => s.Image.StartsWith("mcr.microsoft.com/dotnet/aspnet:10.0.", StringComparison.Ordinal) && s.Image.EndsWith("-noble", StringComparison.Ordinal));
         Assert.Contains(file.FinalStage, i => i.Keyword == "COPY" && i.Arguments.Contains("/usr/share/dotnet", StringComparison.Ordinal));
+        foreach (string service in Repo.GpuServices)
+        {
+            Assert.Equal(Repo.GpuDockerfile, Compose.Service(service).At("build", "dockerfile").Str());
+        }
     }
 
     [Fact]
@@ -102,27 +143,28 @@ public class DockerfileTests
     [Fact]
     public void Cpu_images_are_on_the_pinned_aspnet_10_image()
     {
-        foreach (string project in new[] { "LiteVL.UploadApi", "LiteVL.FrameExtractor", "LiteVL.Indexer", "LiteVL.Dashboard", "LiteVL.Cli" })
+        Assert.Matches(@"^mcr\.microsoft\.com/dotnet/aspnet:10\.0\.\d+-noble$", new Dockerfile(Repo.Read(Repo.CpuDockerfile), Repo.CpuDockerfile).Stages[^1].Image);
+        foreach (string service in Repo.Services.Keys.Except(Repo.GpuServices))
         {
-            string path = $"services/{project}/Dockerfile";
-            Assert.Matches(@"^mcr\.microsoft\.com/dotnet/aspnet:10\.0\.\d+-noble$", new Dockerfile(Repo.Read(path), path).Stages[^1].Image);
+            Assert.Equal(Repo.CpuDockerfile, Compose.Service(service).At("build", "dockerfile").Str());
         }
     }
 
     [Fact]
     public void Frame_extractor_image_has_ffmpeg_and_the_nvdec_driver_capability()
     {
-        const string path = "services/LiteVL.FrameExtractor/Dockerfile";
+        const string path = Repo.CpuDockerfile;
         var file = new Dockerfile(Repo.Read(path), path);
-        Assert.Contains(file.FinalStage, i => i.Keyword == "RUN" && i.Arguments.Contains("install", StringComparison.Ordinal) && i.Arguments.Contains(" ffmpeg", StringComparison.Ordinal));
+        // The template installs the PACKAGES build argument; compose gives the frame extractor ffmpeg.
+        Assert.Contains(file.FinalStage, i => i.Keyword == "RUN" && i.Arguments.Contains("install", StringComparison.Ordinal) && i.Arguments.Contains(" ${PACKAGES}", StringComparison.Ordinal));
+        Assert.Contains("ffmpeg", (Compose.Service("frame-extractor").At("build", "args", "PACKAGES").Str() ?? "").Split(' '));
         Assert.Contains(file.Environment(), v => v.Name == "NVIDIA_DRIVER_CAPABILITIES" && (v.Value ?? "").Split(',').Contains("video"));
     }
 
     [Fact]
     public void Env_instructions_bind_to_real_settings()
     {
-        var variables = Repo.Services.Values.Select(p => $"services/{p}/Dockerfile")
-            .SelectMany(p => new Dockerfile(Repo.Read(p), p).Environment()).ToList();
+        var variables = Repo.Dockerfiles.SelectMany(p => new Dockerfile(Repo.Read(p), p).Environment()).ToList();
         Assert.Contains(variables, v => v.IsLiteVL);
         Assert.Empty(EnvironmentVariable.Problems(variables));
     }
@@ -137,7 +179,7 @@ public class DockerfileTests
         }
 
         // What the Dockerfiles copy must stay in the context.
-        Assert.DoesNotContain(lines, l => l is "shared/" or "services/" or "Directory.Build.props" or "Directory.Packages.props");
+        Assert.DoesNotContain(lines, l => l is "shared/" or "services/" or "models/" or "Directory.Build.props" or "Directory.Packages.props");
     }
 
     [Theory]

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using LiteVL.Testing;
 
 namespace LiteVL.Deployment.Tests;
@@ -25,6 +24,18 @@ internal static class Repo
     /// <summary>The services that read the model directory: the GPU services, and the dashboard (its temporal-scaling chart).</summary>
     public static IReadOnlyList<string> ModelServices { get; } = [.. GpuServices, "dashboard"];
 
+    /// <summary>The image template of the CPU services and the CLI (the project is the build argument PROJECT).</summary>
+    public const string CpuDockerfile = "deploy/docker/Dockerfile";
+
+    /// <summary>The image template of the GPU services.</summary>
+    public const string GpuDockerfile = "deploy/docker/Dockerfile.gpu";
+
+    /// <summary>Both image templates.</summary>
+    public static IReadOnlyList<string> Dockerfiles { get; } = [CpuDockerfile, GpuDockerfile];
+
+    /// <summary>The template a compose service (or the CLI's model-init) is built from.</summary>
+    public static string DockerfileOf(string service) => GpuServices.Contains(service) ? GpuDockerfile : CpuDockerfile;
+
     public static string PathOf(string relative) => Path.Combine(Root, relative.Replace('/', Path.DirectorySeparatorChar));
 
     public static string Read(string relative) => File.ReadAllText(PathOf(relative));
@@ -35,32 +46,12 @@ internal static class Repo
     /// <inheritdoc cref="Run(string, string[])"/>
     public static string Run(TimeSpan limit, string program, params string[] arguments)
     {
-        var start = new ProcessStartInfo(program)
+        var run = Programs.Run(program, arguments, Root, limit);
+        if (run.ExitCode != 0)
         {
-            WorkingDirectory = Root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in arguments)
-        {
-            start.ArgumentList.Add(a);
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited {run.ExitCode}: {run.Error}");
         }
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(limit))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', arguments)} ran past {limit.TotalMinutes:F0} minutes.");
-        }
-
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited {process.ExitCode}: {stderr.Result}");
-        }
-
-        return stdout.Result;
+        return run.Output;
     }
 }

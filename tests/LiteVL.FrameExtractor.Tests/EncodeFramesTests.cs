@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using LiteVL.Media;
+using LiteVL.Testing;
 
 namespace LiteVL.FrameExtractor.Tests;
 
@@ -27,15 +27,9 @@ public sealed class EncodeFramesTests : IDisposable
         Assert.Equal(0.6, info.Duration.TotalSeconds, 2);
         Assert.Empty(Directory.GetFiles(_dir, ".*"));                              // no temporary file left
 
-        var psi = new ProcessStartInfo("ffmpeg") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-v", "error", "-nostdin", "-i", path, "-f", "rawvideo", "-pix_fmt", "gray", "-" }) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        using var raw = new MemoryStream();
-        var err = p.StandardError.ReadToEndAsync();
-        await p.StandardOutput.BaseStream.CopyToAsync(raw);
-        await p.WaitForExitAsync();
-        Assert.True(p.ExitCode == 0, await err);
-        var bytes = raw.ToArray();
+        var run = await Programs.RunAsync("ffmpeg", ["-v", "error", "-nostdin", "-i", path, "-f", "rawvideo", "-pix_fmt", "gray", "-"]);
+        Assert.True(run.ExitCode == 0, run.Error);
+        var bytes = run.OutputBytes;
         Assert.Equal(levels.Length * W * H, bytes.Length);
         for (var i = 0; i < levels.Length; i++)
         {

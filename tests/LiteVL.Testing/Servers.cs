@@ -73,7 +73,7 @@ public static class Servers
             null,
             "docker-compose",
             RequiredInCi: false,
-            "install it (apt-get install docker-compose; deploy/validate.sh does) to render the file with it"),
+            "install it (apt-get install docker-compose; tests/validate-deployment.sh does) to render the file with it"),
         Server.Kubectl => new(
             "kubectl",
             null,

@@ -22,20 +22,19 @@ internal static class EvalCommand
         var pooling = new Option<string?>("--pooling") { Description = "Re-ranking protocol: tdp (LiteVL's text-dependent pooling) or none (BLIP's zero-shot protocol). Default: the model's." };
         pooling.AcceptOnlyFromAmong("tdp", "none");
         var wait = new Option<double>("--wait-minutes") { Description = "How long to wait for ingestion to finish.", DefaultValueFactory = _ => 180 };
-        var task = new Option<string>("--task") { Description = "retrieval (a running platform, over its API) or qa (video question answering with a local model directory, --model: JSON lines {\"video\", \"question\", \"answer\", \"type\"?}; accuracy per question type, ranking over the dataset's own answers and generating).", DefaultValueFactory = _ => "retrieval" }
+        var task = new Option<string>("--task") { Description = "retrieval (a running platform, over its API) or qa (video question answering on JSON lines {\"video\", \"question\", \"answer\", \"type\"?}: accuracy per question type, ranking over the answer list and generating; over the API of a running platform, or with --model on a local model directory).", DefaultValueFactory = _ => "retrieval" }
             .AcceptOnlyFromAmong("retrieval", "qa");
-        var model = new Option<string?>("--model", "-m") { Description = "With --task qa: the model directory to evaluate." };
+        var model = new Option<string?>("--model", "-m") { Description = "With --task qa: evaluate this local model directory instead of a running platform." };
         var answerList = new Option<string?>("--answers") { Description = "With --task qa: the answer list rank mode chooses from — a text file with one answer per line, or a QA .jsonl whose answers are taken (e.g. the training set, as MSRVTT-QA's protocol uses the training answers). Default: the evaluated set's own answers." };
-        var cmd = new Command("eval", "Retrieval quality (R@1/5/10, median/mean rank) of a running platform on a captioned video set, coarse and re-ranked, with the cost of re-ranking; uploads the videos (re-runs reuse them: uploads are deduplicated). With --task qa: video QA accuracy of a model directory.")
+        var cmd = new Command("eval", "Retrieval quality (R@1/5/10, median/mean rank) of a running platform on a captioned video set, coarse and re-ranked, with the cost of re-ranking; uploads the videos (re-runs reuse them: uploads are deduplicated). With --task qa: video QA accuracy per question type, over the API or of a local model directory (--model).")
         {
             dataset, server, key, keyFile, videosDir, candidates, limit, pooling, json, wait, task, model, answerList,
         };
         cmd.SetAction(async (p, ct) =>
         {
             string datasetPath = p.GetValue(dataset)!;
-            if (p.GetValue(task) == "qa")
+            if (p.GetValue(task) == "qa" && p.GetValue(model) is { } modelDir)
             {
-                string modelDir = p.GetValue(model) ?? throw new ArgumentException("--task qa evaluates a model directory: add --model DIR (one with video QA heads).");
                 return await EvaluateQaAsync(output, modelDir, datasetPath, p.GetValue(videosDir), p.GetValue(answerList), ct).ConfigureAwait(false);
             }
 
@@ -45,7 +44,6 @@ internal static class EvalCommand
             }
 
             string apiKey = ResolveKey(p.GetValue(key), p.GetValue(keyFile));
-            var data = EvalDataset.Load(datasetPath, p.GetValue(limit));
             string dir = p.GetValue(videosDir) ?? Path.GetDirectoryName(Path.GetFullPath(datasetPath))!;
             if (!Directory.Exists(dir))
             {
@@ -57,6 +55,13 @@ internal static class EvalCommand
             {
                 throw new ArgumentException($"--server '{url}' is not an absolute URL.");
             }
+
+            if (p.GetValue(task) == "qa")
+            {
+                return await EvaluateQaOverApiAsync(output, baseUri, apiKey, datasetPath, dir, p.GetValue(answerList), p.GetValue(limit), p.GetValue(wait), p.GetValue(json), ct).ConfigureAwait(false);
+            }
+
+            var data = EvalDataset.Load(datasetPath, p.GetValue(limit));
 
             output.WriteLine($"{data.Pairs.Count} captions of {data.Videos.Count} videos from {datasetPath}; videos under {dir}");
             using var backend = new HttpEvalBackend(baseUri, apiKey);
@@ -91,23 +96,71 @@ internal static class EvalCommand
         using var media = new Media.MediaToolchain();
         string cache = Path.Combine(Path.GetTempPath(), "litevl-eval-frames");
         var (set, lines) = await QaTraining.LoadAsync(output, media, model, datasetPath, videosDir, cache, ct).ConfigureAwait(false);
-        IEnumerable<string> listed = answerListPath is null
-            ? lines.Select(l => l.Answer)
-            : answerListPath.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
-                ? QaDataset.ParseLenient(File.ReadLines(answerListPath), answerListPath).Lines.Select(l => l.Answer)
-                : File.ReadLines(answerListPath).Where(l => !string.IsNullOrWhiteSpace(l));
-        var answers = listed.Select(QaDataset.Normalise).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        if (answers.Count == 0)
-        {
-            throw new InvalidDataException($"The answer list '{answerListPath}' holds no answers.");
-        }
-
+        var answers = AnswerList(lines, answerListPath);
         var started = System.Diagnostics.Stopwatch.StartNew();
         var scores = QaTraining.Evaluate(model, set, answers);
         output.WriteLine();
         string source = answerListPath is null ? "the dataset's own" : $"{Path.GetFileName(answerListPath)}'s";
         output.Write(QaTraining.Table(scores, $"{model.Config.Version} on {Path.GetFileName(datasetPath)}: rank over {source} {answers.Count} answers, generate with 3 beams ({started.Elapsed.TotalSeconds:F1} s)"));
         return 0;
+    }
+
+    /// <summary>
+    /// <c>--task qa</c> without <c>--model</c>: the running platform answers every question through its API, in both
+    /// modes, and the accuracy table has the same shape as the local evaluation's.
+    /// </summary>
+    private static async Task<int> EvaluateQaOverApiAsync(TextWriter output, Uri server, string apiKey, string datasetPath, string videosDir, string? answerListPath, int? limit, double waitMinutes, string? jsonPath, CancellationToken ct)
+    {
+        if (answerListPath is not null && !File.Exists(answerListPath))
+        {
+            throw new FileNotFoundException($"Answer list '{answerListPath}' not found (--answers).", answerListPath);
+        }
+
+        if (!File.Exists(datasetPath))
+        {
+            throw new FileNotFoundException($"Dataset '{datasetPath}' not found (--dataset).", datasetPath);
+        }
+
+        var (lines, problems) = QaDataset.ParseLenient(File.ReadLines(datasetPath), datasetPath);
+        if (problems.Count > 0)
+        {
+            throw new InvalidDataException($"{problems.Count} bad lines in {datasetPath}; the first: {problems[0]}");
+        }
+
+        if (limit is { } n)
+        {
+            lines = [.. lines.Take(n)];
+        }
+
+        var answers = AnswerList(lines, answerListPath);
+        output.WriteLine($"{lines.Count} questions about {lines.Select(l => l.Video).Distinct(StringComparer.Ordinal).Count()} videos from {datasetPath}; videos under {videosDir}; {answers.Count} candidate answers");
+        using var backend = new HttpEvalBackend(server, apiKey);
+        var settings = new EvalSettings(videosDir, IndexTimeout: TimeSpan.FromMinutes(waitMinutes));
+        var report = await new QaEvalRunner(backend, output, settings).RunAsync(lines, answers, datasetPath, server.ToString(), ct).ConfigureAwait(false);
+        output.WriteLine();
+        output.Write(report.ToMarkdown());
+        if (jsonPath is not null)
+        {
+            await File.WriteAllTextAsync(jsonPath, report.ToJson(), ct).ConfigureAwait(false);
+            output.WriteLine($"wrote {Path.GetFullPath(jsonPath)}");
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// The answers rank mode chooses from, normalised, distinct and sorted: <c>--answers</c> (one per line, or a QA
+    /// .jsonl whose answers are taken), else the evaluated set's own.
+    /// </summary>
+    private static List<string> AnswerList(IReadOnlyList<QaLine> lines, string? answerListPath)
+    {
+        IEnumerable<string> listed = answerListPath is null
+            ? lines.Select(l => l.Answer)
+            : answerListPath.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
+                ? QaDataset.ParseLenient(File.ReadLines(answerListPath), answerListPath).Lines.Select(l => l.Answer)
+                : File.ReadLines(answerListPath).Where(l => !string.IsNullOrWhiteSpace(l));
+        var answers = listed.Select(QaDataset.Normalise).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        return answers.Count > 0 ? answers : throw new InvalidDataException($"The answer list '{answerListPath}' holds no answers.");
     }
 
     private static string ResolveKey(string? key, string? keyFile)

@@ -197,12 +197,21 @@ internal static class QaTraining
             }
         }
 
-        var scores = set.Examples.Select((e, i) => (Type: e.Type ?? "untyped", i))
+        return Scores(set.Examples.Select(e => e.Type).ToList(), rankHits, generateHits);
+    }
+
+    /// <summary>Accuracy per question type (untyped questions as "untyped"), by name, then over all of them.</summary>
+    /// <param name="types">Each question's type.</param>
+    /// <param name="rankHits">Whether rank mode answered question i right.</param>
+    /// <param name="generateHits">Whether generate mode answered question i right.</param>
+    public static IReadOnlyList<QaTypeScore> Scores(IReadOnlyList<string?> types, bool[] rankHits, bool[] generateHits)
+    {
+        var scores = types.Select((t, i) => (Type: t ?? "untyped", i))
             .GroupBy(x => x.Type, StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => Score(g.Key, g.Select(x => x.i).ToList(), rankHits, generateHits))
             .ToList();
-        scores.Add(Score("all", [.. Enumerable.Range(0, set.Examples.Count)], rankHits, generateHits));
+        scores.Add(Score("all", [.. Enumerable.Range(0, types.Count)], rankHits, generateHits));
         return scores;
     }
 

@@ -84,21 +84,29 @@ public sealed record EvalReport(
             s.AppendLine(c, $"warning: {Reranked.NotReranked} queries of the re-ranked pass came back without re-ranking.");
         }
 
-        foreach (var e in Excluded)
+        AppendRemarks(s, Excluded, "captions", Notes, Warnings);
+        return s.ToString();
+    }
+
+    /// <summary>The lines every evaluation report ends with: what was left out and why, notes, the server's warnings.</summary>
+    /// <param name="items">What an excluded video's count counts ("captions", "questions").</param>
+    public static void AppendRemarks(StringBuilder s, IEnumerable<ExcludedVideo> excluded, string items, IEnumerable<string> notes, IEnumerable<string> warnings)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        var c = CultureInfo.InvariantCulture;
+        foreach (var e in excluded)
         {
-            s.AppendLine(c, $"excluded: {e.File} ({e.Captions} captions): {e.Reason}");
+            s.AppendLine(c, $"excluded: {e.File} ({e.Captions} {items}): {e.Reason}");
         }
 
-        foreach (string note in Notes)
+        foreach (string note in notes)
         {
             s.AppendLine(c, $"note: {note}");
         }
 
-        foreach (string warning in Warnings)
+        foreach (string warning in warnings)
         {
             s.AppendLine(c, $"server warning: {warning}");
         }
-
-        return s.ToString();
     }
 }

@@ -45,17 +45,7 @@ public sealed class EvalRunner(IEvalBackend backend, TextWriter log, EvalSetting
         var notes = new List<string>();
 
         // 1. Upload (or find again through deduplication) and wait for indexing.
-        var ids = await UploadAllAsync(files, paths, captionsPerFile, excluded, ct).ConfigureAwait(false);
-        var statuses = await WaitForIndexingAsync(ids.Values.Distinct(StringComparer.Ordinal).ToList(), ct).ConfigureAwait(false);
-        foreach (var (file, id) in ids.ToList())
-        {
-            var status = statuses[id];
-            if (status.State != "Indexed")
-            {
-                excluded.Add(new ExcludedVideo(file, id, $"{status.State}: {status.FailureReason ?? "no reason given"}", captionsPerFile[file]));
-                ids.Remove(file);
-            }
-        }
+        var (ids, statuses) = await new GalleryIngestion(backend, log, settings).IngestAsync(files, paths, captionsPerFile, excluded, ct).ConfigureAwait(false);
 
         var sharedIds = ids.GroupBy(kv => kv.Value, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
         foreach (var g in sharedIds)
@@ -165,75 +155,6 @@ public sealed class EvalRunner(IEvalBackend backend, TextWriter log, EvalSetting
             rerank.Average(),
             RetrievalMetrics.Percentile(rerank, 95),
             outcomes.Count / Math.Max(wall.TotalSeconds, 1e-9));
-    }
-
-    private async Task<Dictionary<string, string>> UploadAllAsync(IReadOnlyList<string> files, Dictionary<string, string> paths, Dictionary<string, int> captions, List<ExcludedVideo> excluded, CancellationToken ct)
-    {
-        var ids = new Dictionary<string, string>(StringComparer.Ordinal);
-        int done = 0, duplicates = 0;
-        var watch = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, settings.UploadParallelism), CancellationToken = ct }, async (file, token) =>
-        {
-            var outcome = await backend.UploadAsync(paths[file], Path.GetFileName(file), token).ConfigureAwait(false);
-            lock (ids)
-            {
-                if (outcome.Id is { } id)
-                {
-                    ids[file] = id;
-                    duplicates += outcome.Duplicate ? 1 : 0;
-                }
-                else
-                {
-                    excluded.Add(new ExcludedVideo(file, null, outcome.Rejection ?? "upload refused", captions[file]));
-                }
-
-                if (++done % 100 == 0)
-                {
-                    log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"uploaded {done}/{files.Count} ({watch.Elapsed.TotalSeconds:F0} s)"));
-                }
-            }
-        }).ConfigureAwait(false);
-        log.WriteLine($"uploaded {files.Count} videos: {ids.Count - duplicates} new, {duplicates} already there, {files.Count - ids.Count} refused");
-        return ids;
-    }
-
-    private async Task<Dictionary<string, VideoStatus>> WaitForIndexingAsync(List<string> ids, CancellationToken ct)
-    {
-        var final = new Dictionary<string, VideoStatus>(StringComparer.Ordinal);
-        var poll = settings.PollInterval ?? TimeSpan.FromSeconds(2);
-        var timeout = settings.IndexTimeout ?? TimeSpan.FromHours(3);
-        var watch = Stopwatch.StartNew();
-        var lastReport = TimeSpan.Zero;
-        while (true)
-        {
-            foreach (string id in ids.Where(i => !final.ContainsKey(i)).ToList())
-            {
-                var status = await backend.GetVideoAsync(id, ct).ConfigureAwait(false);
-                if (status.State is "Indexed" or "Failed")
-                {
-                    final[id] = status;
-                }
-            }
-
-            if (final.Count == ids.Count)
-            {
-                log.WriteLine($"indexed {final.Values.Count(s => s.State == "Indexed")}, failed {final.Values.Count(s => s.State == "Failed")}");
-                return final;
-            }
-
-            if (watch.Elapsed > timeout)
-            {
-                throw new InvalidOperationException($"{ids.Count - final.Count} of {ids.Count} videos are still not Indexed after {timeout.TotalMinutes:F0} min (raise --wait-minutes, or check the pipeline).");
-            }
-
-            if (watch.Elapsed - lastReport >= TimeSpan.FromSeconds(15))
-            {
-                lastReport = watch.Elapsed;
-                log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"waiting for indexing: {final.Count}/{ids.Count} done ({watch.Elapsed.TotalSeconds:F0} s)"));
-            }
-
-            await Task.Delay(poll, ct).ConfigureAwait(false);
-        }
     }
 
     private async Task<(string Mode, List<SearchOutcome> Outcomes, PassTimings Timings)> PassAsync(

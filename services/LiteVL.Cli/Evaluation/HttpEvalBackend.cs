@@ -7,7 +7,7 @@ namespace LiteVL.Cli.Evaluation;
 
 /// <summary>
 /// <see cref="IEvalBackend"/> over the REST API: <c>POST /v1/videos</c> (multipart <c>title</c> + <c>file</c>),
-/// <c>GET /v1/videos/{id}</c>, <c>POST /v1/search</c>. Parsing lives in static functions the tests call directly.
+/// <c>GET /v1/videos/{id}</c>, <c>POST /v1/search</c>, <c>POST /v1/videos/{id}/ask</c>. Parsing lives in static functions the tests call directly.
 /// </summary>
 public sealed class HttpEvalBackend : IEvalBackend, IDisposable
 {
@@ -60,6 +60,26 @@ public sealed class HttpEvalBackend : IEvalBackend, IDisposable
         return ParseSearchResponse(body);
     }
 
+    public async Task<AskOutcome> AskAsync(AskQuery query, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        string what = $"POST /v1/videos/{query.VideoId}/ask";
+        using var content = new StringContent(AskRequestJson(query), Encoding.UTF8, "application/json");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using var response = await SendAsync(() => _http.PostAsync(new Uri($"/v1/videos/{Uri.EscapeDataString(query.VideoId)}/ask", UriKind.Relative), content, ct), what).ConfigureAwait(false);
+        string body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+        double ms = watch.Elapsed.TotalMilliseconds;
+        ThrowOnAuthOrServerError(response.StatusCode, what, body);
+        if (!response.IsSuccessStatusCode)
+        {
+            // 409: the model has no QA heads or the video is not indexed with it; 400: e.g. more candidates than the
+            // server takes (LiteVL:Ask:MaxAnswers). The server's own ProblemDetails says which.
+            throw new InvalidOperationException($"{what} answered {(int)response.StatusCode} for \"{query.Question}\": {ProblemText(body)}");
+        }
+
+        return ParseAskResponse(body, ms);
+    }
+
     public void Dispose() => _http.Dispose();
 
     /// <summary>Network failures become a message naming the server (the CLI prints it without a stack trace).</summary>
@@ -109,6 +129,54 @@ public sealed class HttpEvalBackend : IEvalBackend, IDisposable
         }
 
         return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>The JSON body of <c>POST /v1/videos/{id}/ask</c>; <c>answers</c> is left out when null (generate mode).</summary>
+    public static string AskRequestJson(AskQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("question", query.Question);
+            if (query.Answers is { } answers)
+            {
+                w.WriteStartArray("answers");
+                foreach (string a in answers)
+                {
+                    w.WriteStringValue(a);
+                }
+
+                w.WriteEndArray();
+            }
+
+            w.WriteString("mode", query.Mode);
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>Reads <c>{answer, score, mode, modelVersion, warnings, ...}</c> of an ask response.</summary>
+    public static AskOutcome ParseAskResponse(string body, double milliseconds)
+    {
+        using var doc = JsonDocument.Parse(body);
+        var root = doc.RootElement;
+        if (!root.TryGetProperty("answer", out var answer) || answer.ValueKind != JsonValueKind.String)
+        {
+            throw new InvalidDataException($"Ask response without an \"answer\": {Excerpt(body)}");
+        }
+
+        string mode = root.TryGetProperty("mode", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : string.Empty;
+        string? model = root.TryGetProperty("modelVersion", out var mv) && mv.ValueKind == JsonValueKind.String ? mv.GetString() : null;
+        var warnings = new List<string>();
+        if (root.TryGetProperty("warnings", out var w) && w.ValueKind == JsonValueKind.Array)
+        {
+            warnings.AddRange(w.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!));
+        }
+
+        return new AskOutcome(answer.GetString()!, Number(root, "score"), mode, model, warnings, milliseconds);
     }
 
     /// <summary>202 <c>{id, state, sha256, duplicate}</c> → the id; another 4xx → a rejection naming status and reason.</summary>

@@ -22,6 +22,12 @@ public sealed record SearchOutcome(
     IReadOnlyList<string> Warnings,
     string? Pooling = null);
 
+/// <summary>One <c>POST /v1/videos/{id}/ask</c>: <paramref name="Answers"/> for rank mode, none for generate mode.</summary>
+public sealed record AskQuery(string VideoId, string Question, IReadOnlyList<string>? Answers, string Mode);
+
+/// <summary>What the evaluation needs of an ask response, and the client's round-trip time (the API reports no timings for asks).</summary>
+public sealed record AskOutcome(string Answer, double Score, string Mode, string? ModelVersion, IReadOnlyList<string> Warnings, double Milliseconds);
+
 /// <summary>The platform as the evaluation sees it; <see cref="HttpEvalBackend"/> is the thin HTTP layer.</summary>
 public interface IEvalBackend
 {
@@ -30,4 +36,6 @@ public interface IEvalBackend
     Task<VideoStatus> GetVideoAsync(string id, CancellationToken ct);
 
     Task<SearchOutcome> SearchAsync(SearchQuery query, CancellationToken ct);
+
+    Task<AskOutcome> AskAsync(AskQuery query, CancellationToken ct);
 }

@@ -1,5 +1,6 @@
 using LiteVL.Model.Weights;
 using Onnx;
+using static LiteVL.Model.Graphs.Ops;
 
 namespace LiteVL.Model.Graphs;
 
@@ -22,16 +23,12 @@ public sealed partial class LiteVLGraphBuilder
     public ModelProto QuestionEncoder()
     {
         RequireQa();
-        Begin(QuestionEncoderName);
-        string ids = _g.Input("input_ids", OnnxGraph.Int64, "questions", "length");
-        string mask = _g.Input("attention_mask", OnnxGraph.Int64, "questions", "length");
-        string v = ToCompute(_g.Input("video_tokens", OnnxGraph.Float, "questions", T, P, D));
-        string q = ToCompute(_g.Input("text_embedding", OnnxGraph.Float, "questions", E));
-        var pooled = TextDependentPooling(v, q, PoolingInput());
-        string states = Bert(ids, mask, pooled.Memory, WeightSpec.QaEncoderPrefix);
-        _g.Output(states, "question_states", OnnxGraph.Float, "questions", "length", _c.Text.HiddenSize);
-        _g.Output(pooled.FrameWeights, "frame_weights", OnnxGraph.Float, "questions", T);
-        return Finish(QuestionEncoderName);
+        var g = NewGraph(QuestionEncoderName);
+        var (ids, mask, pooled) = GroundedEncoderInputs(g, "questions");
+        var states = Bert(ids, mask, pooled.Memory, WeightSpec.QaEncoderPrefix);
+        g.Output(states, "question_states", OnnxGraph.Float, "questions", "length", _c.Text.HiddenSize);
+        g.Output(pooled.FrameWeights, "frame_weights", OnnxGraph.Float, "questions", T);
+        return Finish(g);
     }
 
     /// <summary>
@@ -44,20 +41,20 @@ public sealed partial class LiteVLGraphBuilder
     public ModelProto AnswerDecoder()
     {
         RequireQa();
-        Begin(AnswerDecoderName);
-        string ids = _g.Input("input_ids", OnnxGraph.Int64, "answers", "length");
-        string mask = _g.Input("attention_mask", OnnxGraph.Int64, "answers", "length");
-        string states = ToCompute(_g.Input("question_states", OnnxGraph.Float, "answers", "question_length", _c.Text.HiddenSize));
-        string questionMask = _g.Input("question_mask", OnnxGraph.Int64, "answers", "question_length");
-        string h = Bert(ids, mask, states, WeightSpec.QaDecoderPrefix, causal: true, memoryMask: questionMask);
-        string logProbs = _g.Op("LogSoftmax", [LmHead(h)], ("axis", -1L));
-        string length = SliceAxis(_g.Op("Shape", [ids]), 0, 1, 2);
-        string next = _g.Op("Concat", [_g.Op("Slice", [ids, _g.Int64s(1), _g.Op("Add", [length, _g.Int64s(1)]), _g.Int64s(1)]), _g.Op("Mul", [SliceAxis(ids, 1, 0, 1), _g.Int64s(0)])], ("axis", 1L)); // ids[:,1:] ‖ 0
-        string picked = _g.Op("GatherElements", [logProbs, Unsqueeze(next, 2)], ("axis", 2L));                                                                  // [K,La,1]
-        string last = _g.Op("Unsqueeze", [_g.Op("Cast", [_g.Op("Less", [Unsqueeze(_g.Op("Range", [_g.Int64Scalar(0), _g.Op("Squeeze", [length, _g.Int64s(0)]), _g.Int64Scalar(1)]), 0), _g.Op("Sub", [length, _g.Int64s(1)])])], ("to", (long)OnnxGraph.Float)), _g.Int64s(2)]); // [1,La,1]: 1 but at the last position
-        _g.Output(logProbs, "log_probs", OnnxGraph.Float, "answers", "length", _c.Text.VocabSize);
-        _g.Output(Reshape(Mul(picked, last), 0, -1), "token_log_probs", OnnxGraph.Float, "answers", "length");
-        return Finish(AnswerDecoderName);
+        var g = NewGraph(AnswerDecoderName);
+        var ids = g.Input("input_ids", OnnxGraph.Int64, "answers", "length");
+        var mask = g.Input("attention_mask", OnnxGraph.Int64, "answers", "length");
+        var states = ToCompute(g.Input("question_states", OnnxGraph.Float, "answers", "question_length", _c.Text.HiddenSize));
+        var questionMask = g.Input("question_mask", OnnxGraph.Int64, "answers", "question_length");
+        var h = Bert(ids, mask, states, WeightSpec.QaDecoderPrefix, causal: true, memoryMask: questionMask);
+        var logProbs = LogSoftmax(LmHead(h), axis: -1);
+        var length = SliceAxis(Shape(ids), 0, 1, 2);
+        var next = Concat(1, Slice(ids, g.Int64s(1), length + g.Int64s(1), g.Int64s(1)), SliceAxis(ids, 1, 0, 1) * g.Int64s(0)); // ids[:,1:] ‖ 0
+        var picked = GatherElements(logProbs, Unsqueeze(next, 2), axis: 2);                                                     // [K,La,1]
+        var last = Unsqueeze(Cast(Less(Unsqueeze(Positions(length), 0), length - g.Int64s(1)), OnnxGraph.Float), 2);           // [1,La,1]: 1 but at the last position
+        g.Output(logProbs, "log_probs", OnnxGraph.Float, "answers", "length", _c.Text.VocabSize);
+        g.Output(Reshape(picked * last, 0, -1), "token_log_probs", OnnxGraph.Float, "answers", "length");
+        return Finish(g);
     }
 
     /// <summary>
@@ -65,22 +62,21 @@ public sealed partial class LiteVLGraphBuilder
     /// logits [K,L,V]. The served form multiplies by the embedding table with Gemm(transB) so that the table is stored
     /// once. The logits leave in float32, so the log-softmax over the vocabulary runs in float32 in fp16 graphs too.
     /// </summary>
-    private string LmHead(string h)
+    private Value LmHead(Value h)
     {
         const string head = WeightSpec.QaLmHeadPrefix;
-        string x = LayerNorm(Gelu(Linear(h, head + "transform.dense")), head + "transform.LayerNorm", _c.Text.LayerNormEps);
-        string table = W(WeightSpec.WordEmbeddings(_c, WeightSpec.QaDecoderPrefix));   // [V,H]
-        string bias = W(head + "bias");
+        var g = h.Graph;
+        var x = TextNorm(Gelu(Linear(h, head + "transform.dense")), head + "transform.LayerNorm");
+        var table = W(g, WeightSpec.WordEmbeddings(_c, WeightSpec.QaDecoderPrefix));   // [V,H]
+        var bias = W(g, head + "bias");
         if (TrainingForm)
         {
-            return Add(_g.Op("MatMul", [x, _g.Op("Transpose", [table], ("perm", new long[] { 1, 0 }))]), bias);
+            return MatMul(x, Transpose(table, 1, 0)) + bias;
         }
 
-        string outShape = _g.Op("Concat", [SliceAxis(_g.Op("Shape", [x]), 0, 0, 2), _g.Int64s(_c.Text.VocabSize)], ("axis", 0L));
-        string flat = Reshape(x, -1, _c.Text.HiddenSize);
-        string logits = _g.Op("Gemm", [flat, table, bias], ("transB", 1L));
-        string asFloat = _g.ComputeType == OnnxGraph.Float ? logits : _g.Op("Cast", [logits], ("to", (long)OnnxGraph.Float));
-        return _g.Op("Reshape", [asFloat, outShape]);
+        var outShape = Concat(0, SliceAxis(Shape(x), 0, 0, 2), g.Int64s(_c.Text.VocabSize));
+        var logits = Gemm(Reshape(x, -1, _c.Text.HiddenSize), table, bias, transB: true);
+        return Reshape(g.ComputeType == OnnxGraph.Float ? logits : Cast(logits, OnnxGraph.Float), outShape);
     }
 
     public const string QaLossName = "qa_loss";
@@ -120,32 +116,32 @@ public sealed partial class LiteVLGraphBuilder
             throw new InvalidOperationException("The QA loss is a training graph: build it with GraphBuildOptions.Trainable set and plain attention.");
         }
 
-        Begin(QaLossName);
+        var g = NewGraph(QaLossName);
         int v = _c.Text.VocabSize;
         int size = _c.Vision.ImageSize;
-        string tokens = fromFrames
-            ? EncodeVideo(_g.Input(QaLossIo.Frames, OnnxGraph.UInt8, batch, T, size, size, 3)).Tokens
-            : _g.Input(QaLossIo.VideoTokens, OnnxGraph.Float, batch, T, P, D);
-        string query = _g.Input(QaLossIo.TextEmbedding, OnnxGraph.Float, batch, E);
-        string questionIds = _g.Input(QaLossIo.QuestionIds, OnnxGraph.Int64, batch, questionLength);
-        string questionMask = _g.Input(QaLossIo.QuestionMask, OnnxGraph.Int64, batch, questionLength);
-        string answerIds = _g.Input(QaLossIo.AnswerIds, OnnxGraph.Int64, batch, answerLength);
-        string answerMask = _g.Input(QaLossIo.AnswerMask, OnnxGraph.Int64, batch, answerLength);
+        var tokens = fromFrames
+            ? EncodeVideo(g.Input(QaLossIo.Frames, OnnxGraph.UInt8, batch, T, size, size, 3)).Tokens
+            : g.Input(QaLossIo.VideoTokens, OnnxGraph.Float, batch, T, P, D);
+        var query = g.Input(QaLossIo.TextEmbedding, OnnxGraph.Float, batch, E);
+        var questionIds = g.Input(QaLossIo.QuestionIds, OnnxGraph.Int64, batch, questionLength);
+        var questionMask = g.Input(QaLossIo.QuestionMask, OnnxGraph.Int64, batch, questionLength);
+        var answerIds = g.Input(QaLossIo.AnswerIds, OnnxGraph.Int64, batch, answerLength);
+        var answerMask = g.Input(QaLossIo.AnswerMask, OnnxGraph.Int64, batch, answerLength);
 
-        var pooled = TextDependentPooling(tokens, query, _g.Int64s(_c.Tdp.Enabled ? 1 : 0));
-        string states = Bert(questionIds, questionMask, pooled.Memory, WeightSpec.QaEncoderPrefix);
-        string h = Bert(answerIds, answerMask, states, WeightSpec.QaDecoderPrefix, causal: true, memoryMask: questionMask);
-        string logProbs = SliceAxis(_g.Op("LogSoftmax", [LmHead(h)], ("axis", -1L)), 1, 0, answerLength - 1);     // [B,La−1,V]: predicts pieces 1..La−1
-        string targets = SliceAxis(answerIds, 1, 1, answerLength);                                                   // [B,La−1]
-        string counted = _g.Op("Cast", [SliceAxis(answerMask, 1, 1, answerLength)], ("to", (long)OnnxGraph.Float)); // padding counts 0
-        string oneHot = _g.Op("OneHot", [targets, _g.Int64s(v), _g.Weight("one_hot_values", [0f, 1f], 2)], ("axis", -1L));
-        string nll = _g.Op("Neg", [_g.Op("ReduceSum", [Mul(oneHot, logProbs), _g.Int64s(-1)], ("keepdims", 0L))]);
-        string uniform = _g.Op("Neg", [_g.Op("ReduceMean", [logProbs], ("axes", new long[] { -1 }), ("keepdims", 0L))]);
+        var pooled = TextDependentPooling(tokens, query, g.Int64s(_c.Tdp.Enabled ? 1 : 0));
+        var states = Bert(questionIds, questionMask, pooled.Memory, WeightSpec.QaEncoderPrefix);
+        var h = Bert(answerIds, answerMask, states, WeightSpec.QaDecoderPrefix, causal: true, memoryMask: questionMask);
+        var logProbs = SliceAxis(LogSoftmax(LmHead(h), axis: -1), 1, 0, answerLength - 1);             // [B,La−1,V]: predicts pieces 1..La−1
+        var targets = SliceAxis(answerIds, 1, 1, answerLength);                                          // [B,La−1]
+        var counted = Cast(SliceAxis(answerMask, 1, 1, answerLength), OnnxGraph.Float);                 // padding counts 0
+        var oneHot = OneHot(targets, g.Int64s(v), g.Weight("one_hot_values", [0f, 1f], 2), axis: -1);
+        var nll = -ReduceSum(oneHot * logProbs, keepDims: false, -1);
+        var uniform = -ReduceMean(logProbs, keepDims: false, -1);
         float eps = (float)qa.LabelSmoothing;
-        string perPiece = Add(Mul(nll, _g.Scalar(1f - eps)), Mul(uniform, _g.Scalar(eps)));
-        string total = _g.Op("ReduceSum", [Mul(perPiece, counted), _g.Int64s(0, 1)], ("keepdims", 0L));
-        _g.Output(Mul(total, _g.Scalar(1f / batch)), QaLossIo.Loss, OnnxGraph.Float);
-        return Finish(QaLossName);
+        var perPiece = (nll * (1f - eps)) + (uniform * eps);
+        var total = ReduceSum(perPiece * counted, keepDims: false, 0, 1);
+        g.Output(total * (1f / batch), QaLossIo.Loss, OnnxGraph.Float);
+        return Finish(g);
     }
 
     private void RequireQa()

@@ -1,5 +1,6 @@
 using LiteVL.Model.Text;
 using Onnx;
+using static LiteVL.Model.Graphs.Ops;
 
 namespace LiteVL.Model.Graphs;
 
@@ -54,39 +55,39 @@ public sealed partial class LiteVLGraphBuilder
             throw new InvalidOperationException("Training graphs use plain attention (the fused kernels have no gradient).");
         }
 
-        Begin(RetrievalLossName);
+        var g = NewGraph(RetrievalLossName);
         int s = _c.Vision.ImageSize;
         int length = BlipTokenizer.DefaultMaxLength;
-        string frames = _g.Input(LossIo.Frames, OnnxGraph.UInt8, batch, T, s, s, 3);
-        string ids = _g.Input(LossIo.InputIds, OnnxGraph.Int64, batch, length);
-        string mask = _g.Input(LossIo.AttentionMask, OnnxGraph.Int64, batch, length);
-        string itmIds = _g.Input(LossIo.ItmInputIds, OnnxGraph.Int64, batch, length);
-        string targets = _g.Input(LossIo.ItcTargets, _g.ComputeType, batch, batch);
-        string negativeMask = _g.Input(LossIo.NegativeMask, _g.ComputeType, batch, batch);
-        string uniforms = _g.Input(LossIo.NegativeUniforms, _g.ComputeType, 2, batch);
-        string temp = _g.Input(LossIo.Temperature, _g.ComputeType, 1);
+        var frames = g.Input(LossIo.Frames, OnnxGraph.UInt8, batch, T, s, s, 3);
+        var ids = g.Input(LossIo.InputIds, OnnxGraph.Int64, batch, length);
+        var mask = g.Input(LossIo.AttentionMask, OnnxGraph.Int64, batch, length);
+        var itmIds = g.Input(LossIo.ItmInputIds, OnnxGraph.Int64, batch, length);
+        var targets = g.Input(LossIo.ItcTargets, g.ComputeType, batch, batch);
+        var negativeMask = g.Input(LossIo.NegativeMask, g.ComputeType, batch, batch);
+        var uniforms = g.Input(LossIo.NegativeUniforms, g.ComputeType, 2, batch);
+        var temp = g.Input(LossIo.Temperature, g.ComputeType, 1);
 
-        var (tokens, videoEmbedding) = EncodeVideo(frames);                                       // [B,T,P,D], [B,E]
-        string textEmbedding = L2Normalize(Linear(Gather(Bert(ids, mask, memory: null), 0, axis: 1), "text_proj")); // [B,E]
+        var (tokens, videoEmbedding) = EncodeVideo(frames);                                          // [B,T,P,D], [B,E]
+        var textEmbedding = L2Normalize(Linear(Gather(Bert(ids, mask, memory: null), 0, axis: 1), "text_proj")); // [B,E]
 
         // ITC, both directions.
-        string simI2T = _g.Op("Div", [_g.Op("MatMul", [videoEmbedding, _g.Op("Transpose", [textEmbedding], ("perm", new long[] { 1, 0 }))]), temp]);
-        string simT2I = _g.Op("Transpose", [simI2T], ("perm", new long[] { 1, 0 }));
-        string lossItc = Mul(Add(CrossEntropy(simI2T, targets), CrossEntropy(simT2I, targets)), _g.Scalar(0.5f));
+        var simI2T = MatMul(videoEmbedding, Transpose(textEmbedding, 1, 0)) / temp;
+        var simT2I = Transpose(simI2T, 1, 0);
+        var lossItc = (CrossEntropy(simI2T, targets) + CrossEntropy(simT2I, targets)) * 0.5f;
 
         // Hard negatives: a video for every caption (from t2i) and a caption for every video (from i2t).
-        string negativeVideo = SampleRows(_g.Op("Softmax", [simT2I], ("axis", 1L)), negativeMask, SliceAxis(uniforms, 0, 0, 1), batch);
-        string negativeText = SampleRows(_g.Op("Softmax", [simI2T], ("axis", 1L)), negativeMask, SliceAxis(uniforms, 0, 1, 2), batch);
-        string self = _g.Int64s(Enumerable.Range(0, batch).Select(i => (long)i).ToArray());
-        string pairVideo = _g.Op("Concat", [self, negativeVideo, self], ("axis", 0L));               // [3B]
-        string pairText = _g.Op("Concat", [self, self, negativeText], ("axis", 0L));                 // [3B]
+        var negativeVideo = SampleRows(Softmax(simT2I, axis: 1), negativeMask, SliceAxis(uniforms, 0, 0, 1), batch);
+        var negativeText = SampleRows(Softmax(simI2T, axis: 1), negativeMask, SliceAxis(uniforms, 0, 1, 2), batch);
+        var self = g.Int64s(Enumerable.Range(0, batch).Select(i => (long)i).ToArray());
+        var pairVideo = Concat(0, self, negativeVideo, self);                                        // [3B]
+        var pairText = Concat(0, self, self, negativeText);                                          // [3B]
 
-        string pairTokens = _g.Op("Gather", [tokens, pairVideo], ("axis", 0L));                     // [3B,T,P,D]
-        string pairQuery = _g.Op("Gather", [textEmbedding, pairText], ("axis", 0L));                // [3B,E]
-        string pairIds = _g.Op("Gather", [itmIds, pairText], ("axis", 0L));
-        string pairMask = _g.Op("Gather", [mask, pairText], ("axis", 0L));
-        string memory = TextDependentPooling(pairTokens, pairQuery, _g.Int64s(_c.Tdp.Enabled ? 1 : 0)).Memory;
-        string itm = Linear(Gather(Bert(pairIds, pairMask, memory), 0, axis: 1), "itm_head");      // [3B,2]
+        var pairTokens = Gather(tokens, pairVideo, axis: 0);                                         // [3B,T,P,D]
+        var pairQuery = Gather(textEmbedding, pairText, axis: 0);                                    // [3B,E]
+        var pairIds = Gather(itmIds, pairText, axis: 0);
+        var pairMask = Gather(mask, pairText, axis: 0);
+        var memory = TextDependentPooling(pairTokens, pairQuery, g.Int64s(_c.Tdp.Enabled ? 1 : 0)).Memory;
+        var itm = Linear(Gather(Bert(pairIds, pairMask, memory), 0, axis: 1), "itm_head");         // [3B,2]
 
         var labels = new float[3 * batch * 2];
         for (int i = 0; i < 3 * batch; i++)
@@ -94,34 +95,31 @@ public sealed partial class LiteVLGraphBuilder
             labels[(2 * i) + (i < batch ? 1 : 0)] = 1f;                                              // index 1 = match
         }
 
-        string lossItm = CrossEntropy(itm, _g.Weight("itm_labels", labels, 3 * batch, 2));
-        string loss = Add(lossItc, lossItm);
-        _g.Output(loss, LossIo.Loss, OnnxGraph.Float);
-        _g.Output(lossItc, LossIo.LossItc, OnnxGraph.Float);
-        _g.Output(lossItm, LossIo.LossItm, OnnxGraph.Float);
-        return Finish(RetrievalLossName);
+        var lossItm = CrossEntropy(itm, g.Weight("itm_labels", labels, 3 * batch, 2));
+        g.Output(lossItc + lossItm, LossIo.Loss, OnnxGraph.Float);
+        g.Output(lossItc, LossIo.LossItc, OnnxGraph.Float);
+        g.Output(lossItm, LossIo.LossItm, OnnxGraph.Float);
+        return Finish(g);
     }
 
     /// <summary>Mean over rows of −Σ_j targets[i,j] · log_softmax(logits)[i,j]; a scalar.</summary>
-    private string CrossEntropy(string logits, string targets)
-    {
-        string perRow = _g.Op("ReduceSum", [Mul(_g.Op("LogSoftmax", [logits], ("axis", 1L)), targets), _g.Int64s(1)], ("keepdims", 0L));
-        return _g.Op("Neg", [_g.Op("ReduceMean", [perRow], ("axes", new long[] { 0 }), ("keepdims", 0L))]);
-    }
+    private static Value CrossEntropy(Value logits, Value targets) =>
+        -ReduceMean(ReduceSum(LogSoftmax(logits, axis: 1) * targets, keepDims: false, 1), keepDims: false, 0);
 
     /// <summary>
     /// One index per row drawn from weights ∝ <paramref name="probabilities"/> ⊙ <paramref name="allowed"/> (a tiny floor
     /// keeps a row whose softmax underflowed drawable): the first j with cdf[j] ≥ u·cdf[B−1]. Integer-valued, so no
     /// gradient flows through the draw.
     /// </summary>
-    private string SampleRows(string probabilities, string allowed, string uniformRow, int batch)
+    private static Value SampleRows(Value probabilities, Value allowed, Value uniformRow, int batch)
     {
-        string weights = Mul(Add(probabilities, _g.Scalar(1e-12f)), allowed);                    // [B,B]
-        string cdf = _g.Op("CumSum", [weights, _g.Int64Scalar(1)]);
-        string total = SliceAxis(cdf, 1, batch - 1, batch);                                      // [B,1]
-        string threshold = Mul(total, _g.Op("Transpose", [uniformRow], ("perm", new long[] { 1, 0 }))); // [B,1]
-        string below = _g.Op("Cast", [_g.Op("Less", [cdf, threshold])], ("to", (long)OnnxGraph.Int64));
-        string index = _g.Op("ReduceSum", [below, _g.Int64s(1)], ("keepdims", 0L));              // [B]
-        return _g.Op("Min", [index, _g.Int64s(batch - 1)]);
+        var g = probabilities.Graph;
+        var weights = (probabilities + 1e-12f) * allowed;                                        // [B,B]
+        var cdf = CumSum(weights, g.Int64Scalar(1));
+        var total = SliceAxis(cdf, 1, batch - 1, batch);                                         // [B,1]
+        var threshold = total * Transpose(uniformRow, 1, 0);                                     // [B,1]
+        var below = Cast(Less(cdf, threshold), OnnxGraph.Int64);
+        var index = ReduceSum(below, keepDims: false, 1);                                        // [B]
+        return Min(index, g.Int64s(batch - 1));
     }
 }

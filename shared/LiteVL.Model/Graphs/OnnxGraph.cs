@@ -13,7 +13,8 @@ public enum Precision
 
 /// <summary>
 /// A small, typed wrapper over the ONNX protobuf classes (from the OnnxSharp package) that names values and nodes
-/// uniquely and stores initializers in the graph's compute precision. Values are plain string handles.
+/// uniquely and stores initializers in the graph's compute precision. Every method returns a typed <see cref="Value"/>
+/// of this graph; <see cref="Ops"/> builds the operators on it.
 /// </summary>
 public sealed class OnnxGraph
 {
@@ -23,6 +24,7 @@ public sealed class OnnxGraph
     private readonly GraphProto _graph;
     private readonly Dictionary<string, int> _counters = new(StringComparer.Ordinal);
     private readonly HashSet<string> _initializerNames = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _weightInputNames = new(StringComparer.Ordinal);
 
     public OnnxGraph(string name, Precision precision)
     {
@@ -31,6 +33,11 @@ public sealed class OnnxGraph
     }
 
     public Precision Precision { get; }
+
+    public string Name => _graph.Name;
+
+    /// <summary>An omitted optional input of a node (ONNX's empty name).</summary>
+    public Value Absent => new(this, string.Empty);
 
     /// <summary>ONNX element type of activations and weights: FLOAT or FLOAT16.</summary>
     public int ComputeType => Precision == Precision.Fp16 ? (int)TensorProto.Types.DataType.Float16 : (int)TensorProto.Types.DataType.Float;
@@ -44,17 +51,31 @@ public sealed class OnnxGraph
     public static int UInt8 => (int)TensorProto.Types.DataType.Uint8;
 
     /// <summary>Declares a graph input. Dimensions are numbers or symbolic names (strings).</summary>
-    public string Input(string name, int elemType, params object[] dims)
+    public Value Input(string name, int elemType, params object[] dims)
     {
         _graph.Input.Add(ValueInfo(name, elemType, dims));
-        return name;
+        return new(this, name);
+    }
+
+    /// <summary>
+    /// A weight fed as a graph input in the compute precision (a trained weight), declared once however often it is used,
+    /// so that a shared weight collects gradients from every use.
+    /// </summary>
+    public Value WeightInput(string name, params long[] shape)
+    {
+        if (_weightInputNames.Add(name))
+        {
+            _graph.Input.Add(ValueInfo(name, ComputeType, shape.Cast<object>().ToArray()));
+        }
+
+        return new(this, name);
     }
 
     /// <summary>
     /// An optional int64 graph input: an input with an initializer of the same name, which a caller may feed and
     /// otherwise takes <paramref name="defaults"/> (ONNX IR ≥ 4; ONNX Runtime lists it as an overridable initializer).
     /// </summary>
-    public string OptionalInt64Input(string name, params long[] defaults)
+    public Value OptionalInt64Input(string name, params long[] defaults)
     {
         _graph.Input.Add(ValueInfo(name, Int64, [defaults.Length]));
         var tensor = new TensorProto { Name = name, DataType = Int64 };
@@ -62,28 +83,23 @@ public sealed class OnnxGraph
         tensor.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(defaults.AsSpan()));
         _graph.Initializer.Add(tensor);
         _initializerNames.Add(name);
-        return name;
+        return new(this, name);
     }
 
     /// <summary>Declares <paramref name="value"/> as the graph output <paramref name="name"/> (float32 contract).</summary>
-    public void Output(string value, string name, int elemType, params object[] dims)
+    public void Output(Value value, string name, int elemType, params object[] dims)
     {
-        string result = value;
-        if (elemType != ComputeType && elemType == Float)
-        {
-            result = Op("Cast", [value], ("to", (long)Float));
-        }
-
+        var result = elemType != ComputeType && elemType == Float ? Ops.Cast(value, Float) : value;
         _graph.Node.Add(NewNode("Identity", [result], [name], name + "_out", string.Empty, []));
         _graph.Output.Add(ValueInfo(name, elemType, dims));
     }
 
     /// <summary>A weight tensor stored in the compute precision; the same name is stored once.</summary>
-    public string Weight(string name, ReadOnlySpan<float> data, params long[] shape)
+    public Value Weight(string name, ReadOnlySpan<float> data, params long[] shape)
     {
         if (_initializerNames.Contains(name))
         {
-            return name;
+            return new(this, name);
         }
 
         var tensor = new TensorProto { Name = name, DataType = ComputeType };
@@ -105,14 +121,14 @@ public sealed class OnnxGraph
 
         _graph.Initializer.Add(tensor);
         _initializerNames.Add(name);
-        return name;
+        return new(this, name);
     }
 
     /// <summary>A scalar constant in the compute precision.</summary>
-    public string Scalar(float value) => Weight(Unique("scalar"), [value]);
+    public Value Scalar(float value) => Weight(Unique("scalar"), [value]);
 
     /// <summary>A 1-D int64 constant (shapes, axes, indices).</summary>
-    public string Int64s(params long[] values)
+    public Value Int64s(params long[] values)
     {
         string name = Unique("i64");
         var tensor = new TensorProto { Name = name, DataType = Int64 };
@@ -120,39 +136,39 @@ public sealed class OnnxGraph
         tensor.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()));
         _graph.Initializer.Add(tensor);
         _initializerNames.Add(name);
-        return name;
+        return new(this, name);
     }
 
     /// <summary>A 0-d int64 constant (Gather index that drops the axis).</summary>
-    public string Int64Scalar(long value)
+    public Value Int64Scalar(long value)
     {
         string name = Unique("i64s");
         var tensor = new TensorProto { Name = name, DataType = Int64 };
         tensor.RawData = ByteString.CopyFrom(BitConverter.GetBytes(value));
         _graph.Initializer.Add(tensor);
         _initializerNames.Add(name);
-        return name;
+        return new(this, name);
     }
 
-    /// <summary>Adds one node with a single output and returns that output's name.</summary>
-    public string Op(string opType, string[] inputs, params (string Name, object Value)[] attributes) =>
+    /// <summary>Adds one node with a single output and returns that output (model code uses the typed <see cref="Ops"/>).</summary>
+    public Value Op(string opType, Value[] inputs, params (string Name, object Value)[] attributes) =>
         OpIn(string.Empty, opType, inputs, attributes);
 
     /// <summary>Adds one node of a domain (e.g. com.microsoft) with a single output.</summary>
-    public string OpIn(string domain, string opType, string[] inputs, params (string Name, object Value)[] attributes)
+    public Value OpIn(string domain, string opType, Value[] inputs, params (string Name, object Value)[] attributes)
     {
         string output = Unique(opType);
         _graph.Node.Add(NewNode(opType, inputs, [output], output, domain, attributes));
-        return output;
+        return new(this, output);
     }
 
     /// <summary>Adds one node with several outputs.</summary>
-    public string[] OpMulti(string opType, string[] inputs, int outputs, params (string Name, object Value)[] attributes)
+    public Value[] OpMulti(string opType, Value[] inputs, int outputs, params (string Name, object Value)[] attributes)
     {
         string baseName = Unique(opType);
         var names = Enumerable.Range(0, outputs).Select(i => $"{baseName}:{i}").ToArray();
         _graph.Node.Add(NewNode(opType, inputs, names, baseName, string.Empty, attributes));
-        return names;
+        return [.. names.Select(n => new Value(this, n))];
     }
 
     public ModelProto ToModel(string docString, IReadOnlyDictionary<string, string> metadata)
@@ -182,10 +198,14 @@ public sealed class OnnxGraph
         return $"{hint}_{n}";
     }
 
-    private static NodeProto NewNode(string opType, string[] inputs, string[] outputs, string name, string domain, (string Name, object Value)[] attributes)
+    private NodeProto NewNode(string opType, Value[] inputs, string[] outputs, string name, string domain, (string Name, object Value)[] attributes)
     {
         var node = new NodeProto { OpType = opType, Name = name, Domain = domain };
-        node.Input.AddRange(inputs);
+        foreach (var input in inputs)
+        {
+            node.Input.Add(input.Graph == this ? input.Name : throw new ArgumentException($"{input.Name} belongs to another graph ({input.Graph.Name}).", nameof(inputs)));
+        }
+
         node.Output.AddRange(outputs);
         foreach (var (attrName, value) in attributes)
         {

@@ -178,10 +178,10 @@ public static class BlipImporter
         }
 
         var g = new OnnxGraph("resize_positions", Precision.Fp32);
-        string x = g.Input("grid", OnnxGraph.Float, 1, d, oldGrid, oldGrid);
-        string resized = g.Op(
+        var x = g.Input("grid", OnnxGraph.Float, 1, d, oldGrid, oldGrid);
+        var resized = g.Op(
             "Resize",
-            [x, string.Empty, string.Empty, g.Int64s(1, d, newGrid, newGrid)],
+            [x, g.Absent, g.Absent, g.Int64s(1, d, newGrid, newGrid)],
             ("mode", "cubic"),
             ("cubic_coeff_a", -0.75f),
             ("coordinate_transformation_mode", "half_pixel"));

@@ -46,6 +46,23 @@ internal sealed class FakeBackend : IEvalBackend
         var order = (query.Rerank ? RerankOrder : CoarseOrder)[query.Query];
         return Task.FromResult(new SearchOutcome(order, query.Rerank ? 30 : 10, query.Rerank ? 20 : 0, query.Rerank, "m1", query.Rerank ? ["slow"] : [], query.Rerank ? query.Pooling ?? "tdp" : null));
     }
+
+    /// <summary>Answers per (video id, question, mode); rank mode answers must be among the candidates asked with.</summary>
+    public Dictionary<(string Video, string Question, string Mode), string> Answers { get; } = [];
+
+    public List<AskQuery> Asks { get; } = [];
+
+    public Task<AskOutcome> AskAsync(AskQuery query, CancellationToken ct)
+    {
+        Asks.Add(query);
+        string answer = Answers[(query.VideoId, query.Question, query.Mode)];
+        if (query.Mode == "rank" && query.Answers?.Contains(answer) != true)
+        {
+            throw new InvalidOperationException($"rank mode asked without '{answer}' among its candidates");
+        }
+
+        return Task.FromResult(new AskOutcome(answer, 0.5, query.Mode, "m1", query.Mode == "generate" ? ["question cut"] : [], query.Mode == "rank" ? 4 : 8));
+    }
 }
 
 public sealed class EvalRunnerTests : IDisposable
@@ -335,5 +352,116 @@ public sealed class EvalCommandTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+}
+
+public sealed class QaEvalRunnerTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("litevl-qaeval-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>
+    /// v1 and v2 index with the answering model m1, v3 fails, v4 was indexed with another model. Five questions on the
+    /// usable videos: rank mode right on 4 (colour 2/2, shape 1/2 with different letter case, direction 1/1), generate
+    /// right on 2 (colour 1/2, direction 1/1).
+    /// </summary>
+    [Fact]
+    public async Task Run_AsksEveryQuestionInBothModes_AndScoresPerType_LeavingOutWhatCannotBeAnswered()
+    {
+        var b = new FakeBackend();
+        for (int i = 1; i <= 4; i++)
+        {
+            b.IdOfFile[$"v{i}.mp4"] = $"id{i}";
+            File.WriteAllBytes(Path.Combine(_dir, $"v{i}.mp4"), [1, 2, 3]);
+        }
+
+        b.States["id3"] = new Queue<VideoStatus>([new VideoStatus("Failed", "extract: no video stream", null, 0)]);
+        b.States["id4"] = new Queue<VideoStatus>([new VideoStatus("Indexed", null, "m0", 1)]);
+        QaLine Q(int line, string video, string question, string answer, string type) => new(line, video, question, answer, type);
+        var lines = new List<QaLine>
+        {
+            Q(1, "v1.mp4", "what colour?", "red", "colour"),
+            Q(2, "v1.mp4", "what shape?", "Circle", "shape"),
+            Q(3, "v2.mp4", "what colour?", "blue", "colour"),
+            Q(4, "v2.mp4", "what shape?", "square", "shape"),
+            Q(5, "v2.mp4", "which way?", "left", "direction"),
+            Q(6, "v3.mp4", "what colour?", "red", "colour"),
+            Q(7, "v4.mp4", "what colour?", "red", "colour"),
+        };
+        string[] answers = ["blue", "circle", "left", "red", "right", "square"];
+        void Say(string id, string question, string rank, string generate)
+        {
+            b.Answers[(id, question, "rank")] = rank;
+            b.Answers[(id, question, "generate")] = generate;
+        }
+
+        Say("id1", "what colour?", "red", "red");
+        Say("id1", "what shape?", "circle", "square");
+        Say("id2", "what colour?", "blue", "red");
+        Say("id2", "what shape?", "circle", "circle");
+        Say("id2", "which way?", "left", "left");
+
+        var log = new StringWriter();
+        var report = await new QaEvalRunner(b, log, new EvalSettings(_dir, PollInterval: TimeSpan.Zero, IndexTimeout: TimeSpan.FromSeconds(30)))
+            .RunAsync(lines, answers, "qa.jsonl", "http://test", CancellationToken.None);
+
+        // One warm-up, then each of the 5 answerable questions once per mode; never the failed or stale videos.
+        Assert.Equal(1 + (2 * 5), b.Asks.Count);
+        Assert.DoesNotContain(b.Asks, a => a.VideoId is "id3" or "id4");
+        Assert.All(b.Asks.Where(a => a.Mode == "rank"), a => Assert.Equal(answers, a.Answers));
+        Assert.All(b.Asks.Where(a => a.Mode == "generate"), a => Assert.Null(a.Answers));
+
+        var byType = report.Scores.ToDictionary(x => x.Type);
+        Assert.Equal(["colour", "direction", "shape", "all"], report.Scores.Select(x => x.Type));
+        Assert.Equal((2, 100.0, 50.0), (byType["colour"].Questions, byType["colour"].RankAccuracy, byType["colour"].GenerateAccuracy));
+        Assert.Equal((2, 50.0, 0.0), (byType["shape"].Questions, byType["shape"].RankAccuracy, byType["shape"].GenerateAccuracy));
+        Assert.Equal((1, 100.0, 100.0), (byType["direction"].Questions, byType["direction"].RankAccuracy, byType["direction"].GenerateAccuracy));
+        Assert.Equal((5, 80.0, 40.0), (byType["all"].Questions, byType["all"].RankAccuracy, byType["all"].GenerateAccuracy));
+
+        Assert.Equal("m1", report.ModelVersion);
+        Assert.Equal(2, report.Videos);
+        Assert.Equal(["v3.mp4", "v4.mp4"], report.Excluded.Select(e => e.File).Order(StringComparer.Ordinal));
+        Assert.Contains("no video stream", report.Excluded.Single(e => e.File == "v3.mp4").Reason, StringComparison.Ordinal);
+        Assert.Contains("indexed with model m0, but m1 answers", report.Excluded.Single(e => e.File == "v4.mp4").Reason, StringComparison.Ordinal);
+        Assert.Equal([(4.0, "rank"), (8.0, "generate")], report.Timings.Select(t => (t.MeanMs, t.Mode)));
+        Assert.Equal(["question cut"], report.Warnings);
+        Assert.Equal("circle", report.Questions.Single(q => q.Line == 4).Ranked);
+
+        string markdown = report.ToMarkdown();
+        Assert.Contains("| colour | 2 | 100.0 % | 50.0 % |", markdown, StringComparison.Ordinal);
+        Assert.Contains("| **all** | 5 | 80.0 % | 40.0 % |", markdown, StringComparison.Ordinal);
+        Assert.Contains("excluded: v3.mp4 (1 questions): Failed: extract: no video stream", markdown, StringComparison.Ordinal);
+        Assert.Contains("\"generated\": \"square\"", report.ToJson(), StringComparison.Ordinal);
+        Assert.Contains("rank: 5 questions in", log.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AskRequest_AndResponse_MatchTheApi()
+    {
+        Assert.Equal("""{"question":"what colour?","answers":["red","blue"],"mode":"rank"}""", HttpEvalBackend.AskRequestJson(new AskQuery("id", "what colour?", ["red", "blue"], "rank")));
+        Assert.Equal("""{"question":"what colour?","mode":"generate"}""", HttpEvalBackend.AskRequestJson(new AskQuery("id", "what colour?", null, "generate")));
+        var outcome = HttpEvalBackend.ParseAskResponse(
+            """{"answer": "red", "score": 0.81, "alternatives": [{"answer": "blue", "score": 0.1}], "evidenceTime": 1.5, "segment": {"index": 0, "start": 0, "end": 4}, "mode": "rank", "modelVersion": "small-1", "warnings": ["cut"]}""",
+            12.5);
+        Assert.Equal(new AskOutcome("red", 0.81, "rank", "small-1", outcome.Warnings, 12.5), outcome);
+        Assert.Equal(["cut"], outcome.Warnings);
+        Assert.Throws<InvalidDataException>(() => HttpEvalBackend.ParseAskResponse("""{"title": "oops"}""", 1));
+    }
+
+    [Fact]
+    public void EvalQa_WithoutModel_GoesToTheApi_AndSaysWhatIsMissing()
+    {
+        string dataset = Path.Combine(_dir, "qa.jsonl");
+        File.WriteAllText(dataset, "{\"video\": \"a.mp4\", \"question\": \"what colour?\", \"answer\": \"red\"}\n");
+        File.WriteAllBytes(Path.Combine(_dir, "a.mp4"), [0, 0, 0, 24]);
+
+        var noKey = Cli.Run("eval", "--task", "qa", "--dataset", dataset);
+        Assert.Equal(1, noKey.Exit);
+        Assert.Contains("--key", noKey.Error, StringComparison.Ordinal);
+
+        var unreachable = Cli.Run("eval", "--task", "qa", "--dataset", dataset, "--key", "k", "--server", "http://127.0.0.1:1");
+        Assert.Equal(1, unreachable.Exit);
+        Assert.Contains("cannot reach http://127.0.0.1:1/", unreachable.Error, StringComparison.Ordinal);
     }
 }

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using LiteVL.Cli.Ingest;
+using LiteVL.Testing;
 
 namespace LiteVL.Cli.Tests.Ingest;
 
@@ -13,11 +13,7 @@ public sealed class DryRunTests : IDisposable
     public void DryRun_ProbesRealFiles_EstimatesSegments_AndExitsThreeOnAnUnusableFile()
     {
         string clip = Path.Combine(_dir.Root, "clip.mp4");
-        using (var ffmpeg = Process.Start(new ProcessStartInfo("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=5:duration=12", "-c:v", "libx264", "-pix_fmt", "yuv420p", clip]) { RedirectStandardError = true })!)
-        {
-            ffmpeg.WaitForExit();
-            Assert.Equal(0, ffmpeg.ExitCode);
-        }
+        Assert.Equal(0, Programs.Run("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=5:duration=12", "-c:v", "libx264", "-pix_fmt", "yuv420p", clip]).ExitCode);
 
         _dir.File("fake.mp4", "not a video");
 

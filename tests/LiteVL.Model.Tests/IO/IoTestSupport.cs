@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace LiteVL.Model.Tests.IO;
@@ -32,22 +31,8 @@ internal sealed class TempDir : IDisposable
 
 internal static class IoTestSupport
 {
-    /// <summary>
-    /// tests/LiteVL.Model.Tests/Fixtures/npz: found by walking up from the test binaries to the folder holding
-    /// LiteVL.Platform.sln, or else relative to this source file (no csproj copy step needed).
-    /// </summary>
-    public static string NpzFixtureDirectory([CallerFilePath] string thisFile = "")
-    {
-        for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            if (File.Exists(Path.Combine(d.FullName, "LiteVL.Platform.sln")))
-            {
-                return Path.Combine(d.FullName, "tests", "LiteVL.Model.Tests", "Fixtures", "npz");
-            }
-        }
-
-        return Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "Fixtures", "npz"));
-    }
+    /// <summary>Fixtures/npz in the test's output folder (the project copies Fixtures/** there).</summary>
+    public static string NpzFixtureDirectory() => Path.Combine(AppContext.BaseDirectory, "Fixtures", "npz");
 
     /// <summary>Writes a safetensors file by hand: length prefix (or <paramref name="headerLengthOverride"/>), header JSON, data.</summary>
     public static void WriteRawSafeTensors(string path, string headerJson, byte[] data, ulong? headerLengthOverride = null)

@@ -13,7 +13,7 @@ using LiteVL.VectorIndex;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
+using LiteVL.Testing;
 
 namespace LiteVL.Pipeline.Tests.Distributed;
 
@@ -28,13 +28,11 @@ internal sealed class DistributedDeployment : IAsyncDisposable
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
-    private readonly string _admin;
-    private readonly string _database;
+    private readonly PostgresDatabase _database;
     private readonly Dictionary<string, string> _environment;
 
-    private DistributedDeployment(string admin, string database, string data, Dictionary<string, string> environment, ModelConfig model)
+    private DistributedDeployment(PostgresDatabase database, string data, Dictionary<string, string> environment, ModelConfig model)
     {
-        _admin = admin;
         _database = database;
         _environment = environment;
         Data = data;
@@ -59,20 +57,14 @@ internal sealed class DistributedDeployment : IAsyncDisposable
 
     public static async Task<DistributedDeployment> StartAsync(string postgresAdmin, string rabbitPort, int encoders, IReadOnlyDictionary<string, string>? settings = null)
     {
-        string database = $"litevl_dist_{Guid.NewGuid():N}";
-        await using (var connection = new NpgsqlConnection(postgresAdmin))
-        {
-            await connection.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE DATABASE {database}", connection);
-            await create.ExecuteNonQueryAsync();
-        }
+        var database = await PostgresDatabase.CreateAsync(postgresAdmin, "litevl_dist");
 
         string data = Directory.CreateTempSubdirectory("litevl-dist-").FullName;
         var model = ModelDirectory.Init(Presets.Get(Presets.Tiny), seed: 0, Path.Combine(data, "model"));
         var environment = new Dictionary<string, string>
         {
             ["LiteVL__Storage__Provider"] = "Postgres",
-            ["LiteVL__Storage__ConnectionString"] = new NpgsqlConnectionStringBuilder(postgresAdmin) { Database = database }.ConnectionString,
+            ["LiteVL__Storage__ConnectionString"] = database.ConnectionString,
             ["LiteVL__Storage__DataDirectory"] = data,
             ["LiteVL__Messaging__Transport"] = "RabbitMq",
             ["LiteVL__Messaging__RabbitMqHost"] = "127.0.0.1",
@@ -92,7 +84,7 @@ internal sealed class DistributedDeployment : IAsyncDisposable
             environment[k] = v;
         }
 
-        var deployment = new DistributedDeployment(postgresAdmin, database, data, environment, model);
+        var deployment = new DistributedDeployment(database, data, environment, model);
         try
         {
             deployment.Upload = await deployment.StartAsync("upload-api", "LiteVL.UploadApi.dll");
@@ -241,18 +233,7 @@ internal sealed class DistributedDeployment : IAsyncDisposable
         }
 
         Http?.Dispose();
-        NpgsqlConnection.ClearAllPools();
-        try
-        {
-            await using var connection = new NpgsqlConnection(_admin);
-            await connection.OpenAsync();
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)", connection);
-            await drop.ExecuteNonQueryAsync();
-        }
-        catch (NpgsqlException)
-        {
-            // The server is already gone (a test's own cluster stopped first): nothing to drop.
-        }
+        await _database.DisposeAsync();
 
         Directory.Delete(Data, recursive: true);
     }

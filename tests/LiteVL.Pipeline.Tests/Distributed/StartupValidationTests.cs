@@ -1,3 +1,5 @@
+using LiteVL.Testing;
+
 namespace LiteVL.Pipeline.Tests.Distributed;
 
 /// <summary>

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using LiteVL.Media;
 using LiteVL.Storage.Entities;
+using LiteVL.Testing;
 using LiteVL.UploadApi;
 using Xunit.Abstractions;
 

@@ -6,7 +6,6 @@ using LiteVL.Storage.Entities;
 using LiteVL.Testing;
 using LiteVL.UploadApi;
 using LiteVL.VectorIndex;
-using Npgsql;
 using Xunit.Abstractions;
 
 namespace LiteVL.Pipeline.Tests.EndToEnd;
@@ -26,31 +25,12 @@ public sealed class EmbeddedHostEndToEndTests(ClipSetFixture clips, ITestOutputH
     [SkippableFact]
     public async Task Postgres_EveryClipEndsIndexedOrFailedWithAReason()
     {
-        string admin = Servers.Require(Server.Postgres);
-        string database = $"litevl_e2e_{Guid.NewGuid():N}";
-        await using (var connection = new NpgsqlConnection(admin))
+        await using var database = await PostgresDatabase.CreateAsync("litevl_e2e");
+        await RunAsync(new Dictionary<string, string>
         {
-            await connection.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE DATABASE {database}", connection);
-            await create.ExecuteNonQueryAsync();
-        }
-
-        try
-        {
-            await RunAsync(new Dictionary<string, string>
-            {
-                ["LiteVL__Storage__Provider"] = "Postgres",
-                ["LiteVL__Storage__ConnectionString"] = new NpgsqlConnectionStringBuilder(admin) { Database = database }.ConnectionString,
-            });
-        }
-        finally
-        {
-            NpgsqlConnection.ClearAllPools();
-            await using var connection = new NpgsqlConnection(admin);
-            await connection.OpenAsync();
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {database} WITH (FORCE)", connection);
-            await drop.ExecuteNonQueryAsync();
-        }
+            ["LiteVL__Storage__Provider"] = "Postgres",
+            ["LiteVL__Storage__ConnectionString"] = database.ConnectionString,
+        });
     }
 
     private async Task RunAsync(IReadOnlyDictionary<string, string> environment)

@@ -7,6 +7,7 @@ using LiteVL.Model.Config;
 using LiteVL.QueryApi;
 using LiteVL.ServiceDefaults;
 using LiteVL.Storage.Entities;
+using LiteVL.Testing;
 using LiteVL.UploadApi;
 using Xunit.Abstractions;
 using LiteVL.Search;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using LiteVL.Testing;
 using Xunit.Abstractions;
 
 namespace LiteVL.Pipeline.Tests.EndToEnd;

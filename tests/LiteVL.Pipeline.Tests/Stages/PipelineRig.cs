@@ -17,7 +17,6 @@ using MassTransit.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 
 namespace LiteVL.Pipeline.Tests.Stages;
 
@@ -44,15 +43,13 @@ public sealed class PipelineRig : IAsyncDisposable
 
     private static readonly CancellationToken Snapshot = new(canceled: true);
 
-    private readonly string? _adminConnection;
-    private readonly string? _databaseName;
+    private readonly PostgresDatabase? _postgres;
 
-    private PipelineRig(ServiceProvider services, string root, string? adminConnection, string? databaseName)
+    private PipelineRig(ServiceProvider services, string root, PostgresDatabase? postgres)
     {
         Services = services;
         Root = root;
-        _adminConnection = adminConnection;
-        _databaseName = databaseName;
+        _postgres = postgres;
     }
 
     public ServiceProvider Services { get; }
@@ -87,20 +84,11 @@ public sealed class PipelineRig : IAsyncDisposable
             ["LiteVL:Media:SegmentSeconds"] = "1",
             ["LiteVL:Media:MinTailSeconds"] = "0.5",
         };
-        string? admin = null;
-        string? name = null;
+        PostgresDatabase? postgres = null;
         if (provider == DatabaseProvider.Postgres)
         {
-            admin = Servers.Require(Server.Postgres);
-            name = $"litevl_stages_{Guid.NewGuid():N}";
-            await using (var connection = new NpgsqlConnection(admin))
-            {
-                await connection.OpenAsync();
-                await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
-                await command.ExecuteNonQueryAsync();
-            }
-
-            settings["LiteVL:Storage:ConnectionString"] = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
+            postgres = await PostgresDatabase.CreateAsync("litevl_stages");
+            settings["LiteVL:Storage:ConnectionString"] = postgres.ConnectionString;
         }
 
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
@@ -127,7 +115,7 @@ public sealed class PipelineRig : IAsyncDisposable
         });
         services.AddMassTransitTestHarness();
         var sp = services.BuildServiceProvider();
-        var rig = new PipelineRig(sp, root, admin, name);
+        var rig = new PipelineRig(sp, root, postgres);
         try
         {
             await sp.MigrateLiteVLDatabaseAsync();
@@ -316,14 +304,10 @@ public sealed class PipelineRig : IAsyncDisposable
         }
 
         await Services.DisposeAsync();
-        NpgsqlConnection.ClearAllPools();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        if (_adminConnection is not null && _databaseName is not null)
+        if (_postgres is not null)
         {
-            await using var connection = new NpgsqlConnection(_adminConnection);
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_databaseName} WITH (FORCE)", connection);
-            await command.ExecuteNonQueryAsync();
+            await _postgres.DisposeAsync();
         }
 
         try

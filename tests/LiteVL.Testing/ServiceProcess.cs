@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace LiteVL.Pipeline.Tests.Distributed;
+namespace LiteVL.Testing;
 
 /// <summary>
 /// One LiteVL program as its own OS process (dotnet ASSEMBLY.dll from the test's output folder) on a free loopback port,
@@ -116,10 +116,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>Sends a signal (STOP, CONT, KILL, ...) to the process; KILL waits until it is gone.</summary>
     public async Task SignalAsync(string signal)
     {
-        using (var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-        {
-            await kill!.WaitForExitAsync();
-        }
+        await Programs.RunAsync("kill", [$"-{signal}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
 
         if (signal == "KILL")
         {
@@ -152,10 +149,7 @@ public sealed class ServiceProcess : IAsyncDisposable
             return;
         }
 
-        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-        {
-            await kill!.WaitForExitAsync();
-        }
+        await Programs.RunAsync("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
 
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         try

@@ -1,10 +1,8 @@
-using LiteVL.Pipeline.Tests.Distributed;
-
-namespace LiteVL.Pipeline.Tests.EndToEnd;
+namespace LiteVL.Testing;
 
 /// <summary>
-/// The embedded host as a real OS process (the README's first command), on a free loopback port. Also compiled into
-/// tests/LiteVL.Dashboard.Tests (linked, with ServiceProcess.cs).
+/// The embedded host as a real OS process (the README's first command), on a free loopback port; its test project must
+/// reference services/LiteVL.Host so litevl-host.dll is in the test's output folder.
 /// </summary>
 public sealed class HostProcess : IAsyncDisposable
 {

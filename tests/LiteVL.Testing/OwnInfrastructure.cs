@@ -1,13 +1,13 @@
-using System.Diagnostics;
 using Npgsql;
+using Xunit;
 
-namespace LiteVL.Pipeline.Tests.Distributed;
+namespace LiteVL.Testing;
 
 /// <summary>
 /// A PostgreSQL cluster and a RabbitMQ node of the test's own, started and stopped with the scripts users run
 /// (deploy/postgres.sh, deploy/rabbitmq.sh), so the fault test can restart them without disturbing the shared ones.
 /// </summary>
-internal sealed class OwnInfrastructure : IAsyncDisposable
+public sealed class OwnInfrastructure : IAsyncDisposable
 {
     private readonly string _root;
     private readonly string _repository;
@@ -33,7 +33,7 @@ internal sealed class OwnInfrastructure : IAsyncDisposable
         // Short: RabbitMQ names the node after the directory, and PostgreSQL puts its socket there (path limit 107 bytes).
         string root = Path.Combine("/tmp", $"lvf-{Guid.NewGuid():N}"[..12]);
         Directory.CreateDirectory(root);
-        var infra = new OwnInfrastructure(root, LiteVL.Testing.RepositoryRoot.Path);
+        var infra = new OwnInfrastructure(root, RepositoryRoot.Path);
         try
         {
             // Ports below Linux's ephemeral range and away from tests/run.sh's (21000-27999); retried like run.sh does.
@@ -131,16 +131,7 @@ internal sealed class OwnInfrastructure : IAsyncDisposable
 
     private async Task<(int Code, string Output)> ScriptAsync(string script, params string[] arguments)
     {
-        var info = new ProcessStartInfo(Path.Combine(_repository, "deploy", script)) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in arguments)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout + await stderr);
+        var run = await Programs.RunAsync(Path.Combine(_repository, "deploy", script), arguments, limit: TimeSpan.FromMinutes(5));
+        return (run.ExitCode, run.Output + run.Error);
     }
 }

@@ -1,10 +1,8 @@
 using LiteVL.Storage;
-using LiteVL.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 
-namespace LiteVL.Storage.Tests;
+namespace LiteVL.Testing;
 
 /// <summary>
 /// A fresh database of either provider with the storage services registered. PostgreSQL comes from
@@ -14,15 +12,13 @@ namespace LiteVL.Storage.Tests;
 /// </summary>
 public sealed class TestDatabase : IAsyncDisposable
 {
-    private readonly string? _adminConnection;
-    private readonly string? _databaseName;
+    private readonly PostgresDatabase? _postgres;
 
-    private TestDatabase(ServiceProvider services, string dataDirectory, string? adminConnection, string? databaseName)
+    private TestDatabase(ServiceProvider services, string dataDirectory, PostgresDatabase? postgres)
     {
         Services = services;
         DataDirectory = dataDirectory;
-        _adminConnection = adminConnection;
-        _databaseName = databaseName;
+        _postgres = postgres;
     }
 
     public ServiceProvider Services { get; }
@@ -37,26 +33,17 @@ public sealed class TestDatabase : IAsyncDisposable
             ["LiteVL:Storage:Provider"] = provider.ToString(),
             ["LiteVL:Storage:DataDirectory"] = dir,
         };
-        string? admin = null;
-        string? name = null;
+        PostgresDatabase? postgres = null;
         if (provider == DatabaseProvider.Postgres)
         {
-            admin = Servers.Require(Server.Postgres);
-            name = $"litevl_test_{Guid.NewGuid():N}";
-            await using (var connection = new NpgsqlConnection(admin))
-            {
-                await connection.OpenAsync();
-                await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
-                await command.ExecuteNonQueryAsync();
-            }
-
-            settings["LiteVL:Storage:ConnectionString"] = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
+            postgres = await PostgresDatabase.CreateAsync("litevl_test");
+            settings["LiteVL:Storage:ConnectionString"] = postgres.ConnectionString;
         }
 
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection().AddLogging().AddLiteVLStorage(configuration).BuildServiceProvider();
         await services.MigrateLiteVLDatabaseAsync();
-        return new TestDatabase(services, dir, admin, name);
+        return new TestDatabase(services, dir, postgres);
     }
 
     public AsyncServiceScope Scope() => Services.CreateAsyncScope();
@@ -64,13 +51,9 @@ public sealed class TestDatabase : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Services.DisposeAsync();
-        NpgsqlConnection.ClearAllPools();
-        if (_adminConnection is not null && _databaseName is not null)
+        if (_postgres is not null)
         {
-            await using var connection = new NpgsqlConnection(_adminConnection);
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_databaseName} WITH (FORCE)", connection);
-            await command.ExecuteNonQueryAsync();
+            await _postgres.DisposeAsync();
         }
 
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();

@@ -4,7 +4,8 @@
 #     docker-compose 1.29 renders and validates a file without talking to an engine; installed from apt when missing);
 #   - the kustomize base and both overlays through `kubectl kustomize` (offline), and every other YAML file under k8s/
 #     (k8s/alternatives) for syntax;
-#   - that every service has a Dockerfile and that every Dockerfile sets a non-root USER and a HEALTHCHECK.
+#   - the two image templates (deploy/docker/Dockerfile, Dockerfile.gpu): multi-stage, a non-root USER, a HEALTHCHECK;
+#     and that every image docker-compose.yml builds is one of them with a PROJECT under services/.
 # The detailed checks (health paths, pinned images, GPUs, KEDA queue, every LiteVL__ variable against the options
 # classes) are the tests of tests/LiteVL.Deployment.Tests, which also render with these tools when they are present.
 # Exits non-zero on the first failure.
@@ -65,14 +66,24 @@ for file in k8s/alternatives/*.yaml; do
 done
 
 # --- dockerfiles -------------------------------------------------------------------------------------------------------
-for service in UploadApi FrameExtractor Encoder Indexer QueryApi Dashboard Cli; do
-  file="services/LiteVL.$service/Dockerfile"
+for file in deploy/docker/Dockerfile deploy/docker/Dockerfile.gpu; do
   step "$file"
   [ -f "$file" ] || fail "$file is missing"
   [ "$(grep -c '^FROM ' "$file")" -ge 2 ] || fail "$file is not multi-stage"
   user=$(grep '^USER ' "$file" | tail -n 1 | awk '{print $2}')
   case "${user%%:*}" in ""|root|0) fail "$file runs as root (USER '$user')" ;; esac
   grep -q '^HEALTHCHECK ' "$file" || fail "$file has no HEALTHCHECK"
+done
+# The seven images (six services and the CLI's model-init), read from the rendered compose file.
+dockerfiles=$(grep -E '^ +dockerfile: ' "$tmp/compose.yml" | awk '{print $2}' | sort -u)
+for file in $dockerfiles; do
+  case "$file" in deploy/docker/Dockerfile|deploy/docker/Dockerfile.gpu) ;; *) fail "docker-compose.yml builds from $file, not deploy/docker/Dockerfile(.gpu)" ;; esac
+done
+projects=$(grep -E '^ +PROJECT: ' "$tmp/compose.yml" | awk '{print $2}')
+[ "$(wc -w <<< "$projects")" -eq 7 ] || fail "docker-compose.yml builds $(wc -w <<< "$projects") images with a PROJECT, not 7"
+for project in $projects; do
+  step "image of services/$project"
+  [ -f "services/$project/$project.csproj" ] || fail "docker-compose.yml builds PROJECT=$project, but there is no services/$project/$project.csproj"
 done
 [ -f .dockerignore ] || fail ".dockerignore is missing"
 
