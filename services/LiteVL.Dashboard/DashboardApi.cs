@@ -4,6 +4,7 @@ using LiteVL.ServiceDefaults;
 using LiteVL.Storage;
 using LiteVL.Storage.Blobs;
 using LiteVL.Storage.Entities;
+using LiteVL.Videos;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -121,57 +122,23 @@ public static class DashboardApi
 
     /// <summary>Newest first; <paramref name="q"/> matches a video id exactly, or title, file name, tenant or failure reason (case-insensitive).</summary>
     internal static async Task<Results<Ok<VideoTable>, ProblemHttpResult>> Videos(
-        LiteVLDbContext db, string? q, VideoState? state, string? tenant, int page = 1, int pageSize = 50, CancellationToken ct = default)
+        VideoCatalog videos, string? q, VideoState? state, string? tenant, int page = 1, int pageSize = 50, CancellationToken ct = default)
     {
-        if (page < 1 || pageSize is < 1 or > 500)
+        if (VideoCatalog.PagingProblem(page, pageSize) is { } badPaging)
         {
-            return TypedResults.Problem(detail: "page must be ≥ 1 and pageSize between 1 and 500.", statusCode: StatusCodes.Status400BadRequest, title: "Bad paging");
+            return badPaging;
         }
 
-        var query = db.Videos.AsNoTracking();
-        if (state is { } s)
-        {
-            query = query.Where(v => v.State == s);
-        }
-
-        if (!string.IsNullOrWhiteSpace(tenant))
-        {
-            query = query.Where(v => v.TenantId == tenant);
-        }
-
-        if (!string.IsNullOrWhiteSpace(q))
-        {
-            string text = q.Trim();
-            if (Guid.TryParse(text, out var id))
-            {
-                query = query.Where(v => v.Id == id);
-            }
-            else
-            {
-                // lower() + LIKE behaves the same on SQLite and PostgreSQL; the StringComparison overloads do not translate.
-                string lower = text.ToLowerInvariant();
-#pragma warning disable CA1862
-                query = query.Where(v => (v.Title != null && v.Title.ToLower().Contains(lower))
-                    || (v.OriginalFileName != null && v.OriginalFileName.ToLower().Contains(lower))
-                    || v.TenantId.ToLower().Contains(lower)
-                    || (v.FailureReason != null && v.FailureReason.ToLower().Contains(lower)));
-#pragma warning restore CA1862
-            }
-        }
-
-        int total = await query.CountAsync(ct).ConfigureAwait(false);
-        var rows = await query.OrderByDescending(v => v.CreatedAt).ThenBy(v => v.Id)
-            .Skip((page - 1) * pageSize).Take(pageSize)
-            .Select(v => new VideoRow(v.Id, v.TenantId, v.Title, v.State, v.FailedStage, v.FailureReason, v.SegmentCount, v.SizeBytes, v.CreatedAt, v.UpdatedAt))
-            .ToListAsync(ct).ConfigureAwait(false);
+        var rows = await videos.PageAsync(
+            new VideoFilter(tenant, state, q), page, pageSize,
+            v => new VideoRow(v.Id, v.TenantId, v.Title, v.State, v.FailedStage, v.FailureReason, v.SegmentCount, v.SizeBytes, v.CreatedAt, v.UpdatedAt), ct).ConfigureAwait(false);
         return TypedResults.Ok(new VideoTable(
-            [.. rows.Select(r => r with { CreatedAt = DashboardStatistics.Utc(r.CreatedAt), UpdatedAt = DashboardStatistics.Utc(r.UpdatedAt) })], page, pageSize, total));
+            [.. rows.Items.Select(r => r with { CreatedAt = DashboardStatistics.Utc(r.CreatedAt), UpdatedAt = DashboardStatistics.Utc(r.UpdatedAt) })], page, pageSize, rows.Total));
     }
 
-    internal static async Task<Results<Ok<VideoDetail>, ProblemHttpResult>> Video(Guid id, LiteVLDbContext db, CancellationToken ct)
+    internal static async Task<Results<Ok<VideoDetail>, ProblemHttpResult>> Video(Guid id, VideoCatalog videos, CancellationToken ct)
     {
-        var v = await db.Videos.AsNoTracking().AsSplitQuery().Include(x => x.Segments).Include(x => x.Events)
-            .FirstOrDefaultAsync(x => x.Id == id, ct).ConfigureAwait(false);
+        var v = await videos.FindAsync(id, tenantId: null, ct).ConfigureAwait(false);
         if (v is null)
         {
             return NotFound(id);
@@ -191,13 +158,8 @@ public static class DashboardApi
             new VideoActionsAllowed(v.State == VideoState.Failed, v.State is VideoState.Indexed or VideoState.Failed, true)));
     }
 
-    internal static async Task<IResult> Thumbnail(Guid id, int index, LiteVLDbContext db, IBlobStore blobs, CancellationToken ct)
-    {
-        string? key = await db.Segments.AsNoTracking().Where(s => s.VideoId == id && s.Index == index).Select(s => s.ThumbnailKey).FirstOrDefaultAsync(ct).ConfigureAwait(false);
-        return key is not null && blobs.Exists(key)
-            ? Results.Stream(blobs.OpenRead(key), "image/jpeg")
-            : TypedResults.Problem(detail: $"Video {id} has no segment {index} with a thumbnail.", statusCode: StatusCodes.Status404NotFound, title: "Not found");
-    }
+    internal static Task<IResult> Thumbnail(Guid id, int index, VideoCatalog videos, CancellationToken ct) =>
+        videos.ThumbnailAsync(id, index, tenantId: null, ct);
 
     internal static async Task<IResult> Frames(Guid id, int index, HttpContext http, LiteVLDbContext db, IBlobStore blobs, int size = 96, CancellationToken ct = default)
     {

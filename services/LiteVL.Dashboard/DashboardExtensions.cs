@@ -1,8 +1,7 @@
 using System.Collections.Concurrent;
 using LiteVL.ServiceDefaults;
-using LiteVL.UploadApi;
+using LiteVL.Videos;
 using MassTransit;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace LiteVL.Dashboard;
 
@@ -26,7 +25,7 @@ public static class DashboardExtensions
         services.AddScoped<DashboardSearch>();
         services.AddScoped<VideoActions>();
         services.AddSingleton<DashboardModel>();
-        services.TryAddScoped<DeleteVideoService>();
+        services.AddLiteVLVideos();
         services.AddHttpClient(DashboardSearch.HttpClientName, c => c.Timeout = TimeSpan.FromMinutes(1));
         var transport = configuration.GetSection(MessagingOptions.Section).Get<MessagingOptions>()?.Transport ?? MessageTransport.InMemory;
         if (transport == MessageTransport.RabbitMq)

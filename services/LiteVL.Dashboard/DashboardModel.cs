@@ -1,4 +1,5 @@
 using LiteVL.Model.Config;
+using LiteVL.Model.Hosting;
 using LiteVL.Model.IO;
 using LiteVL.Model.Runtime;
 using LiteVL.Model.Training;

@@ -2,7 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using LiteVL.QueryApi;
+using LiteVL.Search;
 using LiteVL.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;

@@ -1,3 +1,4 @@
+using LiteVL.Pipeline;
 using LiteVL.Storage;
 using LiteVL.Storage.Entities;
 using Microsoft.EntityFrameworkCore;
@@ -36,13 +37,11 @@ public sealed record EncoderWorkerView(
 /// </summary>
 public sealed class DashboardStatistics(LiteVLDbContext db, TimeProvider clock, IOptions<DashboardOptions> options)
 {
-    /// <summary>The stages of the timeline the latency table covers, as (name, from, to).</summary>
+    /// <summary>The stages of the timeline the latency table covers, as (name, from, to): each pipeline stage, then the whole.</summary>
     private static readonly (string Stage, VideoState From, VideoState To)[] Stages =
     [
-        ("extract", VideoState.Uploaded, VideoState.Extracted),
-        ("encode", VideoState.Extracted, VideoState.Encoded),
-        ("index", VideoState.Encoded, VideoState.Indexed),
-        ("total", VideoState.Uploaded, VideoState.Indexed),
+        .. PipelineStages.All.Select(s => (s.Name, s.Waiting, s.Done)),
+        ("total", PipelineStages.All[0].Waiting, PipelineStages.All[^1].Done),
     ];
 
     /// <summary>Every state with its count (zero included), in pipeline order.</summary>

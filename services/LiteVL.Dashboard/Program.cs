@@ -10,7 +10,7 @@ return await ServiceMain.RunAsync("dashboard", async () =>
     var builder = WebApplication.CreateBuilder(args);
     builder.AddServiceDefaults();
     builder.Services.AddLiteVLStorage(builder.Configuration);
-    builder.Services.AddLiteVLMessaging(builder.Configuration, _ => { });
+    builder.Services.AddLiteVLMessaging(builder.Configuration);
     builder.Services.AddDashboard(builder.Configuration);
 
     var app = builder.Build();

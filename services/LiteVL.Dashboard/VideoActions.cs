@@ -1,7 +1,8 @@
 using LiteVL.Contracts;
 using LiteVL.Storage;
 using LiteVL.Storage.Entities;
-using LiteVL.UploadApi;
+using LiteVL.Pipeline;
+using LiteVL.Videos;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
@@ -19,8 +20,8 @@ public enum ActionOutcome
 /// <summary>
 /// The operator's actions on a video. Retry and re-index send it back to the frame extractor through the ledger's
 /// conditional transition (a stage working on it meanwhile wins) and publish the same trigger an upload does; every
-/// stage is idempotent (segments are replaced, files and points have deterministic names). Delete is the Upload API's
-/// deletion.
+/// stage is idempotent (segments are replaced, files and points have deterministic names). Delete is the same
+/// <see cref="DeleteVideoService"/> as the Upload API's.
 /// </summary>
 public sealed class VideoActions(LiteVLDbContext db, VideoLedger ledger, IPublishEndpoint publish, DeleteVideoService deletions)
 {
@@ -55,16 +56,7 @@ public sealed class VideoActions(LiteVLDbContext db, VideoLedger ledger, IPublis
             return (now is null ? ActionOutcome.NotFound : ActionOutcome.Conflict, now);
         }
 
-        await publish.Publish(
-            new VideoUploaded
-            {
-                VideoId = video.Id,
-                TenantId = video.TenantId,
-                Sha256 = video.Sha256,
-                SizeBytes = video.SizeBytes,
-                UploadedAt = new DateTimeOffset(DashboardStatistics.Utc(video.CreatedAt)),
-            },
-            ct).ConfigureAwait(false);
+        await publish.Publish(PipelineMessages.Uploaded(video), ct).ConfigureAwait(false);
         return (ActionOutcome.Done, VideoState.Uploaded);
     }
 }

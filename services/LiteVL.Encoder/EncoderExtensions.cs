@@ -1,4 +1,5 @@
-using LiteVL.ServiceDefaults;
+using LiteVL.Model.Hosting;
+using LiteVL.Pipeline;
 using MassTransit;
 
 namespace LiteVL.Encoder;
@@ -14,6 +15,9 @@ public static class EncoderExtensions
         return services;
     }
 
-    public static void AddEncoderConsumers(this IBusRegistrationConfigurator bus) =>
+    public static void AddEncoderConsumers(this IBusRegistrationConfigurator bus)
+    {
+        bus.AddPipelineConsumers();
         bus.AddConsumer<FramesExtractedConsumer, FramesExtractedConsumerDefinition>();
+    }
 }

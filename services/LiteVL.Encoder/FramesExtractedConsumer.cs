@@ -8,7 +8,7 @@ namespace LiteVL.Encoder;
 /// <summary>
 /// Takes FramesExtracted messages in batches (segments of several videos share a model run). When a batch fails, each
 /// video is tried alone, so a poison message fails only its own video: the others finish, and the batch's retries and
-/// final fault (<see cref="LiteVL.ServiceDefaults.PipelineFaultConsumer"/>) then touch only the video still stuck.
+/// final fault (<see cref="LiteVL.Pipeline.PipelineFaultConsumer"/>) then touch only the video still stuck.
 /// </summary>
 public sealed class FramesExtractedConsumer(SegmentEncoder encoder, EncoderHeartbeatRecorder heartbeat, IServiceScopeFactory scopes) : IConsumer<Batch<FramesExtracted>>
 {

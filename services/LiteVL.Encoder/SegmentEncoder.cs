@@ -1,5 +1,6 @@
 using LiteVL.Contracts;
 using LiteVL.Model.Runtime;
+using LiteVL.Pipeline;
 using LiteVL.Storage;
 using LiteVL.Storage.Blobs;
 using LiteVL.Storage.Entities;
@@ -22,7 +23,8 @@ public sealed partial class SegmentEncoder(
     IOptions<EncoderOptions> options,
     ILogger<SegmentEncoder> logger)
 {
-    public const string Stage = "encode";
+    /// <summary>This stage's name (<see cref="PipelineStages.Encode"/>).</summary>
+    public static string Stage => PipelineStages.Encode.Name;
 
     /// <summary>Encodes the videos; returns one <see cref="SegmentsEncoded"/> per video that finished, and the failures.</summary>
     public async Task<EncodeOutcome> EncodeAsync(IReadOnlyCollection<FramesExtracted> messages, CancellationToken ct)
@@ -38,13 +40,13 @@ public sealed partial class SegmentEncoder(
                 string reason = $"frames were extracted as T={message.FramesPerSegment}, S={message.FrameSize} but the model {c.Version} needs T={c.NumFrames}, S={c.Vision.ImageSize}; re-extract the video";
                 if (await ledger.FailAsync(message.VideoId, Stage, reason, ct).ConfigureAwait(false))
                 {
-                    failed.Add(new VideoFailed { VideoId = message.VideoId, TenantId = message.TenantId, Stage = Stage, Reason = reason });
+                    failed.Add(PipelineMessages.Failed(message.VideoId, message.TenantId, Stage, reason));
                 }
 
                 continue;
             }
 
-            if (!await ledger.TryTransitionAsync(message.VideoId, [VideoState.Extracted, VideoState.Encoding], VideoState.Encoding, ct: ct).ConfigureAwait(false))
+            if (!await ledger.TryTransitionAsync(message.VideoId, PipelineStages.Encode.States, PipelineStages.Encode.Working, ct: ct).ConfigureAwait(false))
             {
                 LogSkipped(logger, message.VideoId);
                 continue;
@@ -57,7 +59,7 @@ public sealed partial class SegmentEncoder(
                 // One bad video must not fail the batch it shares with others.
                 if (await ledger.FailAsync(message.VideoId, Stage, problem, ct).ConfigureAwait(false))
                 {
-                    failed.Add(new VideoFailed { VideoId = message.VideoId, TenantId = message.TenantId, Stage = Stage, Reason = problem });
+                    failed.Add(PipelineMessages.Failed(message.VideoId, message.TenantId, Stage, problem));
                 }
 
                 continue;
@@ -131,7 +133,7 @@ public sealed partial class SegmentEncoder(
                 continue;
             }
 
-            if (!await ledger.TryTransitionAsync(message.VideoId, [VideoState.Encoding], VideoState.Encoded, $"{segments.Count} segments, model {c.Version}", ct).ConfigureAwait(false))
+            if (!await ledger.TryTransitionAsync(message.VideoId, [PipelineStages.Encode.Working], PipelineStages.Encode.Done, $"{segments.Count} segments, model {c.Version}", ct).ConfigureAwait(false))
             {
                 if (!await VideoExistsAsync(message.VideoId, ct).ConfigureAwait(false))
                 {

@@ -1,6 +1,6 @@
 using LiteVL.Contracts;
-using LiteVL.FrameExtractor.Media;
-using LiteVL.ServiceDefaults;
+using LiteVL.Media;
+using LiteVL.Pipeline;
 using LiteVL.Storage;
 using LiteVL.Storage.Blobs;
 using LiteVL.Storage.Entities;
@@ -21,15 +21,17 @@ public sealed partial class FrameExtraction(
     FrameGeometry geometry,
     ILogger<FrameExtraction> logger)
 {
-    public const string Stage = "extract";
+    /// <summary>This stage's name (<see cref="PipelineStages.Extract"/>).</summary>
+    public static string Stage => PipelineStages.Extract.Name;
 
-    /// <summary>Returns the event to publish: FramesExtracted, VideoFailed, or null when there was nothing to do.</summary>
-    public async Task<object?> ExtractAsync(VideoUploaded message, CancellationToken ct)
+    /// <summary>FramesExtracted for the encoder, the video's failure, or skipped (past this stage already, or deleted meanwhile).</summary>
+    public async Task<StageOutcome<FramesExtracted>> ExtractAsync(VideoUploaded message, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(message);
-        if (!await ledger.TryTransitionAsync(message.VideoId, [VideoState.Uploaded, VideoState.Extracting], VideoState.Extracting, ct: ct).ConfigureAwait(false))
+        var stage = PipelineStages.Extract;
+        if (!await ledger.TryTransitionAsync(message.VideoId, stage.States, stage.Working, ct: ct).ConfigureAwait(false))
         {
-            return null;
+            return StageOutcome.Skipped<FramesExtracted>();
         }
 
         string original = BlobKeys.Original(message.TenantId, message.VideoId);
@@ -109,23 +111,16 @@ public sealed partial class FrameExtraction(
                 .SetProperty(v => v.SegmentCount, segments.Count),
             ct).ConfigureAwait(false);
         string detail = $"{segments.Count} segments, {info.Duration.TotalSeconds:F1} s {info.Video.Codec} {info.Video.Width}x{info.Video.Height}";
-        if (!await ledger.TryTransitionAsync(message.VideoId, [VideoState.Extracting], VideoState.Extracted, detail, ct).ConfigureAwait(false))
+        if (!await ledger.TryTransitionAsync(message.VideoId, [stage.Working], stage.Done, detail, ct).ConfigureAwait(false))
         {
-            return null;
+            return StageOutcome.Skipped<FramesExtracted>();
         }
 
-        return new FramesExtracted
-        {
-            VideoId = message.VideoId,
-            TenantId = message.TenantId,
-            SegmentCount = segments.Count,
-            FramesPerSegment = geometry.FramesPerSegment,
-            FrameSize = geometry.FrameSize,
-        };
+        return StageOutcome.Completed(PipelineMessages.Extracted(message.VideoId, message.TenantId, segments.Count, geometry));
     }
 
     /// <summary>The video was deleted while ffmpeg ran: remove what we wrote after its deletion removed its files.</summary>
-    private object? Vanished(Guid videoId)
+    private StageOutcome<FramesExtracted> Vanished(Guid videoId)
     {
         try
         {
@@ -137,7 +132,7 @@ public sealed partial class FrameExtraction(
         }
 
         LogVanished(logger, videoId);
-        return null;
+        return StageOutcome.Skipped<FramesExtracted>();
     }
 
     /// <summary>ffmpeg speaks of our blob path; the person who uploaded the video knows it by its file name.</summary>
@@ -148,10 +143,10 @@ public sealed partial class FrameExtraction(
         return reason.Replace(localPath, name, StringComparison.Ordinal).Replace(Path.GetFileName(localPath), name, StringComparison.Ordinal);
     }
 
-    private async Task<VideoFailed?> FailAsync(VideoUploaded message, string reason, CancellationToken ct) =>
+    private async Task<StageOutcome<FramesExtracted>> FailAsync(VideoUploaded message, string reason, CancellationToken ct) =>
         await ledger.FailAsync(message.VideoId, Stage, reason, ct).ConfigureAwait(false)
-            ? new VideoFailed { VideoId = message.VideoId, TenantId = message.TenantId, Stage = Stage, Reason = reason }
-            : null;
+            ? StageOutcome.Failed<FramesExtracted>(PipelineMessages.Failed(message.VideoId, message.TenantId, Stage, reason))
+            : StageOutcome.Skipped<FramesExtracted>();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Video {VideoId} was deleted during extraction; its frames were removed")]
     private static partial void LogVanished(ILogger logger, Guid videoId);

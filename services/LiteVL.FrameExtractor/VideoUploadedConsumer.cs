@@ -9,15 +9,7 @@ public sealed class VideoUploadedConsumer(FrameExtraction extraction) : IConsume
     {
         ArgumentNullException.ThrowIfNull(context);
         var outcome = await extraction.ExtractAsync(context.Message, context.CancellationToken).ConfigureAwait(false);
-        switch (outcome)
-        {
-            case FramesExtracted extracted:
-                await context.Publish(extracted, context.CancellationToken).ConfigureAwait(false);
-                break;
-            case VideoFailed failed:
-                await context.Publish(failed, context.CancellationToken).ConfigureAwait(false);
-                break;
-        }
+        await outcome.PublishAsync(context, context.CancellationToken).ConfigureAwait(false);
     }
 }
 

@@ -1,5 +1,5 @@
-using LiteVL.FrameExtractor.Media;
-using LiteVL.FrameExtractor.Synth;
+using LiteVL.Media;
+using LiteVL.Media.Synth;
 using LiteVL.Model;
 using LiteVL.Model.Config;
 using LiteVL.Model.Weights;

@@ -1,4 +1,5 @@
-using LiteVL.ServiceDefaults;
+using LiteVL.Pipeline;
+using LiteVL.VectorIndex.Hosting;
 using MassTransit;
 
 namespace LiteVL.Indexer;
@@ -9,11 +10,13 @@ public static class IndexerExtensions
     {
         services.AddLiteVLVectorIndex(configuration);
         services.AddScoped<SegmentIndexer>();
+        services.AddScoped<VideoPointRemover>();
         return services;
     }
 
     public static void AddIndexerConsumers(this IBusRegistrationConfigurator bus)
     {
+        bus.AddPipelineConsumers();
         bus.AddConsumer<SegmentsEncodedConsumer, SegmentsEncodedConsumerDefinition>();
         bus.AddConsumer<VideoDeletedConsumer, VideoDeletedConsumerDefinition>();
     }

@@ -1,4 +1,5 @@
 using LiteVL.Contracts;
+using LiteVL.Pipeline;
 using LiteVL.Storage;
 using LiteVL.Storage.Entities;
 using LiteVL.VectorIndex;
@@ -13,12 +14,13 @@ namespace LiteVL.Indexer;
 /// </summary>
 public sealed partial class SegmentIndexer(LiteVLDbContext db, VideoLedger ledger, IVectorIndex index, ILogger<SegmentIndexer> logger)
 {
-    public const string Stage = "index";
+    /// <summary>This stage's name (<see cref="PipelineStages.Index"/>).</summary>
+    public static string Stage => PipelineStages.Index.Name;
 
     public async Task<VideoIndexed?> IndexAsync(SegmentsEncoded message, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(message);
-        if (!await ledger.TryTransitionAsync(message.VideoId, [VideoState.Encoded, VideoState.Indexing], VideoState.Indexing, ct: ct).ConfigureAwait(false))
+        if (!await ledger.TryTransitionAsync(message.VideoId, PipelineStages.Index.States, PipelineStages.Index.Working, ct: ct).ConfigureAwait(false))
         {
             return null;
         }
@@ -60,7 +62,7 @@ public sealed partial class SegmentIndexer(LiteVLDbContext db, VideoLedger ledge
         await db.Videos.Where(v => v.Id == video.Id)
             .ExecuteUpdateAsync(s => s.SetProperty(v => v.ModelVersion, message.ModelVersion).SetProperty(v => v.SegmentCount, points.Count), ct)
             .ConfigureAwait(false);
-        if (!await ledger.TryTransitionAsync(video.Id, [VideoState.Indexing], VideoState.Indexed, $"{points.Count} points in {message.ModelVersion}", ct).ConfigureAwait(false))
+        if (!await ledger.TryTransitionAsync(video.Id, [PipelineStages.Index.Working], PipelineStages.Index.Done, $"{points.Count} points in {message.ModelVersion}", ct).ConfigureAwait(false))
         {
             // Deleted while we upserted: its VideoDeleted may have been handled before our points existed.
             if (!await db.Videos.AnyAsync(v => v.Id == video.Id, ct).ConfigureAwait(false))

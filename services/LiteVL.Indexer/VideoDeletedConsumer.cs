@@ -1,44 +1,15 @@
 using LiteVL.Contracts;
-using LiteVL.Storage;
-using LiteVL.VectorIndex;
 using MassTransit;
-using Microsoft.EntityFrameworkCore;
 
 namespace LiteVL.Indexer;
 
-/// <summary>
-/// Removes a deleted video's points from the vector index (the indexer owns it: in distributed mode the embedded index
-/// lives in this process). Cleans the collection of the message's model version and of the active version (a video
-/// deleted before it was indexed has no version yet), then removes the video's tombstone. Idempotent: a re-delivery
-/// deletes nothing and succeeds.
-/// </summary>
-public sealed partial class VideoDeletedConsumer(IVectorIndex index, LiteVLDbContext db, ILogger<VideoDeletedConsumer> logger) : IConsumer<VideoDeleted>
+public sealed class VideoDeletedConsumer(VideoPointRemover remover) : IConsumer<VideoDeleted>
 {
-    public async Task Consume(ConsumeContext<VideoDeleted> context)
+    public Task Consume(ConsumeContext<VideoDeleted> context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var message = context.Message;
-        var ct = context.CancellationToken;
-        string? active = await index.GetActiveVersionAsync(ct).ConfigureAwait(false);
-        foreach (string version in new[] { message.ModelVersion, active }.OfType<string>().Distinct(StringComparer.Ordinal))
-        {
-            try
-            {
-                int removed = await index.DeleteVideoAsync(version, message.VideoId, ct).ConfigureAwait(false);
-                LogRemoved(logger, removed, message.VideoId, version);
-            }
-            catch (VectorCollectionNotFoundException)
-            {
-                // No collection for that version: no points to remove.
-            }
-        }
-
-        // The points are gone: the deletion is complete.
-        await db.DeletedVideos.Where(d => d.VideoId == message.VideoId).ExecuteDeleteAsync(ct).ConfigureAwait(false);
+        return remover.RemoveAsync(context.Message, context.CancellationToken);
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Removed {Points} points of deleted video {VideoId} from {ModelVersion}")]
-    private static partial void LogRemoved(ILogger logger, int points, Guid videoId, string modelVersion);
 }
 
 public sealed class VideoDeletedConsumerDefinition : ConsumerDefinition<VideoDeletedConsumer>

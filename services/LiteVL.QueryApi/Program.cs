@@ -7,7 +7,7 @@ return await ServiceMain.RunAsync("query API", async () =>
     var builder = WebApplication.CreateBuilder(args);
     builder.AddServiceDefaults();
     builder.Services.AddLiteVLStorage(builder.Configuration);
-    builder.Services.AddLiteVLMessaging(builder.Configuration, _ => { });
+    builder.Services.AddLiteVLMessaging(builder.Configuration);
     builder.Services.AddQueryApi(builder.Configuration);
 
     var app = builder.Build();

@@ -1,3 +1,4 @@
+using LiteVL.Search;
 using LiteVL.ServiceDefaults;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -5,18 +6,9 @@ namespace LiteVL.QueryApi;
 
 public static class QueryApiExtensions
 {
-    /// <summary>The query service: the model (text encoder, re-ranker, QA heads if any), the vector index and the token cache.</summary>
-    public static IServiceCollection AddQueryApi(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<SearchOptions>().Bind(configuration.GetSection(SearchOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddLiteVLModel(configuration);
-        services.AddLiteVLVectorIndex(configuration);
-        services.AddOptions<AskOptions>().Bind(configuration.GetSection(AskOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<TokenCache>();
-        services.AddScoped<SearchService>();
-        services.AddScoped<AskService>();
-        return services;
-    }
+    /// <summary>The query service: search and ask (<see cref="SearchExtensions.AddLiteVLSearch"/>).</summary>
+    public static IServiceCollection AddQueryApi(this IServiceCollection services, IConfiguration configuration) =>
+        services.AddLiteVLSearch(configuration);
 
     public static IEndpointRouteBuilder MapQueryApi(this IEndpointRouteBuilder routes)
     {

@@ -1,3 +1,4 @@
+using LiteVL.Pipeline;
 using LiteVL.ServiceDefaults;
 using LiteVL.Storage;
 using LiteVL.UploadApi;
@@ -7,13 +8,10 @@ return await ServiceMain.RunAsync("upload API", async () =>
     var builder = WebApplication.CreateBuilder(args);
     builder.AddServiceDefaults();
     builder.Services.AddLiteVLStorage(builder.Configuration);
-    builder.Services.AddLiteVLMessaging(builder.Configuration, _ => { });
+    builder.Services.AddLiteVLMessaging(builder.Configuration);
     builder.Services.AddUploadApi(builder.Configuration);
 
     // In the distributed mode the Upload API is the single process that re-drives stuck videos and sweeps orphan files.
-    builder.Services.AddSingleton(new FrameGeometry(
-        builder.Configuration.GetValue("LiteVL:Frames:FramesPerSegment", 8),
-        builder.Configuration.GetValue("LiteVL:Frames:FrameSize", 384)));
     builder.Services.AddLiteVLReconciler(builder.Configuration);
     builder.Services.AddLiteVLOrphanSweeper(builder.Configuration);
 

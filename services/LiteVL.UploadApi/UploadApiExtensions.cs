@@ -1,4 +1,5 @@
 using LiteVL.ServiceDefaults;
+using LiteVL.Videos;
 
 namespace LiteVL.UploadApi;
 
@@ -9,7 +10,7 @@ public static class UploadApiExtensions
     {
         services.AddOptions<UploadOptions>().Bind(configuration.GetSection(UploadOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddScoped<UploadService>();
-        services.AddScoped<DeleteVideoService>();
+        services.AddLiteVLVideos();
         services.AddHostedService<VideoStateMetrics>(); // litevl_videos{state} at /metrics, counted by this one process
         return services;
     }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using LiteVL.Contracts;
+using LiteVL.Pipeline;
 using LiteVL.Storage;
 using LiteVL.Storage.Blobs;
 using LiteVL.Storage.Entities;
@@ -115,9 +116,7 @@ public sealed partial class UploadService(IBlobStore blobs, LiteVLDbContext db, 
             return await FindAsync(tenantId, hash, ct).ConfigureAwait(false) ?? throw new InvalidOperationException("The video vanished while deduplicating.");
         }
 
-        await publish.Publish(
-            new VideoUploaded { VideoId = id, TenantId = tenantId, Sha256 = hash, SizeBytes = total, UploadedAt = clock.GetUtcNow() },
-            ct).ConfigureAwait(false);
+        await publish.Publish(PipelineMessages.Uploaded(id, tenantId, hash, total, clock.GetUtcNow().UtcDateTime), ct).ConfigureAwait(false);
         LogAccepted(logger, id, tenantId, total);
         return new UploadResult(id, VideoState.Uploaded, hash, Duplicate: false, total);
     }

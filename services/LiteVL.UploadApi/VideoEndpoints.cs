@@ -1,11 +1,10 @@
 using LiteVL.ServiceDefaults;
 using LiteVL.Storage;
-using LiteVL.Storage.Blobs;
 using LiteVL.Storage.Entities;
+using LiteVL.Videos;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
@@ -39,7 +38,7 @@ public sealed record VideoSummary(Guid Id, string? Title, VideoState State, long
 
 public sealed record VideoPage(IReadOnlyList<VideoSummary> Items, int Page, int PageSize, int Total);
 
-/// <summary>The video routes of the REST API: upload, status, listing, thumbnails.</summary>
+/// <summary>The video routes of the REST API: upload, status, listing, thumbnails (a tenant's own videos; the read model and the deletion are <see cref="VideoCatalog"/> and <see cref="DeleteVideoService"/>).</summary>
 public static class VideoEndpoints
 {
     /// <summary>Room for multipart boundaries and form fields on top of the video itself.</summary>
@@ -162,12 +161,9 @@ public static class VideoEndpoints
         }
     }
 
-    internal static async Task<Results<Ok<VideoView>, ProblemHttpResult>> Get(Guid id, HttpContext http, LiteVLDbContext db, CancellationToken ct)
+    internal static async Task<Results<Ok<VideoView>, ProblemHttpResult>> Get(Guid id, HttpContext http, VideoCatalog videos, CancellationToken ct)
     {
-        string tenant = http.User.Tenant();
-        var video = await db.Videos.AsNoTracking().AsSplitQuery()
-            .Include(v => v.Segments).Include(v => v.Events)
-            .FirstOrDefaultAsync(v => v.Id == id && v.TenantId == tenant, ct).ConfigureAwait(false);
+        var video = await videos.FindAsync(id, http.User.Tenant(), ct).ConfigureAwait(false);
         if (video is null)
         {
             return NotFound(id);
@@ -190,42 +186,21 @@ public static class VideoEndpoints
             [.. video.Segments.OrderBy(s => s.Index).Select(s => new SegmentView(s.Index, s.StartSeconds, s.EndSeconds, $"/v1/videos/{video.Id}/segments/{s.Index}/thumbnail"))]));
     }
 
-    internal static async Task<Results<Ok<VideoPage>, ProblemHttpResult>> List(HttpContext http, LiteVLDbContext db, VideoState? state, int page = 1, int pageSize = 50, CancellationToken ct = default)
+    internal static async Task<Results<Ok<VideoPage>, ProblemHttpResult>> List(HttpContext http, VideoCatalog videos, VideoState? state, int page = 1, int pageSize = 50, CancellationToken ct = default)
     {
-        if (page < 1 || pageSize < 1 || pageSize > 500)
+        if (VideoCatalog.PagingProblem(page, pageSize) is { } badPaging)
         {
-            return TypedResults.Problem(detail: "page must be ≥ 1 and pageSize between 1 and 500.", statusCode: StatusCodes.Status400BadRequest, title: "Bad paging");
+            return badPaging;
         }
 
-        string tenant = http.User.Tenant();
-        var query = db.Videos.AsNoTracking().Where(v => v.TenantId == tenant);
-        if (state is { } s)
-        {
-            query = query.Where(v => v.State == s);
-        }
-
-        int total = await query.CountAsync(ct).ConfigureAwait(false);
-        var items = await query.OrderByDescending(v => v.CreatedAt).ThenBy(v => v.Id)
-            .Skip((page - 1) * pageSize).Take(pageSize)
-            .Select(v => new VideoSummary(v.Id, v.Title, v.State, v.SizeBytes, v.SegmentCount, v.CreatedAt, v.FailureReason))
-            .ToListAsync(ct).ConfigureAwait(false);
-        return TypedResults.Ok(new VideoPage(items, page, pageSize, total));
+        var rows = await videos.PageAsync(
+            new VideoFilter(http.User.Tenant(), state), page, pageSize,
+            v => new VideoSummary(v.Id, v.Title, v.State, v.SizeBytes, v.SegmentCount, v.CreatedAt, v.FailureReason), ct).ConfigureAwait(false);
+        return TypedResults.Ok(new VideoPage(rows.Items, page, pageSize, rows.Total));
     }
 
-    internal static async Task<IResult> Thumbnail(Guid id, int index, HttpContext http, LiteVLDbContext db, IBlobStore blobs, CancellationToken ct)
-    {
-        string tenant = http.User.Tenant();
-        string? key = await db.Segments.AsNoTracking()
-            .Where(s => s.VideoId == id && s.Index == index && db.Videos.Any(v => v.Id == id && v.TenantId == tenant))
-            .Select(s => s.ThumbnailKey)
-            .FirstOrDefaultAsync(ct).ConfigureAwait(false);
-        if (key is null || !blobs.Exists(key))
-        {
-            return TypedResults.Problem(detail: $"Video {id} has no segment {index} with a thumbnail.", statusCode: StatusCodes.Status404NotFound, title: "Not found");
-        }
-
-        return Results.Stream(blobs.OpenRead(key), "image/jpeg");
-    }
+    internal static Task<IResult> Thumbnail(Guid id, int index, HttpContext http, VideoCatalog videos, CancellationToken ct) =>
+        videos.ThumbnailAsync(id, index, http.User.Tenant(), ct);
 
     /// <summary>204 once rows and files are gone (the indexer removes the points on VideoDeleted); 404 for another tenant's or an unknown video.</summary>
     public static async Task<Results<NoContent, ProblemHttpResult>> Delete(Guid id, HttpContext http, DeleteVideoService deletions, CancellationToken ct)

@@ -72,9 +72,14 @@ public sealed class MessagingOptions : IValidatableObject
 
 public static class MessagingExtensions
 {
+    /// <summary>MassTransit for a service that only publishes (the APIs, the dashboard): no consumers, no queues of its own.</summary>
+    public static IServiceCollection AddLiteVLMessaging(this IServiceCollection services, IConfiguration configuration) =>
+        services.AddLiteVLMessaging(configuration, _ => { });
+
     /// <summary>MassTransit on the configured transport, with the video id as correlation id of every message.</summary>
     public static IServiceCollection AddLiteVLMessaging(this IServiceCollection services, IConfiguration configuration, Action<IBusRegistrationConfigurator> consumers)
     {
+        ArgumentNullException.ThrowIfNull(consumers);
         var options = MessagingOptions.Load(configuration);
         services.AddSingleton(options);
         MessageCorrelation.UseCorrelationId<VideoUploaded>(m => m.VideoId);
@@ -87,8 +92,6 @@ public static class MessagingExtensions
         {
             x.SetKebabCaseEndpointNameFormatter();
             consumers(x);
-            // Every service may host it: they compete on one queue, and a fault is handled once.
-            x.AddConsumer<PipelineFaultConsumer, PipelineFaultConsumerDefinition>();
             if (options.Transport == MessageTransport.RabbitMq)
             {
                 // Quorum queues: replicated and durable, so a broker restart loses nothing that was confirmed.

@@ -55,18 +55,6 @@ public static class LiteVLTelemetry
         "litevl.ask.duration", "s", "Time to answer POST /v1/videos/{id}/ask.",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
 
-    private static readonly Dictionary<Type, string> Stages = new()
-    {
-        [typeof(VideoUploaded)] = "extract",
-        [typeof(FramesExtracted)] = "encode",
-        [typeof(Batch<FramesExtracted>)] = "encode", // the encoder consumes batches: one measurement per batch
-        [typeof(SegmentsEncoded)] = "index",
-        [typeof(VideoDeleted)] = "delete",
-    };
-
-    /// <summary>The pipeline stage that consumes messages of type <typeparamref name="T"/>, or null.</summary>
-    public static string? StageOf<T>() => Stages.GetValueOrDefault(typeof(T));
-
     /// <summary>
     /// Starts the span of one video's part of a batch, as a child of the trace that message belongs to (so one trace runs
     /// from upload to indexed even when videos of different uploads share a batch), linked to the batch's span.
@@ -123,18 +111,27 @@ public static class LiteVLTelemetry
         path.StartsWithSegments("/metrics", StringComparison.Ordinal) || path.StartsWithSegments("/health", StringComparison.Ordinal);
 }
 
+/// <summary>Names the pipeline stage that consumes a message type: the <c>stage</c> tag of <see cref="LiteVLTelemetry.StageDuration"/>.
+/// The pipeline library registers its stage vocabulary as one; a process without stages has none.</summary>
+public interface IConsumerStageNames
+{
+    /// <summary>The stage that consumes messages of <paramref name="messageType"/>, or null.</summary>
+    string? StageOf(Type messageType);
+}
+
 /// <summary>
-/// Every consumed pipeline message: a log scope with the video id (so each log line says which video it is about) and
-/// the stage duration metric. Registered once for all consumers in <see cref="MessagingExtensions.AddLiteVLMessaging"/>.
+/// Every consumed message: a log scope with the video id (so each log line says which video it is about) and, for a
+/// pipeline stage's message, the stage duration metric. Registered once for all consumers in
+/// <see cref="MessagingExtensions.AddLiteVLMessaging(Microsoft.Extensions.DependencyInjection.IServiceCollection, Microsoft.Extensions.Configuration.IConfiguration, Action{IBusRegistrationConfigurator})"/>.
 /// </summary>
-public sealed class StageTelemetryFilter<T>(ILogger<StageTelemetryFilter<T>> logger) : IFilter<ConsumeContext<T>>
+public sealed class StageTelemetryFilter<T>(ILogger<StageTelemetryFilter<T>> logger, IEnumerable<IConsumerStageNames> stageNames) : IFilter<ConsumeContext<T>>
     where T : class
 {
     public async Task Send(ConsumeContext<T> context, IPipe<ConsumeContext<T>> next)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(next);
-        string? stage = LiteVLTelemetry.StageOf<T>();
+        string? stage = stageNames.Select(n => n.StageOf(typeof(T))).FirstOrDefault(s => s is not null);
         using var scope = context.CorrelationId is { } id ? logger.BeginScope(new Dictionary<string, object> { ["VideoId"] = id }) : null;
         long started = Stopwatch.GetTimestamp();
         string outcome = "error";

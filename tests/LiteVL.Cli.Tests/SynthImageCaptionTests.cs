@@ -1,4 +1,4 @@
-using LiteVL.FrameExtractor.Synth;
+using LiteVL.Media.Synth;
 
 namespace LiteVL.Cli.Tests;
 

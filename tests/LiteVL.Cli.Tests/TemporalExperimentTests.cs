@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using LiteVL.Cli.Commands;
 using LiteVL.Cli.Experiments;
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 using LiteVL.Model;
 using LiteVL.Testing;
 using Xunit.Abstractions;

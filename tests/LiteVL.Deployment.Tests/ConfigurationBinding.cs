@@ -1,7 +1,7 @@
 using System.Collections;
 using System.ComponentModel;
 using System.Reflection;
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 
 namespace LiteVL.Deployment.Tests;
 

@@ -1,4 +1,4 @@
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 using LiteVL.Testing;
 
 namespace LiteVL.FrameExtractor.Tests;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 
 namespace LiteVL.FrameExtractor.Tests;
 

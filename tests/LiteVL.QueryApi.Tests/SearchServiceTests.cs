@@ -4,6 +4,7 @@ using LiteVL.Storage.Entities;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
+using LiteVL.Search;
 
 namespace LiteVL.QueryApi.Tests;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
-using LiteVL.FrameExtractor.Synth;
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media.Synth;
+using LiteVL.Media;
 
 namespace LiteVL.Cli.Commands;
 

@@ -93,7 +93,7 @@ internal static class EvalCommand
             throw new ArgumentException($"The model in {modelDir} has no video QA heads: train them with 'litevl train --task qa' or add a BLIP VQA checkpoint with 'litevl model import-qa'.");
         }
 
-        using var media = new FrameExtractor.Media.MediaToolchain();
+        using var media = new Media.MediaToolchain();
         string cache = Path.Combine(Path.GetTempPath(), "litevl-eval-frames");
         var (set, lines) = await QaTraining.LoadAsync(output, media, model, datasetPath, videosDir, cache, ct).ConfigureAwait(false);
         var answers = AnswerList(lines, answerListPath);

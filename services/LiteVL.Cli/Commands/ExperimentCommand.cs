@@ -81,7 +81,7 @@ internal static class ExperimentCommand
             string? temporary = p.GetValue(cache) is null ? Directory.CreateTempSubdirectory("litevl-score-").FullName : null;
             try
             {
-                using var media = new FrameExtractor.Media.MediaToolchain();
+                using var media = new Media.MediaToolchain();
                 var set = await TrainCommand.LoadAsync(output, media, p.GetValue(data)!, null, p.GetValue(cache) ?? temporary!, config, ct).ConfigureAwait(false);
                 using var probe = new RetrievalProbe(dir, set);
                 foreach (var (name, scores) in new[]

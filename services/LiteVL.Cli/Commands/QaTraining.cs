@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using LiteVL.Cli.Evaluation;
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 using LiteVL.Model;
 using LiteVL.Model.Config;
 using LiteVL.Model.Graphs;

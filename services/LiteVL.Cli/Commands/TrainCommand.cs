@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using LiteVL.Cli.Evaluation;
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 using LiteVL.Model;
 using LiteVL.Model.Config;
 using LiteVL.Model.Graphs;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 
 namespace LiteVL.Cli.Ingest;
 

@@ -99,7 +99,7 @@ public sealed class DeleteVideoTests
         FramesExtracted extracted;
         await using (var scope = rig.Services.CreateAsyncScope())
         {
-            extracted = Assert.IsType<FramesExtracted>(await scope.ServiceProvider.GetRequiredService<LiteVL.FrameExtractor.FrameExtraction>().ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None));
+            extracted = Assert.IsType<FramesExtracted>((await scope.ServiceProvider.GetRequiredService<LiteVL.FrameExtractor.FrameExtraction>().ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None)).Message);
         }
 
         Assert.Equal(VideoState.Extracted, (await rig.GetVideoAsync(id)).State);

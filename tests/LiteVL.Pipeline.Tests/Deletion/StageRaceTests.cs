@@ -1,7 +1,7 @@
 using LiteVL.Contracts;
 using LiteVL.Encoder;
 using LiteVL.FrameExtractor;
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 using LiteVL.Indexer;
 using LiteVL.Pipeline.Tests.Stages;
 using LiteVL.Storage.Blobs;
@@ -30,7 +30,7 @@ public sealed class StageRaceTests
         await using (var scope = rig.Services.CreateAsyncScope())
         {
             var extraction = ActivatorUtilities.CreateInstance<FrameExtraction>(scope.ServiceProvider, media);
-            outcome = await extraction.ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None);
+            outcome = (await extraction.ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None)).Message;
         }
 
         Assert.True(media.Extracted);
@@ -52,7 +52,7 @@ public sealed class StageRaceTests
         {
             foreach (var id in new[] { doomed, kept })
             {
-                extracted.Add(Assert.IsType<FramesExtracted>(await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None)));
+                extracted.Add(Assert.IsType<FramesExtracted>((await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None)).Message));
             }
         }
 
@@ -85,7 +85,7 @@ public sealed class StageRaceTests
         SegmentsEncoded encoded;
         await using (var scope = rig.Services.CreateAsyncScope())
         {
-            var extracted = Assert.IsType<FramesExtracted>(await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None));
+            var extracted = Assert.IsType<FramesExtracted>((await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None)).Message);
             encoded = Assert.Single((await scope.ServiceProvider.GetRequiredService<SegmentEncoder>().EncodeAsync([extracted], CancellationToken.None)).Encoded);
         }
 
@@ -118,7 +118,7 @@ public sealed class StageRaceTests
         SegmentsEncoded encoded;
         await using (var scope = rig.Services.CreateAsyncScope())
         {
-            var extracted = Assert.IsType<FramesExtracted>(await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None));
+            var extracted = Assert.IsType<FramesExtracted>((await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None)).Message);
             encoded = Assert.Single((await scope.ServiceProvider.GetRequiredService<SegmentEncoder>().EncodeAsync([extracted], CancellationToken.None)).Encoded);
         }
 

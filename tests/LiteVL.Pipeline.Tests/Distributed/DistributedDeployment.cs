@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 using LiteVL.Model;
 using LiteVL.Model.Config;
 using LiteVL.Storage;

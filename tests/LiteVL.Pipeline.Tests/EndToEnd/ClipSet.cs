@@ -1,4 +1,4 @@
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 
 namespace LiteVL.Pipeline.Tests.EndToEnd;
 

@@ -1,7 +1,7 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using LiteVL.FrameExtractor.Synth;
+using LiteVL.Media.Synth;
 using LiteVL.Host;
 using LiteVL.Model.Config;
 using LiteVL.QueryApi;
@@ -10,6 +10,7 @@ using LiteVL.Storage.Entities;
 using LiteVL.Testing;
 using LiteVL.UploadApi;
 using Xunit.Abstractions;
+using LiteVL.Search;
 
 namespace LiteVL.Pipeline.Tests.EndToEnd;
 

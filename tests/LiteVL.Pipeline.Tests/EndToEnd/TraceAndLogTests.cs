@@ -1,7 +1,7 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 using LiteVL.Storage.Entities;
 using LiteVL.Testing;
 using LiteVL.UploadApi;

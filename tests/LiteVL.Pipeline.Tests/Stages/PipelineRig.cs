@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using LiteVL.Contracts;
 using LiteVL.Encoder;
 using LiteVL.FrameExtractor;
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 using LiteVL.Indexer;
 using LiteVL.Model;
 using LiteVL.Model.Config;
@@ -176,7 +176,7 @@ public sealed class PipelineRig : IAsyncDisposable
         {
             ids[i] = await SeedVideoAsync();
             await using var scope = Services.CreateAsyncScope();
-            var outcome = await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(Uploaded(ids[i]), CancellationToken.None);
+            var outcome = (await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(Uploaded(ids[i]), CancellationToken.None)).Message;
             events.Add(Assert.IsType<FramesExtracted>(outcome));
         }
 

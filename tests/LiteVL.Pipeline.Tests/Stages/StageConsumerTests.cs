@@ -1,7 +1,7 @@
 using LiteVL.Contracts;
 using LiteVL.Encoder;
 using LiteVL.FrameExtractor;
-using LiteVL.FrameExtractor.Media;
+using LiteVL.Media;
 using LiteVL.Storage;
 using LiteVL.Storage.Blobs;
 using LiteVL.Storage.Entities;
@@ -260,7 +260,7 @@ public sealed class StageConsumerTests
         var id = await rig.SeedVideoAsync();
         await using (var scope = rig.Services.CreateAsyncScope())
         {
-            Assert.IsType<FramesExtracted>(await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None));
+            Assert.IsType<FramesExtracted>((await scope.ServiceProvider.GetRequiredService<FrameExtraction>().ExtractAsync(PipelineRig.Uploaded(id), CancellationToken.None)).Message);
         }
 
         await rig.Harness.Bus.Publish(new FramesExtracted { VideoId = id, TenantId = PipelineRig.Tenant, SegmentCount = 3, FramesPerSegment = PipelineRig.Frames, FrameSize = 32 });

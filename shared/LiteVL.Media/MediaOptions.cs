@@ -1,0 +1,69 @@
+namespace LiteVL.Media;
+
+/// <summary>How the T frames of every segment are taken from the video.</summary>
+public enum SamplingMode
+{
+    /// <summary>One ffmpeg pass over the whole video; a select filter keeps the frames at the sample times (default).</summary>
+    SinglePass,
+    /// <summary>One ffmpeg run per frame, each with an input-side <c>-ss</c> seek (for comparison and benchmarks).</summary>
+    Seek,
+}
+
+/// <summary>Options of <see cref="MediaToolchain"/>. Bind from configuration and call <see cref="Validate"/> at start-up.</summary>
+public sealed class MediaOptions
+{
+    /// <summary>Folder holding ffmpeg and ffprobe; empty means "on PATH".</summary>
+    public string BinaryFolder { get; set; } = "";
+
+    /// <summary>At most this many ffmpeg/ffprobe processes run at once (per <see cref="MediaToolchain"/> instance).</summary>
+    public int MaxConcurrentProcesses { get; set; } = Math.Max(1, Environment.ProcessorCount);
+
+    /// <summary>Time limit of one ffprobe run; past it the process is killed.</summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Time limit of one ffmpeg run (the whole single pass, or one seek); past it the process is killed.</summary>
+    public TimeSpan ProcessTimeout { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Largest accepted declared frame width; larger files are rejected before decoding.</summary>
+    public int MaxWidth { get; set; } = 8192;
+
+    /// <summary>Largest accepted declared frame height.</summary>
+    public int MaxHeight { get; set; } = 8192;
+
+    /// <summary>Longest accepted duration.</summary>
+    public TimeSpan MaxDuration { get; set; } = TimeSpan.FromHours(6);
+
+    /// <summary>
+    /// Window length. Videos up to this long are one segment. 10 s: at T = 8 that is one frame every 1.25 s, close to
+    /// the clip lengths LiteVL/BLIP were evaluated on (MSR-VTT clips are 10–30 s), and short enough that a hit names a moment.
+    /// </summary>
+    public double SegmentSeconds { get; set; } = 10;
+
+    /// <summary>A last window shorter than this is merged into the previous one.</summary>
+    public double MinTailSeconds { get; set; } = 1;
+
+    public SamplingMode SamplingMode { get; set; } = SamplingMode.SinglePass;
+
+    /// <summary>Adds <c>-hwaccel cuda</c> (NVDEC) to every decoding ffmpeg run. Frames are downloaded to system memory for the filters.</summary>
+    public bool UseCudaDecoding { get; set; }
+
+    /// <summary>Thumbnail width in pixels (height keeps the aspect ratio, rounded to even).</summary>
+    public int ThumbnailWidth { get; set; } = 320;
+
+    /// <summary>JPEG quality of thumbnails as ffmpeg's <c>-q:v</c> (2 best … 31 worst).</summary>
+    public int ThumbnailQuality { get; set; } = 4;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
+    public void Validate()
+    {
+        if (MaxConcurrentProcesses < 1) throw new ArgumentException($"{nameof(MaxConcurrentProcesses)} must be at least 1 (got {MaxConcurrentProcesses}).");
+        if (ProbeTimeout <= TimeSpan.Zero) throw new ArgumentException($"{nameof(ProbeTimeout)} must be positive.");
+        if (ProcessTimeout <= TimeSpan.Zero) throw new ArgumentException($"{nameof(ProcessTimeout)} must be positive.");
+        if (MaxWidth < 16 || MaxHeight < 16) throw new ArgumentException($"{nameof(MaxWidth)}/{nameof(MaxHeight)} must be at least 16.");
+        if (MaxDuration <= TimeSpan.Zero) throw new ArgumentException($"{nameof(MaxDuration)} must be positive.");
+        if (!(SegmentSeconds > 0) || double.IsInfinity(SegmentSeconds)) throw new ArgumentException($"{nameof(SegmentSeconds)} must be a positive number of seconds (got {SegmentSeconds}).");
+        if (!(MinTailSeconds >= 0) || MinTailSeconds >= SegmentSeconds) throw new ArgumentException($"{nameof(MinTailSeconds)} must be in [0, {nameof(SegmentSeconds)}) (got {MinTailSeconds}).");
+        if (ThumbnailWidth is < 16 or > 4096) throw new ArgumentException($"{nameof(ThumbnailWidth)} must be in [16, 4096] (got {ThumbnailWidth}).");
+        if (ThumbnailQuality is < 2 or > 31) throw new ArgumentException($"{nameof(ThumbnailQuality)} must be in [2, 31] (got {ThumbnailQuality}).");
+    }
+}

@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using LiteVL.Model.Runtime;
+using LiteVL.Model.Text;
+using LiteVL.ServiceDefaults;
+using LiteVL.Storage;
+using LiteVL.Storage.Blobs;
+using LiteVL.Storage.Entities;
+using LiteVL.VectorIndex;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace LiteVL.Search;
+
+/// <summary>A request that cannot be answered as asked; mapped to a 400 ProblemDetails.</summary>
+public sealed class SearchRequestException(string message) : Exception(message);
+
+/// <summary>
+/// Text → <c>text_encoder</c> → coarse top-k from the vector index (tenant + filters) → candidates' video_tokens →
+/// one batched <c>reranker</c> run (text-dependent pooling, or none when the request or model says so, + grounded encoder) → score = ITM match logit + coarse
+/// cosine → hits grouped by video, each segment with its evidence frame. Knows nothing of HTTP.
+/// </summary>
+public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLDbContext db, TokenCache tokens, IOptions<SearchOptions> options)
+{
+    public async Task<SearchResponse> SearchAsync(string tenantId, SearchRequest request, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var o = options.Value;
+        var (query, limit, candidates, rerank) = Validate(request, o);
+        var total = Stopwatch.StartNew();
+        var warnings = new List<string>();
+        var c = model.Config;
+
+        var watch = Stopwatch.StartNew();
+        var tokenized = model.Tokenizer.Encode([query]);
+        if (tokenized.Truncated[0])
+        {
+            warnings.Add($"The query is longer than the model's {tokenized.Length} tokens; only its beginning was used.");
+        }
+
+        var q = model.EncodeTexts([query]);
+        double encodeMs = watch.Elapsed.TotalMilliseconds;
+
+        watch.Restart();
+        var filter = new VectorFilter(tenantId)
+        {
+            Tags = request.Filter?.Tags,
+            VideoIds = request.Filter?.VideoIds,
+            UploadedFrom = request.Filter?.UploadedFrom,
+            UploadedTo = request.Filter?.UploadedTo,
+        };
+        IReadOnlyList<VectorHit> coarse;
+        try
+        {
+            coarse = await index.SearchAsync(c.Version, q, candidates, filter, ct).ConfigureAwait(false);
+        }
+        catch (VectorCollectionNotFoundException)
+        {
+            coarse = []; // nothing indexed with this model yet
+        }
+
+        double coarseMs = watch.Elapsed.TotalMilliseconds;
+
+        // The database has the last word: only videos of this tenant that are Indexed with this model are returned
+        // (a video deleted or re-indexed since its points were written is dropped here).
+        var videoIds = coarse.Select(h => h.VideoId).Distinct().ToList();
+        var videos = await db.Videos.AsNoTracking()
+            .Where(v => videoIds.Contains(v.Id) && v.TenantId == tenantId && v.State == VideoState.Indexed && v.ModelVersion == c.Version)
+            .Select(v => new { v.Id, v.Title, v.StateChangedAt })
+            .ToDictionaryAsync(v => v.Id, ct).ConfigureAwait(false);
+        var segments = await db.Segments.AsNoTracking()
+            .Where(s => videoIds.Contains(s.VideoId))
+            .Select(s => new { s.VideoId, s.Index, s.FrameTimes, s.TokensKey, s.ModelVersion })
+            .ToListAsync(ct).ConfigureAwait(false);
+        var segmentInfo = segments.ToDictionary(s => (s.VideoId, s.Index));
+        var live = coarse.Where(h => videos.ContainsKey(h.VideoId) && segmentInfo.TryGetValue((h.VideoId, h.SegmentIndex), out var s) && s.TokensKey is not null && s.ModelVersion == c.Version).ToList();
+
+        double loadMs = 0, rerankMs = 0;
+        RerankOutput? reranked = null;
+        var scores = live.Select(h => (double)h.Score).ToArray();
+        var matchLogits = new double?[live.Count];
+        var evidence = new double?[live.Count];
+        if (rerank && live.Count > 0)
+        {
+            watch.Restart();
+            int perCandidate = c.NumFrames * c.Vision.TokensPerFrame * c.Vision.HiddenSize;
+            var buffer = new float[live.Count * perCandidate];
+            await Parallel.ForEachAsync(Enumerable.Range(0, live.Count), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (k, token) =>
+            {
+                var hit = live[k];
+                var key = new TokenKey(segmentInfo[(hit.VideoId, hit.SegmentIndex)].TokensKey!, videos[hit.VideoId].StateChangedAt.Ticks);
+                await tokens.ReadAsync(key, buffer.AsMemory(k * perCandidate, perCandidate), c.NumFrames, c.Vision.TokensPerFrame, c.Vision.HiddenSize, token).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+            loadMs = watch.Elapsed.TotalMilliseconds;
+
+            watch.Restart();
+            try
+            {
+                reranked = model.Rerank(query, buffer, live.Count, q, request.Pooling);
+            }
+            catch (ModelInputException e) when (request.Pooling is not null)
+            {
+                throw new SearchRequestException(e.Message); // e.g. pooling asked of a re-ranker built before it could be chosen
+            }
+
+            rerankMs = watch.Elapsed.TotalMilliseconds;
+            for (int k = 0; k < live.Count; k++)
+            {
+                double logit = reranked!.MatchLogit(k);
+                matchLogits[k] = logit;
+                scores[k] = logit + live[k].Score;
+                var weights = reranked.FrameWeights.AsSpan(k * c.NumFrames, c.NumFrames);
+                int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(weights);
+                var times = segmentInfo[(live[k].VideoId, live[k].SegmentIndex)].FrameTimes;
+                evidence[k] = best < times.Count ? times[best] : null;
+            }
+        }
+
+        var hits = Enumerable.Range(0, live.Count)
+            .Select(k => (Hit: live[k], Segment: new SegmentHit(
+                live[k].SegmentIndex,
+                live[k].Start,
+                live[k].End,
+                scores[k],
+                live[k].Score,
+                matchLogits[k],
+                evidence[k],
+                $"/v1/videos/{live[k].VideoId}/segments/{live[k].SegmentIndex}/thumbnail")))
+            .GroupBy(x => x.Hit.VideoId)
+            .Select(g =>
+            {
+                var best = g.Select(x => x.Segment).OrderByDescending(s => s.Score).ThenBy(s => s.Index).ToList();
+                return new VideoHit(g.Key, videos[g.Key].Title, best[0].Score, best.Take(o.SegmentsPerVideo).ToList());
+            })
+            .OrderByDescending(v => v.Score)
+            .ThenBy(v => v.VideoId)
+            .Take(limit)
+            .ToList();
+        bool didRerank = rerank && live.Count > 0;
+        LiteVLTelemetry.SearchDuration.Record(total.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("rerank", didRerank));
+        return new SearchResponse(query, c.Version, didRerank, warnings, hits, new SearchTimings(encodeMs, coarseMs, loadMs, rerankMs, total.Elapsed.TotalMilliseconds), reranked?.Pooling);
+    }
+
+    private static (string Query, int Limit, int Candidates, bool Rerank) Validate(SearchRequest request, SearchOptions o)
+    {
+        string query = request.Query?.Trim() ?? string.Empty;
+        if (query.Length == 0)
+        {
+            throw new SearchRequestException("The query is empty: describe what happens in the moment you are looking for.");
+        }
+
+        if (query.Length > o.MaxQueryCharacters)
+        {
+            throw new SearchRequestException($"The query has {query.Length} characters; the limit is {o.MaxQueryCharacters}.");
+        }
+
+        if (string.IsNullOrWhiteSpace(BlipTokenizer.CleanCaption(query)))
+        {
+            throw new SearchRequestException("The query has no words once punctuation is removed.");
+        }
+
+        int limit = request.Limit ?? o.DefaultLimit;
+        if (limit < 1 || limit > o.MaxLimit)
+        {
+            throw new SearchRequestException($"limit must be between 1 and {o.MaxLimit}, not {limit}.");
+        }
+
+        int candidates = request.Candidates ?? o.DefaultCandidates;
+        if (candidates < 1 || candidates > o.MaxCandidates)
+        {
+            throw new SearchRequestException($"candidates must be between 1 and {o.MaxCandidates}, not {candidates}.");
+        }
+
+        if (request.Filter is { UploadedFrom: { } from, UploadedTo: { } to } && to <= from)
+        {
+            throw new SearchRequestException("filter.uploadedTo must be later than filter.uploadedFrom.");
+        }
+
+        return (query, limit, candidates, request.Rerank ?? true);
+    }
+}
