@@ -43,6 +43,30 @@ public sealed class HostProcess : IAsyncDisposable
         return new HostProcess(process, dataDirectory);
     }
 
+    /// <summary>The last line of the host's start-up banner: samples are indexed and the API answers.</summary>
+    public const string Banner = "LiteVL embedded host is running.";
+
+    /// <summary>Waits for <see cref="Banner"/>; fails the test with the log's tail when it does not come in time.</summary>
+    public async Task WaitUntilRunningAsync(TimeSpan timeout)
+    {
+        for (var deadline = DateTime.UtcNow + timeout; !Log.Contains(Banner, StringComparison.Ordinal); await Task.Delay(250).ConfigureAwait(false))
+        {
+            Xunit.Assert.True(DateTime.UtcNow < deadline, $"no banner within {timeout.TotalMinutes:F0} minutes:\n{Tail()}");
+        }
+    }
+
+    /// <summary>A new API key for <paramref name="tenant"/>, made with the admin key as users make one (POST /v1/admin/keys).</summary>
+    public async Task<string> CreateTenantKeyAsync(string tenant, string name)
+    {
+        using var admin = new HttpClient { BaseAddress = BaseAddress };
+        admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminKey);
+        using var created = await System.Net.Http.Json.HttpClientJsonExtensions.PostAsJsonAsync(admin, new Uri("/v1/admin/keys", UriKind.Relative), new { tenant, name }).ConfigureAwait(false);
+        string body = await created.Content.ReadAsStringAsync().ConfigureAwait(false);
+        Xunit.Assert.True(created.IsSuccessStatusCode, body);
+        using var doc = System.Text.Json.JsonDocument.Parse(body);
+        return doc.RootElement.GetProperty("key").GetString()!;
+    }
+
     public Task StopAsync() => _process.StopAsync();
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using LiteVL.Testing;
@@ -24,10 +23,7 @@ public sealed class ApiKeyCoverageTests(ITestOutputHelper output)
         try
         {
             await using var host = await HostProcess.StartAsync(data, new Dictionary<string, string>(), samples: 0, workingDirectory: root);
-            for (var deadline = DateTime.UtcNow.AddMinutes(3); !host.Log.Contains("LiteVL embedded host is running.", StringComparison.Ordinal); await Task.Delay(250))
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"no banner within 3 minutes:\n{host.Tail()}");
-            }
+            await host.WaitUntilRunningAsync(TimeSpan.FromMinutes(3));
 
             using var http = new HttpClient { BaseAddress = host.BaseAddress };
             using var document = JsonDocument.Parse(await http.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
@@ -41,11 +37,7 @@ public sealed class ApiKeyCoverageTests(ITestOutputHelper output)
             Assert.Contains(("POST", "/v1/videos/{id}/ask"), operations);
             Assert.Contains(("GET", "/admin/api/videos"), operations);
 
-            using var admin = new HttpClient { BaseAddress = host.BaseAddress };
-            admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", host.AdminKey);
-            using var created = await admin.PostAsJsonAsync(new Uri("/v1/admin/keys", UriKind.Relative), new { tenant = "t1", name = "auth" });
-            Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
-            string tenantKey = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+            string tenantKey = await host.CreateTenantKeyAsync("t1", "auth");
 
             foreach (var (method, path) in operations)
             {

@@ -18,7 +18,7 @@ namespace LiteVL.Pipeline.Tests.EndToEnd;
 /// </summary>
 public sealed class ConsoleOutputTests(ITestOutputHelper output)
 {
-    private const string Banner = "LiteVL embedded host is running.";
+    private const string Banner = HostProcess.Banner;
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 

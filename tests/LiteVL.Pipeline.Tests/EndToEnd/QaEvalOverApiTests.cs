@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Text.Json;
 using LiteVL.Cli;
 using LiteVL.Testing;
@@ -29,17 +28,10 @@ public sealed class QaEvalOverApiTests(ITestOutputHelper output)
             Assert.True(File.Exists(questions), synthOut);
 
             await using var host = await HostProcess.StartAsync(data, new Dictionary<string, string>(), samples: 0, workingDirectory: root);
-            for (var deadline = DateTime.UtcNow.AddMinutes(3); !host.Log.Contains("LiteVL embedded host is running.", StringComparison.Ordinal); await Task.Delay(250))
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"no banner within 3 minutes:\n{host.Tail()}");
-            }
+            await host.WaitUntilRunningAsync(TimeSpan.FromMinutes(3));
 
             // A key for a tenant of its own, as docs/evaluation.md creates one with the admin key.
-            using var http = new HttpClient { BaseAddress = host.BaseAddress };
-            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", host.AdminKey);
-            using var created = await http.PostAsJsonAsync(new Uri("/v1/admin/keys", UriKind.Relative), new { tenant = "qa-eval", name = "eval" });
-            Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
-            string key = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+            string key = await host.CreateTenantKeyAsync("qa-eval", "eval");
 
             string json = Path.Combine(root, "qa-api.json");
             var (apiExit, apiOut, apiError) = await Task.Run(() => Cli(
