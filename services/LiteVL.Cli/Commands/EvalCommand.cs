@@ -30,6 +30,35 @@ internal static class EvalCommand
         {
             dataset, server, key, keyFile, videosDir, candidates, limit, pooling, json, wait, task, model, answerList,
         };
+        // An option the chosen evaluation does not use is an error, not silently dropped: a user who asks for
+        // --pooling none on a QA run would otherwise read figures that did not honour it.
+        cmd.Validators.Add(result =>
+        {
+            bool qa = result.GetValue(task) == "qa";
+            bool local = qa && result.GetValue(model) is not null;
+            var unused = new List<(Option Option, string Why)>();
+            void NotWith(bool applies, Option option, string why)
+            {
+                if (applies && result.GetResult(option) is { Implicit: false })
+                {
+                    unused.Add((option, why));
+                }
+            }
+
+            NotWith(qa, candidates, "re-ranking is part of the retrieval evaluation");
+            NotWith(qa, pooling, "re-ranking is part of the retrieval evaluation");
+            NotWith(!qa, model, "a local model directory is evaluated with --task qa only");
+            NotWith(!qa, answerList, "an answer list belongs to --task qa");
+            foreach (Option remote in new Option[] { server, key, keyFile, limit, json, wait })
+            {
+                NotWith(local, remote, "--model evaluates the local model directory, with no server");
+            }
+
+            foreach (var (option, why) in unused)
+            {
+                result.AddError($"{option.Name} does not apply here ({why}); leave it out.");
+            }
+        });
         cmd.SetAction(async (p, ct) =>
         {
             string datasetPath = p.GetValue(dataset)!;

@@ -330,6 +330,20 @@ public sealed class EvalCommandTests
         Assert.Contains("--dataset", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--pooling", "--pooling", "none", "--task", "qa")]
+    [InlineData("--candidates", "--candidates", "8", "--task", "qa")]
+    [InlineData("--model", "--model", "m", "--task", "retrieval")]
+    [InlineData("--answers", "--answers", "a.txt", "--key", "k")]
+    [InlineData("--limit", "--task", "qa", "--model", "m", "--limit", "5")]
+    [InlineData("--server", "--task", "qa", "--model", "m", "--server", "http://127.0.0.1:1")]
+    public void Eval_AnOptionTheChosenEvaluationDoesNotUse_IsAUsageError(string unused, params string[] args)
+    {
+        var (exit, _, error) = Cli.Run(["eval", "--dataset", "set.jsonl", .. args]);
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"{unused} does not apply here", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Eval_MissingKey_AndUnreachableServer_AreUserErrors()
     {
