@@ -85,6 +85,33 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void Train_ParamsVision_ChangesTheVideoSideOnly()
+    {
+        string model = Path.Combine(_dir, "model");
+        Assert.Equal(0, Cli.Run("model", "init", "--preset", "tiny", "--seed", "3", "--out", model).Exit);
+        var lines = new List<string>();
+        for (int i = 0; i < 3; i++)
+        {
+            MakeClip(Path.Combine(_dir, $"clip{i}.mp4"), Colours[i], i);
+            lines.Add(JsonSerializer.Serialize(new { video = $"clip{i}.mp4", caption = $"a {Colours[i]} square moving" }));
+        }
+
+        string data = Path.Combine(_dir, "train.jsonl");
+        File.WriteAllLines(data, lines);
+        string outDir = Path.Combine(_dir, "out");
+        var (exit, output, error) = Cli.Run("train", "--model", model, "--data", data, "--out", outDir,
+            "--params", "vision", "--epochs", "1", "--batch", "3", "--lr", "1e-3", "--seed", "1");
+        Assert.True(exit == 0, output + error);
+
+        var w0 = ModelWeights.Load(ModelConfig.Load(model), Path.Combine(model, ModelWeights.FileName));
+        var w1 = ModelWeights.Load(ModelConfig.Load(outDir), Path.Combine(outDir, ModelWeights.FileName));
+        var changed = w0.Tensors.Where(t => !t.Value.Data.AsSpan().SequenceEqual(w1[t.Key].Data)).Select(t => t.Key).ToList();
+        Assert.NotEmpty(changed);
+        Assert.All(changed, name => Assert.True(ParameterGroups.IsVision(name), $"{name} changed with --params vision"));
+        Assert.Contains(changed, name => name.StartsWith("vision_model.encoder.layers.0.self_attn", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Train_ExistingCheckpointWithoutResume_IsRefused()
     {
         string outDir = Path.Combine(_dir, "out");

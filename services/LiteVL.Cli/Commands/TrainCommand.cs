@@ -31,7 +31,7 @@ internal static class TrainCommand
         var videosDir = new Option<string?>("--videos-dir") { Description = "Folder the video paths are relative to (default: each data file's folder)." };
         var outDir = new Option<string>("--out", "-o") { Description = "Directory of the fine-tuned model (also holds train-log.jsonl and the checkpoint).", Required = true };
         var groups = new Option<string>("--params") { Description = "What to train: temporal (LiteVL's temporal modules), heads (temporal + projections + ITM head), vision (the whole video side: vision encoder, temporal modules, vision_proj; the text side frozen), all, or blip (every BLIP weight, no temporal module: image-text pre-training, or video fine-tuning without the temporal branch).", DefaultValueFactory = _ => "temporal" }
-            .AcceptOnlyFromAmong("temporal", "heads", "all", "blip");
+            .AcceptOnlyFromAmong("temporal", "heads", "vision", "all", "blip");
         var fixedScaling = new Option<bool>("--fixed-scaling") { Description = "Hold the dynamic temporal scaling at 1 (α set to 0 and not trained): temporal attention without LiteVL's scaling, for ablations." };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training set.", DefaultValueFactory = _ => 5 };
         var batch = new Option<int>("--batch") { Description = "Examples per micro-batch (the last incomplete batch of an epoch is dropped).", DefaultValueFactory = _ => 8 };
