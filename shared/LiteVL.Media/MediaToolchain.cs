@@ -78,6 +78,11 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
             throw new MediaException(MediaErrorKind.Unsupported,
                 $"'{name}' declares {width}×{height} pixels, over the limit of {Options.MaxWidth}×{Options.MaxHeight}; the file was not decoded.", null, stderr);
         }
+        if ((long)width * height > Options.MaxPixels)
+        {
+            throw new MediaException(MediaErrorKind.Unsupported,
+                $"'{name}' declares {width}×{height} = {(long)width * height} pixels a frame, over the limit of {Options.MaxPixels} (LiteVL:Media:MaxPixels); the file was not decoded.", null, stderr);
+        }
 
         // The container duration, but never past the end of the video stream (audio can run longer than the picture).
         var duration = analysis.Format.Duration;
@@ -172,7 +177,7 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
     private string ThumbScale => $"scale={Options.ThumbnailWidth}:-2:flags=bicubic";
 
     private string InputArguments(double? seekSeconds = null) =>
-        ToolRunner.CommonInputArguments
+        ToolRunner.CommonInputArguments + " " + _runner.UntrustedInputArguments
         + (Options.UseCudaDecoding ? " -hwaccel cuda" : "")
         + (seekSeconds is { } ss ? $" -ss {ToolRunner.Num(ss)}" : "");
 

@@ -18,6 +18,13 @@ internal sealed class ToolRunner : IDisposable
     /// <summary>Input-side options of every ffmpeg run (before <c>-i</c>).</summary>
     public const string CommonInputArguments = "-nostdin -hide_banner -nostats -loglevel info -protocol_whitelist file";
 
+    /// <summary>
+    /// Input-side options for a file someone uploaded (added to <see cref="CommonInputArguments"/> and to every ffprobe
+    /// run): only the container demuxers of <see cref="MediaOptions.AllowedFormats"/> (playlists and manifests would
+    /// open the local files and URLs they list), and decoders that refuse frames over <see cref="MediaOptions.MaxPixels"/>.
+    /// </summary>
+    public string UntrustedInputArguments => $"-format_whitelist {Options.AllowedFormats} -max_pixels {Options.MaxPixels}";
+
     /// <summary>Output-side options of every ffmpeg output (the whitelist also governs what a muxer may open).</summary>
     public const string CommonOutputArguments = "-protocol_whitelist file";
 
@@ -101,8 +108,8 @@ internal sealed class ToolRunner : IDisposable
     /// <summary>Runs ffprobe through FFMpegCore's <c>FFProbe.AnalyseAsync</c>.</summary>
     public async Task<IMediaAnalysis> AnalyseAsync(string path, CancellationToken cancellationToken)
     {
-        const string Custom = "-protocol_whitelist file";
-        var commandLine = $"{FFprobePath} -loglevel error -print_format json -show_format -sexagesimal -show_streams -show_chapters \"{path}\" {Custom}";
+        var custom = $"-protocol_whitelist file {UntrustedInputArguments}";
+        var commandLine = $"{FFprobePath} -loglevel error -print_format json -show_format -sexagesimal -show_streams -show_chapters \"{path}\" {custom}";
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -111,7 +118,7 @@ internal sealed class ToolRunner : IDisposable
             try
             {
                 // Instances kills ffprobe when the token fires.
-                return await FFProbe.AnalyseAsync(path, FFOptions, Custom, linked.Token).ConfigureAwait(false);
+                return await FFProbe.AnalyseAsync(path, FFOptions, custom, linked.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (IsToolMissing(e))
             {
@@ -213,7 +220,7 @@ internal sealed class ToolRunner : IDisposable
 
     internal static MediaErrorKind ClassifyFailure(string stderr)
     {
-        if (PictureSizeInvalid.IsMatch(stderr)) return MediaErrorKind.Unsupported;
+        if (PictureSizeInvalid.IsMatch(stderr) || NotOnWhitelist.IsMatch(stderr) || OverMaxPixels.IsMatch(stderr)) return MediaErrorKind.Unsupported;
         if (stderr.Contains("Invalid data found", StringComparison.OrdinalIgnoreCase)
             || stderr.Contains("moov atom not found", StringComparison.OrdinalIgnoreCase)
             || stderr.Contains("End of file", StringComparison.OrdinalIgnoreCase)
@@ -227,6 +234,15 @@ internal sealed class ToolRunner : IDisposable
     private static string Describe(MediaErrorKind kind, string stderr)
     {
         var last = LastMeaningfulLine(stderr);
+        if (NotOnWhitelist.Match(stderr) is { Success: true } format)
+        {
+            return $"the file is in the '{format.Groups[1].Value}' format, which is not accepted: only video container files are processed "
+                + "(playlists and manifests such as HLS, DASH and ffconcat, which refer to other files or URLs, are refused).";
+        }
+        if (OverMaxPixels.Match(stderr) is { Success: true } pixels)
+        {
+            return $"a frame of {pixels.Groups[1].Value}×{pixels.Groups[2].Value} pixels is over the limit of {pixels.Groups[3].Value} pixels (LiteVL:Media:MaxPixels); the file was not decoded.";
+        }
         return kind switch
         {
             MediaErrorKind.Unsupported => $"the file declares an impossible frame size ({last}).",
@@ -242,6 +258,12 @@ internal sealed class ToolRunner : IDisposable
     }
 
     internal static readonly Regex PictureSizeInvalid = new(@"Picture size (\d+)x(\d+) is invalid", RegexOptions.Compiled);
+
+    /// <summary>What libavformat prints when the probed demuxer is not in <c>-format_whitelist</c>: "[dash @ 0x…] Format not on whitelist".</summary>
+    internal static readonly Regex NotOnWhitelist = new(@"\[(\w+) @ [^\]]*\] Format not on whitelist", RegexOptions.Compiled);
+
+    /// <summary>What a decoder prints for a frame over <c>-max_pixels</c>.</summary>
+    internal static readonly Regex OverMaxPixels = new(@"Picture size (\d+)x(\d+) exceeds specified max pixel count (\d+)", RegexOptions.Compiled);
 
     internal static string Num(double value) => value.ToString("0.######", CultureInfo.InvariantCulture);
 }
