@@ -24,6 +24,12 @@ public sealed class MediaOptions
     /// <summary>Time limit of one ffmpeg run (the whole single pass, or one seek); past it the process is killed.</summary>
     public TimeSpan ProcessTimeout { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>
+    /// Most resident memory one ffmpeg or ffprobe run on an uploaded file may use (default 2 GiB; 0 turns the check off);
+    /// past it the run is stopped and the video fails with that reason. Linux only (sampled from /proc every 100 ms).
+    /// </summary>
+    public long MaxProcessMemoryBytes { get; set; } = 2L << 30;
+
     /// <summary>Largest accepted declared frame width; larger files are rejected before decoding.</summary>
     public int MaxWidth { get; set; } = 8192;
 
@@ -82,6 +88,7 @@ public sealed class MediaOptions
         if (ProbeTimeout <= TimeSpan.Zero) throw new ArgumentException($"{nameof(ProbeTimeout)} must be positive.");
         if (ProcessTimeout <= TimeSpan.Zero) throw new ArgumentException($"{nameof(ProcessTimeout)} must be positive.");
         if (MaxWidth < 16 || MaxHeight < 16) throw new ArgumentException($"{nameof(MaxWidth)}/{nameof(MaxHeight)} must be at least 16.");
+        if (MaxProcessMemoryBytes is < 0 or (> 0 and < 64L << 20)) throw new ArgumentException($"{nameof(MaxProcessMemoryBytes)} must be 0 (off) or at least 64 MiB (got {MaxProcessMemoryBytes}).");
         if (MaxPixels < 256) throw new ArgumentException($"{nameof(MaxPixels)} must be at least 256 (got {MaxPixels}).");
         var formats = AllowedFormats?.Split(',', StringSplitOptions.TrimEntries) ?? [];
         if (formats.Length == 0 || formats.Any(f => f.Length == 0 || !f.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '_')))

@@ -216,7 +216,7 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
             var thumbPattern = Path.Combine(work, "t%05d.jpg");
             var stderr = new StderrCollector();
             var processor = BuildSinglePass(media.Path, plan, request.FrameSize, raw, thumbPattern, media.Video.FrameRate);
-            await _runner.RunFFmpegAsync(processor, $"Extracting frames from '{Path.GetFileName(media.Path)}'", stderr, ct).ConfigureAwait(false);
+            await _runner.RunFFmpegAsync(processor, $"Extracting frames from '{Path.GetFileName(media.Path)}'", stderr, ct, media.Path).ConfigureAwait(false);
 
             var frameTimes = stderr.FrameTimes(FramesShowInfo);
             var thumbTimes = stderr.FrameTimes(ThumbsShowInfo);
@@ -332,7 +332,7 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
             {
                 var stderr = new StderrCollector();
                 await _runner.RunFFmpegAsync(BuildSeekFrame(media.Path, job.Time, request.FrameSize, temp),
-                    $"Seeking to {job.Time:0.###} s in '{Path.GetFileName(media.Path)}'", stderr, token).ConfigureAwait(false);
+                    $"Seeking to {job.Time:0.###} s in '{Path.GetFileName(media.Path)}'", stderr, token, media.Path).ConfigureAwait(false);
                 var bytes = File.Exists(temp) ? await File.ReadAllBytesAsync(temp, token).ConfigureAwait(false) : [];
                 if (bytes.Length == 0)
                 {
@@ -399,7 +399,7 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
         try
         {
             var stderr = new StderrCollector();
-            await _runner.RunFFmpegAsync(BuildThumbnail(path, at, temp), $"Making the thumbnail at {at:0.###} s of '{Path.GetFileName(path)}'", stderr, ct)
+            await _runner.RunFFmpegAsync(BuildThumbnail(path, at, temp), $"Making the thumbnail at {at:0.###} s of '{Path.GetFileName(path)}'", stderr, ct, path)
                 .ConfigureAwait(false);
             if (!File.Exists(temp) || new FileInfo(temp).Length == 0)
             {

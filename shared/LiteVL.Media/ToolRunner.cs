@@ -57,14 +57,17 @@ internal sealed class ToolRunner : IDisposable
     public void Dispose() => _gate.Dispose();
 
     /// <summary>Runs an ffmpeg command built with FFMpegCore; throws <see cref="MediaException"/> on failure.</summary>
-    public async Task RunFFmpegAsync(FFMpegArgumentProcessor processor, string what, StderrCollector stderr, CancellationToken cancellationToken)
+    /// <param name="input">The uploaded file it reads: its runs are held to <see cref="MediaOptions.MaxProcessMemoryBytes"/>.</param>
+    public async Task RunFFmpegAsync(FFMpegArgumentProcessor processor, string what, StderrCollector stderr, CancellationToken cancellationToken, string? input = null)
     {
         var commandLine = $"{FFmpegPath} {processor.Arguments}";
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             using var timeout = new CancellationTokenSource(Options.ProcessTimeout);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+            using var memory = new CancellationTokenSource();
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, memory.Token);
+            await using var watch = WatchMemory(input, memory);
             linked.Token.ThrowIfCancellationRequested();
             // FFMpegCore 6: on cancellation it writes 'q' (ignored under -nostdin) and kills the process after the grace period (zero here).
             processor.NotifyOnStandardError(stderr.Add).CancellableThrough(linked.Token, TimeSpan.Zero);
@@ -87,6 +90,10 @@ internal sealed class ToolRunner : IDisposable
             }
 
             cancellationToken.ThrowIfCancellationRequested();
+            if (memory.IsCancellationRequested)
+            {
+                throw new MediaException(MediaErrorKind.Unsupported, $"{what}: {OverMemory}", commandLine, stderr.Tail);
+            }
             if (timeout.IsCancellationRequested)
             {
                 throw new MediaException(MediaErrorKind.Timeout,
@@ -114,7 +121,9 @@ internal sealed class ToolRunner : IDisposable
         try
         {
             using var timeout = new CancellationTokenSource(Options.ProbeTimeout);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+            using var memory = new CancellationTokenSource();
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, memory.Token);
+            await using var watch = WatchMemory(path, memory);
             try
             {
                 // Instances kills ffprobe when the token fires.
@@ -127,6 +136,7 @@ internal sealed class ToolRunner : IDisposable
             catch (Exception e) when (e is not MediaException && linked.IsCancellationRequested)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                if (memory.IsCancellationRequested) throw new MediaException(MediaErrorKind.Unsupported, $"ffprobe: {OverMemory}", commandLine, null, e);
                 throw new MediaException(MediaErrorKind.Timeout,
                     $"ffprobe ran longer than the {Options.ProbeTimeout.TotalSeconds:0.###} s limit and was stopped.", commandLine, null, e);
             }
@@ -198,6 +208,18 @@ internal sealed class ToolRunner : IDisposable
         }
     }
 
+    private string OverMemory => string.Create(CultureInfo.InvariantCulture,
+        $"it used more than {Options.MaxProcessMemoryBytes >> 20} MiB of memory (LiteVL:Media:MaxProcessMemoryBytes) and was stopped; the file is too demanding to decode.");
+
+    /// <summary>
+    /// Watches the ffmpeg/ffprobe children of this process that read <paramref name="input"/> and cancels
+    /// <paramref name="over"/> (which kills the run) when one's resident memory passes <see cref="MediaOptions.MaxProcessMemoryBytes"/>.
+    /// Reason: the size limits bound one frame, not what a decoder holds (reference frames, threads, filter queues), and
+    /// an upload must not be able to push the machine into swap or the OOM killer. Linux only (it reads /proc); no-op elsewhere.
+    /// </summary>
+    private MemoryWatch WatchMemory(string? input, CancellationTokenSource over) =>
+        new(input is null || Options.MaxProcessMemoryBytes <= 0 || !OperatingSystem.IsLinux() ? null : input, Options.MaxProcessMemoryBytes, over);
+
     private async Task EnterAsync(CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -266,6 +288,70 @@ internal sealed class ToolRunner : IDisposable
     internal static readonly Regex OverMaxPixels = new(@"Picture size (\d+)x(\d+) exceeds specified max pixel count (\d+)", RegexOptions.Compiled);
 
     internal static string Num(double value) => value.ToString("0.######", CultureInfo.InvariantCulture);
+}
+
+/// <summary>Samples, every 100 ms, the resident memory of this process's children whose command line names an input file.</summary>
+internal sealed class MemoryWatch : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+
+    public MemoryWatch(string? input, long limitBytes, CancellationTokenSource over)
+    {
+        _loop = input is null ? Task.CompletedTask : Task.Run(async () =>
+        {
+            try
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    if (LargestChildResidentBytes(input) > limitBytes)
+                    {
+                        await over.CancelAsync().ConfigureAwait(false);
+                        return;
+                    }
+                    await Task.Delay(100, _stop.Token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // the run ended
+            }
+        });
+    }
+
+    /// <summary>The largest VmRSS of a child of this process whose arguments include <paramref name="input"/>.</summary>
+    internal static long LargestChildResidentBytes(string input)
+    {
+        var self = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        long largest = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            var name = Path.GetFileName(dir);
+            if (name.Length == 0 || !char.IsAsciiDigit(name[0])) continue;
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ', 3);
+                if (fields.Length < 2 || fields[1] != self) continue;
+                if (!File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0').Contains(input, StringComparer.Ordinal)) continue;
+                var rss = File.ReadLines(Path.Combine(dir, "status")).FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+                if (rss is null) continue;
+                largest = Math.Max(largest, long.Parse(rss.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                // the process ended while it was read
+            }
+        }
+        return largest;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        _stop.Dispose();
+    }
 }
 
 /// <summary>Collects ffmpeg stderr: the last ~2 KB of ordinary lines, and the frame timestamps printed by <c>showinfo</c> filters.</summary>

@@ -56,10 +56,10 @@ ff -f lavfi -i testsrc=size=64x48:rate=10:duration=2 -c:v libx264 -preset ultraf
    -metadata title="$CANARY_TOKEN" "$CANARY/canary.mp4"
 printf '%s\n' "$CANARY_TOKEN" > "$CANARY/canary.txt"
 # 8K of one colour: a few hundred bytes per frame that decode to 33 M pixels each (a bomb within the size limits).
-ff -f lavfi -i color=c=gray:size=7680x4320:rate=5:duration=2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$OUT/base/8k.mp4"
-# Two frames 5.5 hours apart: a few hundred bytes that declare a near-limit duration.
-ff -f lavfi -i color=c=blue:size=16x16:rate=1 -frames:v 2 -vf "setpts=N*19800/TB" -fps_mode passthrough \
-   -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$OUT/base/sparse-5h30.mkv"
+ff -f lavfi -i color=c=gray:size=7680x4320:rate=2:duration=2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$OUT/base/8k.mp4"
+# Two frames 1.5 hours apart: a few hundred bytes that become 540 segments of 8 frames each (within the limits).
+ff -f lavfi -i color=c=blue:size=16x16:rate=1 -frames:v 2 -vf "setpts=N*5400/TB" -fps_mode passthrough \
+   -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$OUT/base/sparse-1h30.mkv"
 # ... and 7 hours apart: over the default 6 h limit.
 ff -f lavfi -i color=c=blue:size=16x16:rate=1 -frames:v 2 -vf "setpts=N*25200/TB" -fps_mode passthrough \
    -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$OUT/base/sparse-7h.mkv"
@@ -134,7 +134,7 @@ def y4m(w, h, frames=2):
 put("bomb-30000x30000.y4m", y4m(30000, 30000), "bomb", "refused", "valid Y4M header declaring 30000x30000 (1.35 GB per frame), no pixels")
 put("bomb-16000x16000.y4m", y4m(16000, 16000), "bomb", "refused", "Y4M header declaring 16000x16000, under ffmpeg's own size check")
 put("bomb-8k-gray.mp4", read("8k.mp4"), "bomb", "terminal", "7680x4320 H.264 of one colour: bytes per frame, 33 M pixels per frame decoded")
-put("bomb-sparse-5h30.mkv", read("sparse-5h30.mkv"), "bomb", "terminal", "two 16x16 frames 5.5 h apart: a near-limit duration from a few hundred bytes")
+put("bomb-sparse-1h30.mkv", read("sparse-1h30.mkv"), "bomb", "terminal", "two 16x16 frames 1.5 h apart: 540 segments from a few hundred bytes")
 put("bomb-sparse-7h.mkv", read("sparse-7h.mkv"), "bomb", "refused", "two 16x16 frames 7 h apart: over the duration limit")
 # The same H.264 clip with its SPS rewritten is hard to craft by hand; an MP4 whose track header claims 30000x30000
 # over a 64x48 stream checks that the decoder's size, not the container's, is what counts.
