@@ -125,7 +125,9 @@ public sealed partial class UploadService(IBlobStore blobs, LiteVLDbContext db, 
     /// <summary>Title and tags sent after the file part of a multipart upload.</summary>
     public async Task UpdateMetadataAsync(Guid id, string? title, IReadOnlyList<string> tags, CancellationToken ct)
     {
-        CheckTitle(title);
+        // The video is stored and announced already, so a 400 now would report an accepted upload as refused: a title
+        // over the column's size (which PostgreSQL would refuse, a 500) is cut to it instead.
+        if (title is { Length: > MaxTitleLength }) title = title[..(MaxTitleLength - 1)] + "…";
         var video = await db.Videos.FirstAsync(v => v.Id == id, ct).ConfigureAwait(false);
         video.Title = string.IsNullOrWhiteSpace(title) ? video.Title : title;
         video.Tags = [.. tags];

@@ -56,6 +56,13 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
         var video = analysis.VideoStreams.FirstOrDefault(v => !(v.Disposition?.GetValueOrDefault("attached_pic") ?? false));
         int width = video?.Width ?? 0, height = video?.Height ?? 0;
 
+        // -max_pixels stops the probe's decoder before it reports a size: the size is then in its error line.
+        if (ToolRunner.OverMaxPixels.Match(stderr) is { Success: true } over)
+        {
+            throw new MediaException(MediaErrorKind.Unsupported,
+                $"'{name}' declares {over.Groups[1].Value}×{over.Groups[2].Value} pixels, over the limit of {Options.MaxPixels} pixels a frame (LiteVL:Media:MaxPixels); the file was not decoded.", null, stderr);
+        }
+
         if (video is null)
         {
             if (invalidSize.Success)

@@ -162,7 +162,7 @@ public class MediaToolchainTests(MediaFixture fx)
         { "audio", MediaErrorKind.NoVideoStream },
         { "huge", MediaErrorKind.Unsupported },
         { "large", MediaErrorKind.Unsupported },
-        { "still", MediaErrorKind.ZeroDuration },
+        { "still", MediaErrorKind.Unsupported }, // a JPEG: its demuxer is not a video container (LiteVL:Media:AllowedFormats)
         { "missing", MediaErrorKind.NotFound },
     };
 
