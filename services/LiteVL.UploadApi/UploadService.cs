@@ -35,6 +35,7 @@ public sealed partial class UploadService(IBlobStore blobs, LiteVLDbContext db, 
     {
         ArgumentNullException.ThrowIfNull(body);
         ArgumentNullException.ThrowIfNull(metadata);
+        CheckMetadata(metadata);
         long max = options.Value.MaxBytes;
         var id = Guid.NewGuid();
         string key = BlobKeys.Original(tenantId, id);
@@ -124,6 +125,9 @@ public sealed partial class UploadService(IBlobStore blobs, LiteVLDbContext db, 
     /// <summary>Title and tags sent after the file part of a multipart upload.</summary>
     public async Task UpdateMetadataAsync(Guid id, string? title, IReadOnlyList<string> tags, CancellationToken ct)
     {
+        // The video is stored and announced already, so a 400 now would report an accepted upload as refused: a title
+        // over the column's size (which PostgreSQL would refuse, a 500) is cut to it instead.
+        if (title is { Length: > MaxTitleLength }) title = title[..(MaxTitleLength - 1)] + "…";
         var video = await db.Videos.FirstAsync(v => v.Id == id, ct).ConfigureAwait(false);
         video.Title = string.IsNullOrWhiteSpace(title) ? video.Title : title;
         video.Tags = [.. tags];
@@ -135,6 +139,55 @@ public sealed partial class UploadService(IBlobStore blobs, LiteVLDbContext db, 
             .Where(v => v.TenantId == tenantId && v.Sha256 == hash)
             .Select(v => new UploadResult(v.Id, v.State, v.Sha256, true, v.SizeBytes))
             .FirstOrDefaultAsync(ct).ConfigureAwait(false);
+
+    /// <summary>Longest accepted file name, in characters (the longest a Linux, macOS or Windows file name can be).</summary>
+    public const int MaxFileNameLength = 255;
+
+    /// <summary>Longest accepted title and content type: the columns' sizes (PostgreSQL refuses longer values).</summary>
+    public const int MaxTitleLength = 500, MaxContentTypeLength = 200;
+
+    /// <summary>
+    /// Refuses, before a byte of the body is read, metadata that cannot be stored or shown safely. Reasons: a value over
+    /// its column's size made PostgreSQL refuse the row after the blob was written, which the deduplication path took for
+    /// a lost race and answered 500; control characters in a file name forge log lines and drive terminals (ESC
+    /// sequences) wherever a failure reason naming the file is printed; bidirectional overrides (U+202E) make
+    /// "clip‮gpj.mp4" read as "clip4pm.jpg".
+    /// </summary>
+    private static void CheckMetadata(UploadMetadata metadata)
+    {
+        if (metadata.FileName is { } name)
+        {
+            if (name.Length > MaxFileNameLength)
+            {
+                throw new UploadRejectedException(StatusCodes.Status400BadRequest, "File name too long",
+                    $"The file name has {name.Length} characters; at most {MaxFileNameLength} are accepted. Rename the file and upload it again.");
+            }
+
+            if (name.Select(c => (char?)c).FirstOrDefault(c => IsUnsafeInName(c!.Value)) is { } bad)
+            {
+                throw new UploadRejectedException(StatusCodes.Status400BadRequest, "Bad file name",
+                    $"The file name contains the character U+{(int)bad:X4} (a control or text-direction character); rename the file and upload it again.");
+            }
+        }
+
+        CheckTitle(metadata.Title);
+
+        if (metadata.ContentType is { Length: > MaxContentTypeLength } type)
+        {
+            throw new UploadRejectedException(StatusCodes.Status400BadRequest, "Content type too long", $"The content type has {type.Length} characters; at most {MaxContentTypeLength} are accepted.");
+        }
+    }
+
+    private static void CheckTitle(string? title)
+    {
+        if (title is { Length: > MaxTitleLength })
+        {
+            throw new UploadRejectedException(StatusCodes.Status400BadRequest, "Title too long", $"The title has {title.Length} characters; at most {MaxTitleLength} are accepted.");
+        }
+    }
+
+    /// <summary>C0 and C1 controls, DEL, and the bidirectional embedding, override and isolate characters.</summary>
+    private static bool IsUnsafeInName(char c) => char.IsControl(c) || c is (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069');
 
     private static void Sniff(ReadOnlySpan<byte> head)
     {

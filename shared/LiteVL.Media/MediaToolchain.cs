@@ -56,6 +56,13 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
         var video = analysis.VideoStreams.FirstOrDefault(v => !(v.Disposition?.GetValueOrDefault("attached_pic") ?? false));
         int width = video?.Width ?? 0, height = video?.Height ?? 0;
 
+        // -max_pixels stops the probe's decoder before it reports a size: the size is then in its error line.
+        if (ToolRunner.OverMaxPixels.Match(stderr) is { Success: true } over)
+        {
+            throw new MediaException(MediaErrorKind.Unsupported,
+                $"'{name}' declares {over.Groups[1].Value}×{over.Groups[2].Value} pixels, over the limit of {Options.MaxPixels} pixels a frame (LiteVL:Media:MaxPixels); the file was not decoded.", null, stderr);
+        }
+
         if (video is null)
         {
             if (invalidSize.Success)
@@ -77,6 +84,11 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
         {
             throw new MediaException(MediaErrorKind.Unsupported,
                 $"'{name}' declares {width}×{height} pixels, over the limit of {Options.MaxWidth}×{Options.MaxHeight}; the file was not decoded.", null, stderr);
+        }
+        if ((long)width * height > Options.MaxPixels)
+        {
+            throw new MediaException(MediaErrorKind.Unsupported,
+                $"'{name}' declares {width}×{height} = {(long)width * height} pixels a frame, over the limit of {Options.MaxPixels} (LiteVL:Media:MaxPixels); the file was not decoded.", null, stderr);
         }
 
         // The container duration, but never past the end of the video stream (audio can run longer than the picture).
@@ -172,7 +184,7 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
     private string ThumbScale => $"scale={Options.ThumbnailWidth}:-2:flags=bicubic";
 
     private string InputArguments(double? seekSeconds = null) =>
-        ToolRunner.CommonInputArguments
+        ToolRunner.CommonInputArguments + " " + _runner.UntrustedInputArguments
         + (Options.UseCudaDecoding ? " -hwaccel cuda" : "")
         + (seekSeconds is { } ss ? $" -ss {ToolRunner.Num(ss)}" : "");
 
@@ -211,7 +223,7 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
             var thumbPattern = Path.Combine(work, "t%05d.jpg");
             var stderr = new StderrCollector();
             var processor = BuildSinglePass(media.Path, plan, request.FrameSize, raw, thumbPattern, media.Video.FrameRate);
-            await _runner.RunFFmpegAsync(processor, $"Extracting frames from '{Path.GetFileName(media.Path)}'", stderr, ct).ConfigureAwait(false);
+            await _runner.RunFFmpegAsync(processor, $"Extracting frames from '{Path.GetFileName(media.Path)}'", stderr, ct, media.Path).ConfigureAwait(false);
 
             var frameTimes = stderr.FrameTimes(FramesShowInfo);
             var thumbTimes = stderr.FrameTimes(ThumbsShowInfo);
@@ -327,7 +339,7 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
             {
                 var stderr = new StderrCollector();
                 await _runner.RunFFmpegAsync(BuildSeekFrame(media.Path, job.Time, request.FrameSize, temp),
-                    $"Seeking to {job.Time:0.###} s in '{Path.GetFileName(media.Path)}'", stderr, token).ConfigureAwait(false);
+                    $"Seeking to {job.Time:0.###} s in '{Path.GetFileName(media.Path)}'", stderr, token, media.Path).ConfigureAwait(false);
                 var bytes = File.Exists(temp) ? await File.ReadAllBytesAsync(temp, token).ConfigureAwait(false) : [];
                 if (bytes.Length == 0)
                 {
@@ -394,7 +406,7 @@ public sealed class MediaToolchain : IMediaProcessor, IDisposable
         try
         {
             var stderr = new StderrCollector();
-            await _runner.RunFFmpegAsync(BuildThumbnail(path, at, temp), $"Making the thumbnail at {at:0.###} s of '{Path.GetFileName(path)}'", stderr, ct)
+            await _runner.RunFFmpegAsync(BuildThumbnail(path, at, temp), $"Making the thumbnail at {at:0.###} s of '{Path.GetFileName(path)}'", stderr, ct, path)
                 .ConfigureAwait(false);
             if (!File.Exists(temp) || new FileInfo(temp).Length == 0)
             {

@@ -18,6 +18,13 @@ internal sealed class ToolRunner : IDisposable
     /// <summary>Input-side options of every ffmpeg run (before <c>-i</c>).</summary>
     public const string CommonInputArguments = "-nostdin -hide_banner -nostats -loglevel info -protocol_whitelist file";
 
+    /// <summary>
+    /// Input-side options for a file someone uploaded (added to <see cref="CommonInputArguments"/> and to every ffprobe
+    /// run): only the container demuxers of <see cref="MediaOptions.AllowedFormats"/> (playlists and manifests would
+    /// open the local files and URLs they list), and decoders that refuse frames over <see cref="MediaOptions.MaxPixels"/>.
+    /// </summary>
+    public string UntrustedInputArguments => $"-format_whitelist {Options.AllowedFormats} -max_pixels {Options.MaxPixels}";
+
     /// <summary>Output-side options of every ffmpeg output (the whitelist also governs what a muxer may open).</summary>
     public const string CommonOutputArguments = "-protocol_whitelist file";
 
@@ -50,14 +57,17 @@ internal sealed class ToolRunner : IDisposable
     public void Dispose() => _gate.Dispose();
 
     /// <summary>Runs an ffmpeg command built with FFMpegCore; throws <see cref="MediaException"/> on failure.</summary>
-    public async Task RunFFmpegAsync(FFMpegArgumentProcessor processor, string what, StderrCollector stderr, CancellationToken cancellationToken)
+    /// <param name="input">The uploaded file it reads: its runs are held to <see cref="MediaOptions.MaxProcessMemoryBytes"/>.</param>
+    public async Task RunFFmpegAsync(FFMpegArgumentProcessor processor, string what, StderrCollector stderr, CancellationToken cancellationToken, string? input = null)
     {
         var commandLine = $"{FFmpegPath} {processor.Arguments}";
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             using var timeout = new CancellationTokenSource(Options.ProcessTimeout);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+            using var memory = new CancellationTokenSource();
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, memory.Token);
+            await using var watch = WatchMemory(input, memory);
             linked.Token.ThrowIfCancellationRequested();
             // FFMpegCore 6: on cancellation it writes 'q' (ignored under -nostdin) and kills the process after the grace period (zero here).
             processor.NotifyOnStandardError(stderr.Add).CancellableThrough(linked.Token, TimeSpan.Zero);
@@ -80,6 +90,10 @@ internal sealed class ToolRunner : IDisposable
             }
 
             cancellationToken.ThrowIfCancellationRequested();
+            if (memory.IsCancellationRequested)
+            {
+                throw new MediaException(MediaErrorKind.Unsupported, $"{what}: {OverMemory}", commandLine, stderr.Tail);
+            }
             if (timeout.IsCancellationRequested)
             {
                 throw new MediaException(MediaErrorKind.Timeout,
@@ -101,17 +115,19 @@ internal sealed class ToolRunner : IDisposable
     /// <summary>Runs ffprobe through FFMpegCore's <c>FFProbe.AnalyseAsync</c>.</summary>
     public async Task<IMediaAnalysis> AnalyseAsync(string path, CancellationToken cancellationToken)
     {
-        const string Custom = "-protocol_whitelist file";
-        var commandLine = $"{FFprobePath} -loglevel error -print_format json -show_format -sexagesimal -show_streams -show_chapters \"{path}\" {Custom}";
+        var custom = $"-protocol_whitelist file {UntrustedInputArguments}";
+        var commandLine = $"{FFprobePath} -loglevel error -print_format json -show_format -sexagesimal -show_streams -show_chapters \"{path}\" {custom}";
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             using var timeout = new CancellationTokenSource(Options.ProbeTimeout);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+            using var memory = new CancellationTokenSource();
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, memory.Token);
+            await using var watch = WatchMemory(path, memory);
             try
             {
                 // Instances kills ffprobe when the token fires.
-                return await FFProbe.AnalyseAsync(path, FFOptions, Custom, linked.Token).ConfigureAwait(false);
+                return await FFProbe.AnalyseAsync(path, FFOptions, custom, linked.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (IsToolMissing(e))
             {
@@ -120,6 +136,7 @@ internal sealed class ToolRunner : IDisposable
             catch (Exception e) when (e is not MediaException && linked.IsCancellationRequested)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                if (memory.IsCancellationRequested) throw new MediaException(MediaErrorKind.Unsupported, $"ffprobe: {OverMemory}", commandLine, null, e);
                 throw new MediaException(MediaErrorKind.Timeout,
                     $"ffprobe ran longer than the {Options.ProbeTimeout.TotalSeconds:0.###} s limit and was stopped.", commandLine, null, e);
             }
@@ -191,6 +208,18 @@ internal sealed class ToolRunner : IDisposable
         }
     }
 
+    private string OverMemory => string.Create(CultureInfo.InvariantCulture,
+        $"it used more than {Options.MaxProcessMemoryBytes >> 20} MiB of memory (LiteVL:Media:MaxProcessMemoryBytes) and was stopped; the file is too demanding to decode.");
+
+    /// <summary>
+    /// Watches the ffmpeg/ffprobe children of this process that read <paramref name="input"/> and cancels
+    /// <paramref name="over"/> (which kills the run) when one's resident memory passes <see cref="MediaOptions.MaxProcessMemoryBytes"/>.
+    /// Reason: the size limits bound one frame, not what a decoder holds (reference frames, threads, filter queues), and
+    /// an upload must not be able to push the machine into swap or the OOM killer. Linux only (it reads /proc); no-op elsewhere.
+    /// </summary>
+    private MemoryWatch WatchMemory(string? input, CancellationTokenSource over) =>
+        new(input is null || Options.MaxProcessMemoryBytes <= 0 || !OperatingSystem.IsLinux() ? null : input, Options.MaxProcessMemoryBytes, over);
+
     private async Task EnterAsync(CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -213,7 +242,7 @@ internal sealed class ToolRunner : IDisposable
 
     internal static MediaErrorKind ClassifyFailure(string stderr)
     {
-        if (PictureSizeInvalid.IsMatch(stderr)) return MediaErrorKind.Unsupported;
+        if (PictureSizeInvalid.IsMatch(stderr) || NotOnWhitelist.IsMatch(stderr) || OverMaxPixels.IsMatch(stderr)) return MediaErrorKind.Unsupported;
         if (stderr.Contains("Invalid data found", StringComparison.OrdinalIgnoreCase)
             || stderr.Contains("moov atom not found", StringComparison.OrdinalIgnoreCase)
             || stderr.Contains("End of file", StringComparison.OrdinalIgnoreCase)
@@ -227,6 +256,15 @@ internal sealed class ToolRunner : IDisposable
     private static string Describe(MediaErrorKind kind, string stderr)
     {
         var last = LastMeaningfulLine(stderr);
+        if (NotOnWhitelist.Match(stderr) is { Success: true } format)
+        {
+            return $"the file is in the '{format.Groups[1].Value}' format, which is not accepted: only video container files are processed "
+                + "(playlists and manifests such as HLS, DASH and ffconcat, which refer to other files or URLs, are refused).";
+        }
+        if (OverMaxPixels.Match(stderr) is { Success: true } pixels)
+        {
+            return $"a frame of {pixels.Groups[1].Value}×{pixels.Groups[2].Value} pixels is over the limit of {pixels.Groups[3].Value} pixels (LiteVL:Media:MaxPixels); the file was not decoded.";
+        }
         return kind switch
         {
             MediaErrorKind.Unsupported => $"the file declares an impossible frame size ({last}).",
@@ -243,7 +281,77 @@ internal sealed class ToolRunner : IDisposable
 
     internal static readonly Regex PictureSizeInvalid = new(@"Picture size (\d+)x(\d+) is invalid", RegexOptions.Compiled);
 
+    /// <summary>What libavformat prints when the probed demuxer is not in <c>-format_whitelist</c>: "[dash @ 0x…] Format not on whitelist".</summary>
+    internal static readonly Regex NotOnWhitelist = new(@"\[(\w+) @ [^\]]*\] Format not on whitelist", RegexOptions.Compiled);
+
+    /// <summary>What a decoder prints for a frame over <c>-max_pixels</c>.</summary>
+    internal static readonly Regex OverMaxPixels = new(@"Picture size (\d+)x(\d+) exceeds specified max pixel count (\d+)", RegexOptions.Compiled);
+
     internal static string Num(double value) => value.ToString("0.######", CultureInfo.InvariantCulture);
+}
+
+/// <summary>Samples, every 100 ms, the resident memory of this process's children whose command line names an input file.</summary>
+internal sealed class MemoryWatch : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+
+    public MemoryWatch(string? input, long limitBytes, CancellationTokenSource over)
+    {
+        _loop = input is null ? Task.CompletedTask : Task.Run(async () =>
+        {
+            try
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    if (LargestChildResidentBytes(input) > limitBytes)
+                    {
+                        await over.CancelAsync().ConfigureAwait(false);
+                        return;
+                    }
+                    await Task.Delay(100, _stop.Token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // the run ended
+            }
+        });
+    }
+
+    /// <summary>The largest VmRSS of a child of this process whose arguments include <paramref name="input"/>.</summary>
+    internal static long LargestChildResidentBytes(string input)
+    {
+        var self = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        long largest = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            var name = Path.GetFileName(dir);
+            if (name.Length == 0 || !char.IsAsciiDigit(name[0])) continue;
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ', 3);
+                if (fields.Length < 2 || fields[1] != self) continue;
+                if (!File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0').Contains(input, StringComparer.Ordinal)) continue;
+                var rss = File.ReadLines(Path.Combine(dir, "status")).FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+                if (rss is null) continue;
+                largest = Math.Max(largest, long.Parse(rss.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                // the process ended while it was read
+            }
+        }
+        return largest;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        _stop.Dispose();
+    }
 }
 
 /// <summary>Collects ffmpeg stderr: the last ~2 KB of ordinary lines, and the frame timestamps printed by <c>showinfo</c> filters.</summary>

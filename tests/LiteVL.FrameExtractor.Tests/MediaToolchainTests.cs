@@ -162,7 +162,7 @@ public class MediaToolchainTests(MediaFixture fx)
         { "audio", MediaErrorKind.NoVideoStream },
         { "huge", MediaErrorKind.Unsupported },
         { "large", MediaErrorKind.Unsupported },
-        { "still", MediaErrorKind.ZeroDuration },
+        { "still", MediaErrorKind.Unsupported }, // a JPEG: its demuxer is not a video container (LiteVL:Media:AllowedFormats)
         { "missing", MediaErrorKind.NotFound },
     };
 
@@ -267,6 +267,8 @@ public class MediaToolchainTests(MediaFixture fx)
                 Assert.True(line.IndexOf("-nostdin", StringComparison.Ordinal) is >= 0 and var i && i < input, line);
                 Assert.True(line.IndexOf("-protocol_whitelist file", StringComparison.Ordinal) < input, line);
                 Assert.Contains("-protocol_whitelist file \"/out/", line);
+                Assert.True(line.IndexOf($"-format_whitelist {MediaOptions.DefaultAllowedFormats} ", StringComparison.Ordinal) is >= 0 and var f && f < input, line);
+                Assert.True(line.IndexOf("-max_pixels 36000000", StringComparison.Ordinal) is >= 0 and var p && p < input, line);
                 var hw = line.IndexOf("-hwaccel cuda", StringComparison.Ordinal);
                 if (m.Options.UseCudaDecoding) Assert.True(hw >= 0 && hw < input, line);
                 else Assert.Equal(-1, hw);
@@ -276,6 +278,30 @@ public class MediaToolchainTests(MediaFixture fx)
             Assert.Contains("-ss 1.5 ", lines[1]);
         }
     }
+
+    [Fact]
+    public async Task A_manifest_disguised_as_an_MP4_box_is_refused_without_opening_what_it_names()
+    {
+        // '<!--free-->' reads as a 'free' box to a magic-byte check; ffmpeg's probe picks DASH (it finds '<MPD'), whose
+        // BaseURL opens any local file even under -protocol_whitelist file. The named file is a valid clip here.
+        var dir = fx.Dir("disguised");
+        var manifest = Path.Combine(dir, $"disguised-{Guid.NewGuid():N}.mp4");
+        File.WriteAllText(manifest, "<!--free-->\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"urn:mpeg:dash:profile:isoff-on-demand:2011\" type=\"static\" "
+            + "mediaPresentationDuration=\"PT2S\" minBufferTime=\"PT1S\"><Period><AdaptationSet mimeType=\"video/mp4\"><Representation id=\"1\" bandwidth=\"1000\">"
+            + $"<BaseURL>file://{fx.Clips.Values.First()}</BaseURL></Representation></AdaptationSet></Period></MPD>\n");
+        using var m = new MediaToolchain();
+        var e = await Assert.ThrowsAsync<MediaException>(() => m.ProbeAsync(manifest));
+        Assert.Equal(MediaErrorKind.Unsupported, e.Kind);
+        Assert.Contains("'dash' format, which is not accepted", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("hls")]
+    [InlineData("mov,concat")]
+    [InlineData("mov;rm -rf")]
+    [InlineData("")]
+    public void Allowed_formats_never_include_a_demuxer_that_opens_other_files(string formats) =>
+        Assert.Throws<ArgumentException>(() => new MediaOptions { AllowedFormats = formats }.Validate());
 
     private static double MeanAbsDiff(byte[] a, byte[] b)
     {

@@ -27,6 +27,11 @@ public sealed class HostProcess : IAsyncDisposable
 
     public long PeakResidentBytes => _process.PeakResidentBytes;
 
+    /// <summary>The host's process id (its ffmpeg and ffprobe runs are its children).</summary>
+    public int Pid => _process.Pid;
+
+    public bool HasExited => _process.HasExited;
+
     /// <param name="arguments">More arguments for the host (e.g. --verbose).</param>
     /// <param name="workingDirectory">Where the host starts; the default is its own folder, a folder elsewhere is how
     /// <c>dotnet run --project services/LiteVL.Host</c> starts it (from the repository root, away from its files).</param>

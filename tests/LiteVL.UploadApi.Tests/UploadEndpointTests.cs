@@ -101,6 +101,31 @@ public sealed class UploadEndpointTests : IDisposable
         AssertNoOriginals();
     }
 
+    [Theory]
+    [InlineData("a\u001b[31mred\r\nINFO forged.mp4", "Bad file name")]
+    [InlineData("clip\u0000.mp4", "Bad file name")]
+    [InlineData("clip\u202egpj.mp4", "Bad file name")]
+    [InlineData("long", "File name too long")]
+    public async Task Upload_UnsafeOrOverlongFileName_Is400AndStoresNothing(string name, string title)
+    {
+        using var client = await _api.ClientForAsync("acme");
+        using var content = new ByteArrayContent(FakeVideos.Mp4Like(20_000, 6));
+        content.Headers.ContentType = new MediaTypeHeaderValue("video/mp4");
+        string fileName = name == "long" ? new string('x', UploadService.MaxFileNameLength + 1) : name;
+        using var response = await client.PostAsync("/v1/videos?filename=" + Uri.EscapeDataString(fileName), content);
+        await AssertProblem(response, HttpStatusCode.BadRequest, title);
+        AssertNoOriginals();
+    }
+
+    [Fact]
+    public async Task Upload_TitleOverTheColumnSize_Is400()
+    {
+        using var client = await _api.ClientForAsync("acme");
+        using var form = Multipart(FakeVideos.Mp4Like(20_000, 7), "clip.mp4", ("title", new string('t', UploadService.MaxTitleLength + 1)));
+        using var response = await client.PostAsync("/v1/videos", form);
+        await AssertProblem(response, HttpStatusCode.BadRequest, "Title too long");
+    }
+
     [Fact]
     public async Task Upload_ZeroBytes_Is400()
     {
