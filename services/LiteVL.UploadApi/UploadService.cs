@@ -47,7 +47,19 @@ public sealed partial class UploadService(IBlobStore blobs, LiteVLDbContext db, 
         bool sniffed = false;
         while (true)
         {
-            int read = await body.ReadAsync(buffer, ct).ConfigureAwait(false);
+            int read;
+            try
+            {
+                read = await body.ReadAsync(buffer, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException && !(e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }))
+            {
+                // The client went away mid-body (cancelled, reset, or closed before Content-Length was reached): the
+                // pending blob is deleted on dispose and no row was written. One line says so, as the only trace of it.
+                LogCutOff(logger, tenantId, total, e is OperationCanceledException ? "request aborted" : "connection reset or closed");
+                throw;
+            }
+
             if (read == 0)
             {
                 break;
@@ -146,6 +158,9 @@ public sealed partial class UploadService(IBlobStore blobs, LiteVLDbContext db, 
                 "The body is not a recognised video container (MP4/MOV, Matroska/WebM, AVI, MPEG-TS/PS, FLV, Ogg, ASF).");
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Upload of tenant {TenantId} cut off by the client after {Bytes} bytes ({Reason}): nothing was kept")]
+    private static partial void LogCutOff(ILogger logger, string tenantId, long bytes, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Accepted video {VideoId} of tenant {TenantId} ({SizeBytes} bytes)")]
     private static partial void LogAccepted(ILogger logger, Guid videoId, string tenantId, long sizeBytes);

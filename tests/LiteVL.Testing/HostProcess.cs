@@ -27,6 +27,8 @@ public sealed class HostProcess : IAsyncDisposable
 
     public long PeakResidentBytes => _process.PeakResidentBytes;
 
+    public long ResidentBytes => _process.ResidentBytes;
+
     /// <param name="arguments">More arguments for the host (e.g. --verbose).</param>
     /// <param name="workingDirectory">Where the host starts; the default is its own folder, a folder elsewhere is how
     /// <c>dotnet run --project services/LiteVL.Host</c> starts it (from the repository root, away from its files).</param>
