@@ -52,7 +52,7 @@ public sealed partial class UploadService(IBlobStore blobs, LiteVLDbContext db, 
             {
                 read = await body.ReadAsync(buffer, ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OperationCanceledException or IOException && !(e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }))
+            catch (Exception e) when (IsCutOff(e))
             {
                 // The client went away mid-body (cancelled, reset, or closed before Content-Length was reached): the
                 // pending blob is deleted on dispose and no row was written. One line says so, as the only trace of it.
@@ -132,6 +132,10 @@ public sealed partial class UploadService(IBlobStore blobs, LiteVLDbContext db, 
         LogAccepted(logger, id, tenantId, total);
         return new UploadResult(id, VideoState.Uploaded, hash, Duplicate: false, total);
     }
+
+    /// <summary>Whether reading the body failed because the client went away (cancelled, reset, closed early), not because of a limit.</summary>
+    public static bool IsCutOff(Exception e) =>
+        e is OperationCanceledException or IOException && e is not BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge };
 
     /// <summary>Title and tags sent after the file part of a multipart upload.</summary>
     public async Task UpdateMetadataAsync(Guid id, string? title, IReadOnlyList<string> tags, CancellationToken ct)

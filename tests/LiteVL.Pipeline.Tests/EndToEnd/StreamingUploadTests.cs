@@ -15,67 +15,51 @@ namespace LiteVL.Pipeline.Tests.EndToEnd;
 /// mid-body leaves no video and no file behind; a declared length over the limit is refused with a 413 ProblemDetails
 /// before any of the body is sent.
 /// </summary>
-public sealed class StreamingUploadTests(ITestOutputHelper output)
+public sealed class StreamingUploadTests(UploadHostFixture fixture, ITestOutputHelper output) : IClassFixture<UploadHostFixture>
 {
     /// <summary>Host memory growth allowed during one upload, whatever its size.</summary>
     private const long MaxGrowthBytes = 300L << 20;
 
-    /// <summary>
-    /// Size of the streamed upload: 1 GiB in CI; LITEVL_BIG_UPLOAD_MIB=2048 runs the 2 GiB upload of docs/reliability.md
-    /// ("Big uploads"), which needs that much free space in the temporary folder.
-    /// </summary>
-    private static long BigUploadBytes =>
-        (long.TryParse(Environment.GetEnvironmentVariable("LITEVL_BIG_UPLOAD_MIB"), CultureInfo.InvariantCulture, out long mib) && mib > 0 ? mib : 1024) << 20;
-
     [Fact]
     public async Task Big_upload_streams_to_disk_with_host_memory_growth_below_300MB()
     {
-        long size = BigUploadBytes;
-        string data = Directory.CreateTempSubdirectory("litevl-stream-").FullName;
-        try
-        {
-            await using var host = await HostProcess.StartAsync(data, new Dictionary<string, string> { ["LiteVL__Upload__MaxBytes"] = size.ToString(CultureInfo.InvariantCulture) });
-            using var http = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromMinutes(10) };
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", host.AdminKey);
+        long size = UploadHostFixture.BigUploadBytes;
+        var host = fixture.Host;
+        using var http = await fixture.TenantClientAsync("big");
 
-            // Warm up the upload path so JIT and pools are in place before measuring.
-            using (var warm = Content(1 << 20, 1))
+        // Warm up the upload path so JIT and pools are in place before measuring.
+        using (var warm = Content(1 << 20, 1))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, (await http.PostAsync(new Uri("/v1/videos", UriKind.Relative), warm)).StatusCode);
+        }
+
+        long rssBefore = host.ResidentBytes, peakBefore = host.PeakResidentBytes;
+        long peakDuring = rssBefore;
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
             {
-                Assert.Equal(HttpStatusCode.Accepted, (await http.PostAsync(new Uri("/v1/videos", UriKind.Relative), warm)).StatusCode);
+                peakDuring = Math.Max(peakDuring, host.ResidentBytes);
+                await Task.Delay(100, CancellationToken.None);
             }
+        });
+        var clock = Stopwatch.StartNew();
+        using var content = Content(size, 2);
+        using var response = await http.PostAsync(new Uri("/v1/videos", UriKind.Relative), content);
+        double seconds = clock.Elapsed.TotalSeconds;
+        await sampling.CancelAsync();
+        await sampler;
+        long peakAfter = host.PeakResidentBytes;
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
 
-            long rssBefore = host.ResidentBytes, peakBefore = host.PeakResidentBytes;
-            long peakDuring = rssBefore;
-            using var sampling = new CancellationTokenSource();
-            var sampler = Task.Run(async () =>
-            {
-                while (!sampling.IsCancellationRequested)
-                {
-                    peakDuring = Math.Max(peakDuring, host.ResidentBytes);
-                    await Task.Delay(100, CancellationToken.None);
-                }
-            });
-            var clock = Stopwatch.StartNew();
-            using var content = Content(size, 2);
-            using var response = await http.PostAsync(new Uri("/v1/videos", UriKind.Relative), content);
-            double seconds = clock.Elapsed.TotalSeconds;
-            await sampling.CancelAsync();
-            await sampler;
-            long peakAfter = host.PeakResidentBytes;
-            Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
-
-            using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-            string original = Path.Combine(data, "blobs", "originals", "admin", doc.RootElement.GetProperty("id").GetGuid().ToString("N"));
-            Assert.Equal(size, new FileInfo(original).Length);
-            long growth = peakAfter - peakBefore;
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{size >> 20} MiB upload in {seconds:F1} s ({(size >> 20) / seconds:F0} MiB/s); host RSS {rssBefore >> 20} MiB before, at most {peakDuring >> 20} MiB during (sampled every 100 ms); peak RSS (VmHWM) {peakBefore >> 20} → {peakAfter >> 20} MiB: growth {growth >> 20} MiB"));
-            Assert.True(growth < MaxGrowthBytes, $"peak memory grew by {growth >> 20} MiB during a {size >> 20} MiB upload");
-        }
-        finally
-        {
-            Directory.Delete(data, recursive: true);
-        }
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        string original = Path.Combine(host.DataDirectory, "blobs", "originals", "big", doc.RootElement.GetProperty("id").GetGuid().ToString("N"));
+        Assert.Equal(size, new FileInfo(original).Length);
+        long growth = peakAfter - peakBefore;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{size >> 20} MiB upload in {seconds:F1} s ({(size >> 20) / seconds:F0} MiB/s); host RSS {rssBefore >> 20} MiB before, at most {peakDuring >> 20} MiB during (sampled every 100 ms); peak RSS (VmHWM) {peakBefore >> 20} → {peakAfter >> 20} MiB: growth {growth >> 20} MiB"));
+        Assert.True(growth < MaxGrowthBytes, $"peak memory grew by {growth >> 20} MiB during a {size >> 20} MiB upload");
     }
 
     /// <summary>
@@ -86,69 +70,62 @@ public sealed class StreamingUploadTests(ITestOutputHelper output)
     [Fact]
     public async Task Interrupted_upload_leaves_no_video_and_no_file()
     {
-        string data = Directory.CreateTempSubdirectory("litevl-cut-").FullName;
-        try
+        var host = fixture.Host;
+        using var http = await fixture.TenantClientAsync("cut");
+        string key = http.DefaultRequestHeaders.Authorization!.Parameter!;
+        string originals = Path.Combine(host.DataDirectory, "blobs", "originals", "cut");
+        const long declared = 256L << 20, sent = 16L << 20;
+
+        // 1. The client cancels its request after 16 MiB of 256 MiB (HttpClient closes the connection).
+        using (var cancel = new CancellationTokenSource())
         {
-            await using var host = await HostProcess.StartAsync(data, new Dictionary<string, string>());
-            using var http = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", host.AdminKey);
-            const long declared = 256L << 20, sent = 16L << 20;
-
-            // 1. The client cancels its request after 16 MiB of 256 MiB (HttpClient closes the connection).
-            using (var cancel = new CancellationTokenSource())
-            {
-                using var content = Content(declared, 3, stopAfter: sent, onStop: cancel.Cancel);
-                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => http.PostAsync(new Uri("/v1/videos", UriKind.Relative), content, cancel.Token));
-            }
-
-            await AssertNothingStoredAsync(http, data, "a cancelled upload");
-
-            // 2. The connection is reset (SO_LINGER 0: RST, no FIN) after 16 MiB of 256 MiB; 3. it is closed (FIN) there.
-            foreach (bool reset in new[] { true, false })
-            {
-                using var socket = await ConnectAsync(host);
-                await socket.SendAsync(Headers(host, "video/mp4", declared, host.AdminKey, expectContinue: false));
-                using var body = new GeneratedVideoStream(sent, 4);
-                var buffer = new byte[1 << 16];
-                for (int n; (n = await body.ReadAsync(buffer)) > 0;)
-                {
-                    await socket.SendAsync(buffer.AsMemory(0, n));
-                }
-
-                if (reset)
-                {
-                    socket.LingerState = new LingerOption(true, 0);
-                }
-                else
-                {
-                    socket.Shutdown(SocketShutdown.Send);
-                }
-
-                socket.Close();
-                await AssertNothingStoredAsync(http, data, reset ? "a reset connection" : "a connection closed mid-body");
-            }
-
-            // One line for people per cut-off upload, and no error or stack trace.
-            for (var deadline = DateTime.UtcNow.AddSeconds(10); CountOf(host.Log, "cut off by the client") < 3 && DateTime.UtcNow < deadline;)
-            {
-                await Task.Delay(100);
-            }
-
-            Assert.True(CountOf(host.Log, "cut off by the client") == 3, host.Tail());
-            Assert.DoesNotContain("fail:", host.Log, StringComparison.Ordinal);
-            Assert.DoesNotContain("   at ", host.Log, StringComparison.Ordinal);
-
-            using var whole = Content(1 << 20, 5);
-            using var accepted = await http.PostAsync(new Uri("/v1/videos", UriKind.Relative), whole);
-            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
-            Assert.Single(Directory.GetFiles(Path.Combine(data, "blobs", "originals", "admin")));
-            output.WriteLine("a cancelled upload, a reset connection and a connection closed mid-body (16 of 256 MiB sent) left no video and no file; the next upload was accepted");
-            output.WriteLine(string.Join('\n', host.Log.Split('\n').Where(l => l.Contains("cut off", StringComparison.Ordinal))));
+            using var content = Content(declared, 3, stopAfter: sent, onStop: cancel.Cancel);
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => http.PostAsync(new Uri("/v1/videos", UriKind.Relative), content, cancel.Token));
         }
-        finally
+
+        await AssertNothingStoredAsync(http, originals, "a cancelled upload");
+
+        // 2. The connection is reset (SO_LINGER 0: RST, no FIN) after 16 MiB of 256 MiB; 3. it is closed (FIN) there.
+        foreach (bool reset in new[] { true, false })
         {
-            Directory.Delete(data, recursive: true);
+            using var socket = await ConnectAsync(host);
+            await socket.SendAsync(Headers(host, "video/mp4", declared, key, expectContinue: false));
+            using var body = new GeneratedVideoStream(sent, 4);
+            var buffer = new byte[1 << 16];
+            for (int n; (n = await body.ReadAsync(buffer)) > 0;)
+            {
+                await socket.SendAsync(buffer.AsMemory(0, n));
+            }
+
+            if (reset)
+            {
+                socket.LingerState = new LingerOption(true, 0);
+            }
+            else
+            {
+                socket.Shutdown(SocketShutdown.Send);
+            }
+
+            socket.Close();
+            await AssertNothingStoredAsync(http, originals, reset ? "a reset connection" : "a connection closed mid-body");
         }
+
+        // One line for people per cut-off upload, and no error or stack trace.
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); CountOf(host.Log, "of tenant cut cut off by the client") < 3 && DateTime.UtcNow < deadline;)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.True(CountOf(host.Log, "of tenant cut cut off by the client") == 3, host.Tail());
+        Assert.False(host.Log.Contains("fail:", StringComparison.Ordinal), host.Tail());
+        Assert.DoesNotContain("   at ", host.Log, StringComparison.Ordinal);
+
+        using var whole = Content(1 << 20, 5);
+        using var accepted = await http.PostAsync(new Uri("/v1/videos", UriKind.Relative), whole);
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        Assert.Single(Directory.GetFiles(originals));
+        output.WriteLine("a cancelled upload, a reset connection and a connection closed mid-body (16 of 256 MiB sent) left no video and no file; the next upload was accepted");
+        output.WriteLine(string.Join('\n', host.Log.Split('\n').Where(l => l.Contains("cut off", StringComparison.Ordinal))));
     }
 
     /// <summary>
@@ -159,37 +136,30 @@ public sealed class StreamingUploadTests(ITestOutputHelper output)
     [Fact]
     public async Task Declared_length_over_the_limit_gets_413_before_any_body_is_sent()
     {
-        const long limit = 8L << 20;
-        string data = Directory.CreateTempSubdirectory("litevl-413-").FullName;
-        try
+        long limit = UploadHostFixture.BigUploadBytes;
+        var host = fixture.Host;
+        using var http = await fixture.TenantClientAsync("huge");
+        foreach (var (contentType, expectContinue) in new[] { ("video/mp4", true), ("video/mp4", false), ("multipart/form-data; boundary=x", true), ("multipart/form-data; boundary=x", false) })
         {
-            await using var host = await HostProcess.StartAsync(data, new Dictionary<string, string> { ["LiteVL__Upload__MaxBytes"] = limit.ToString(CultureInfo.InvariantCulture) });
-            foreach (var (contentType, expectContinue) in new[] { ("video/mp4", true), ("video/mp4", false), ("multipart/form-data; boundary=x", true), ("multipart/form-data; boundary=x", false) })
-            {
-                using var socket = await ConnectAsync(host);
-                await socket.SendAsync(Headers(host, contentType, 1L << 40, host.AdminKey, expectContinue));
+            using var socket = await ConnectAsync(host);
+            await socket.SendAsync(Headers(host, contentType, 1L << 40, http.DefaultRequestHeaders.Authorization!.Parameter!, expectContinue));
 
-                var clock = Stopwatch.StartNew();
-                var (status, headers, body) = await ReadResponseAsync(socket, TimeSpan.FromSeconds(30));
-                output.WriteLine($"{contentType}, Expect: 100-continue {expectContinue}: '{status}' after {clock.ElapsedMilliseconds} ms, 0 body bytes sent: {body}");
-                Assert.Equal("HTTP/1.1 413 Payload Too Large", status);
-                Assert.Contains("Content-Type: application/problem+json", headers, StringComparison.OrdinalIgnoreCase);
-                using var problem = JsonDocument.Parse(body);
-                Assert.Equal(413, problem.RootElement.GetProperty("status").GetInt32());
-                Assert.Equal("Video too large", problem.RootElement.GetProperty("title").GetString());
-                Assert.Contains(limit.ToString(CultureInfo.InvariantCulture), problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
-            }
+            var clock = Stopwatch.StartNew();
+            var (status, headers, body) = await ReadResponseAsync(socket, TimeSpan.FromSeconds(30));
+            output.WriteLine($"{contentType}, Expect: 100-continue {expectContinue}: '{status}' after {clock.ElapsedMilliseconds} ms, 0 body bytes sent: {body}");
+            Assert.Equal("HTTP/1.1 413 Payload Too Large", status);
+            Assert.Contains("Content-Type: application/problem+json", headers, StringComparison.OrdinalIgnoreCase);
+            using var problem = JsonDocument.Parse(body);
+            Assert.Equal(413, problem.RootElement.GetProperty("status").GetInt32());
+            Assert.Equal("Video too large", problem.RootElement.GetProperty("title").GetString());
+            Assert.Contains(limit.ToString(CultureInfo.InvariantCulture), problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
 
-            string blobs = Path.Combine(data, "blobs");
-            Assert.Empty(Directory.Exists(blobs) ? Directory.GetFiles(blobs, "*", SearchOption.AllDirectories) : []);
-        }
-        finally
-        {
-            Directory.Delete(data, recursive: true);
-        }
+        await AssertNothingStoredAsync(http, Path.Combine(host.DataDirectory, "blobs", "originals", "huge"), "refused uploads");
     }
 
-    private static async Task AssertNothingStoredAsync(HttpClient http, string data, string what)
+    /// <summary>The tenant of <paramref name="http"/> has no video and its folder of originals no file (no original, no temporary part).</summary>
+    private static async Task AssertNothingStoredAsync(HttpClient http, string originals, string what)
     {
         // The host learns of the cut asynchronously: give it a few seconds to clean up, then nothing may remain.
         var deadline = DateTime.UtcNow.AddSeconds(15);
@@ -197,8 +167,7 @@ public sealed class StreamingUploadTests(ITestOutputHelper output)
         {
             using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri("/v1/videos", UriKind.Relative)));
             int videos = doc.RootElement.GetProperty("total").GetInt32();
-            string blobs = Path.Combine(data, "blobs");
-            var files = Directory.Exists(blobs) ? Directory.GetFiles(blobs, "*", SearchOption.AllDirectories) : [];
+            var files = Directory.Exists(originals) ? Directory.GetFiles(originals) : [];
             if (videos == 0 && files.Length == 0)
             {
                 return;
@@ -346,5 +315,37 @@ public sealed class StreamingUploadTests(ITestOutputHelper output)
         public override void SetLength(long value) => throw new NotSupportedException();
 
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
+
+/// <summary>One host for the upload tests (each uses a tenant of its own), its limit the size of the big upload.</summary>
+public sealed class UploadHostFixture : IAsyncLifetime
+{
+    private readonly string _data = Directory.CreateTempSubdirectory("litevl-upload-").FullName;
+
+    /// <summary>
+    /// Size of the streamed upload and the host's limit: 1 GiB in CI; LITEVL_BIG_UPLOAD_MIB=2048 runs the 2 GiB upload of
+    /// docs/reliability.md ("Big uploads"), which needs that much free space in the temporary folder.
+    /// </summary>
+    public static long BigUploadBytes =>
+        (long.TryParse(Environment.GetEnvironmentVariable("LITEVL_BIG_UPLOAD_MIB"), CultureInfo.InvariantCulture, out long mib) && mib > 0 ? mib : 1024) << 20;
+
+    public HostProcess Host { get; private set; } = null!;
+
+    public async Task InitializeAsync() =>
+        Host = await HostProcess.StartAsync(_data, new Dictionary<string, string> { ["LiteVL__Upload__MaxBytes"] = BigUploadBytes.ToString(CultureInfo.InvariantCulture) });
+
+    /// <summary>A client with a new key of <paramref name="tenant"/>.</summary>
+    public async Task<HttpClient> TenantClientAsync(string tenant)
+    {
+        var http = new HttpClient { BaseAddress = Host.BaseAddress, Timeout = TimeSpan.FromMinutes(10) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await Host.CreateTenantKeyAsync(tenant, "uploads"));
+        return http;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        Directory.Delete(_data, recursive: true);
     }
 }
