@@ -20,14 +20,14 @@ public sealed class HostProcess : IAsyncDisposable
 
     public string Log => _process.Log;
 
+    public long ResidentBytes => _process.ResidentBytes;
+
     /// <summary>The admin key the host wrote on first start.</summary>
     public string AdminKey => File.ReadAllText(Path.Combine(DataDirectory, "admin-key")).Trim();
 
     public string Tail(int characters = 4000) => Log.Length > characters ? Log[^characters..] : Log;
 
     public long PeakResidentBytes => _process.PeakResidentBytes;
-
-    public long ResidentBytes => _process.ResidentBytes;
 
     /// <param name="arguments">More arguments for the host (e.g. --verbose).</param>
     /// <param name="workingDirectory">Where the host starts; the default is its own folder, a folder elsewhere is how
