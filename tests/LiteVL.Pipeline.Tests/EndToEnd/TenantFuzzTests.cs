@@ -15,7 +15,7 @@ using Xunit.Abstractions;
 namespace LiteVL.Pipeline.Tests.EndToEnd;
 
 /// <summary>
-/// Issue 17, tenant fuzzing: five tenants with indexed videos of their own (two of them the same bytes in every tenant),
+/// Issue 17, tenant fuzzing: five tenants with three indexed videos each (one of them the same bytes in every tenant),
 /// then 10,000 random searches (random queries, every filter, limits), questions, video reads, thumbnail reads, listings
 /// and deletes over HTTP, with ids drawn from the caller's videos, other tenants', deleted ones, random GUIDs and garbage.
 /// No response may show another tenant's video; another tenant's id must answer exactly like an id that does not exist
