@@ -48,7 +48,19 @@ public sealed partial class UploadService(IBlobStore blobs, LiteVLDbContext db, 
         bool sniffed = false;
         while (true)
         {
-            int read = await body.ReadAsync(buffer, ct).ConfigureAwait(false);
+            int read;
+            try
+            {
+                read = await body.ReadAsync(buffer, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsCutOff(e))
+            {
+                // The client went away mid-body (cancelled, reset, or closed before Content-Length was reached): the
+                // pending blob is deleted on dispose and no row was written. One line says so, as the only trace of it.
+                LogCutOff(logger, tenantId, total, e is OperationCanceledException ? "request aborted" : "connection reset or closed");
+                throw;
+            }
+
             if (read == 0)
             {
                 break;
@@ -121,6 +133,10 @@ public sealed partial class UploadService(IBlobStore blobs, LiteVLDbContext db, 
         LogAccepted(logger, id, tenantId, total);
         return new UploadResult(id, VideoState.Uploaded, hash, Duplicate: false, total);
     }
+
+    /// <summary>Whether reading the body failed because the client went away (cancelled, reset, closed early), not because of a limit.</summary>
+    public static bool IsCutOff(Exception e) =>
+        e is OperationCanceledException or IOException && e is not BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge };
 
     /// <summary>Title and tags sent after the file part of a multipart upload.</summary>
     public async Task UpdateMetadataAsync(Guid id, string? title, IReadOnlyList<string> tags, CancellationToken ct)
@@ -199,6 +215,9 @@ public sealed partial class UploadService(IBlobStore blobs, LiteVLDbContext db, 
                 "The body is not a recognised video container (MP4/MOV, Matroska/WebM, AVI, MPEG-TS/PS, FLV, Ogg, ASF).");
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Upload of tenant {TenantId} cut off by the client after {Bytes} bytes ({Reason}): nothing was kept")]
+    private static partial void LogCutOff(ILogger logger, string tenantId, long bytes, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Accepted video {VideoId} of tenant {TenantId} ({SizeBytes} bytes)")]
     private static partial void LogAccepted(ILogger logger, Guid videoId, string tenantId, long sizeBytes);

@@ -159,6 +159,13 @@ public static class VideoEndpoints
         {
             return ServiceDefaultsExtensions.Problem(StatusCodes.Status400BadRequest, "Bad multipart body", e.Message);
         }
+        catch (Exception e) when (UploadService.IsCutOff(e))
+        {
+            // The client is gone mid-body (UploadService logged it in one line; nothing was stored): there is no one to
+            // answer, and it is not a server error to log with a stack trace, which the exception handler would do.
+            http.Abort();
+            return Results.Empty;
+        }
     }
 
     internal static async Task<Results<Ok<VideoView>, ProblemHttpResult>> Get(Guid id, HttpContext http, VideoCatalog videos, CancellationToken ct)

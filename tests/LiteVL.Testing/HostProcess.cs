@@ -20,6 +20,8 @@ public sealed class HostProcess : IAsyncDisposable
 
     public string Log => _process.Log;
 
+    public long ResidentBytes => _process.ResidentBytes;
+
     /// <summary>The admin key the host wrote on first start.</summary>
     public string AdminKey => File.ReadAllText(Path.Combine(DataDirectory, "admin-key")).Trim();
 

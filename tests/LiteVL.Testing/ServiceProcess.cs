@@ -31,15 +31,10 @@ public sealed class ServiceProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>Peak resident memory of the process so far (Linux VmHWM), in bytes.</summary>
-    public long PeakResidentBytes
-    {
-        get
-        {
-            string status = File.ReadAllText($"/proc/{_process.Id}/status");
-            string line = status.Split('\n').First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
-        }
-    }
+    public long PeakResidentBytes => StatusBytes("VmHWM:");
+
+    /// <summary>Resident memory of the process now (Linux VmRSS), in bytes.</summary>
+    public long ResidentBytes => StatusBytes("VmRSS:");
 
     public string Log
     {
@@ -207,6 +202,14 @@ public sealed class ServiceProcess : IAsyncDisposable
         info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
         info.Environment["Logging__LogLevel__LiteVL"] = "Information";
         return info;
+    }
+
+    /// <summary>A "Name:   N kB" line of /proc/PID/status, in bytes.</summary>
+    private long StatusBytes(string field)
+    {
+        string status = File.ReadAllText($"/proc/{_process.Id}/status");
+        string line = status.Split('\n').First(l => l.StartsWith(field, StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
     }
 
     private static int FreePort()

@@ -11,7 +11,9 @@ namespace LiteVL.Pipeline.Tests.EndToEnd;
 /// Every operation in the embedded host's OpenAPI document needs a key: without one, and with a wrong one, it answers
 /// 401 before touching anything; the admin operations (the dashboard's API and key management) answer 403 to a
 /// tenant's key. The list comes from the document the host serves, so a route added later is covered without editing
-/// this test (issue 17: "every route in the OpenAPI document is checked to require a key").
+/// this test (issue 17: "every route in the OpenAPI document is checked to require a key"). The routes outside the
+/// document that answer without a key are listed here and checked to be exactly the health probes, /metrics, the
+/// document itself and the dashboard's static shell.
 /// </summary>
 public sealed class ApiKeyCoverageTests(ITestOutputHelper output)
 {
@@ -60,6 +62,19 @@ public sealed class ApiKeyCoverageTests(ITestOutputHelper output)
                     Assert.NotEqual(HttpStatusCode.Forbidden, tenant);
                 }
             }
+
+            // Outside the document, only these answer without a key: the probes, the metrics scrape, the document itself
+            // and the dashboard's static shell (it holds no data: everything it shows comes from /admin/api with the key).
+            string[] publicRoutes = ["/health/live", "/health/ready", "/metrics", "/openapi/v1.json", "/admin", "/admin/dashboard.js", "/admin/dashboard.css"];
+            foreach (string route in publicRoutes)
+            {
+                using var response = await http.GetAsync(new Uri(route, UriKind.Relative));
+                output.WriteLine($"GET    {route,-55} no key {(int)response.StatusCode} (public)");
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                Assert.DoesNotContain(tenantKey, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            }
+
+            Assert.DoesNotContain(operations, o => publicRoutes.Contains(o.Path));
         }
         finally
         {
