@@ -115,7 +115,7 @@ internal sealed partial class SoakRun(SoakOptions options, TextWriter console)
     private static Dictionary<string, string> Settings => new()
     {
         ["LiteVL__Reconciler__Interval"] = "00:00:05",
-        ["LiteVL__Reconciler__StaleAfter"] = "00:01:00",
+        ["LiteVL__Reconciler__StaleAfter"] = "00:02:00",
         ["LiteVL__Sweeper__Interval"] = "00:00:10",
         ["LiteVL__Sweeper__MinAge"] = "00:02:00",
     };
@@ -190,10 +190,11 @@ internal sealed partial class SoakRun(SoakOptions options, TextWriter console)
         await Parallel.ForEachAsync(order, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (clip, token) =>
         {
             int slot = Interlocked.Increment(ref _uploadsStarted) - 1;
-            // Keep pace with the faults (the upload of a share of the clips waits for the same share of the faults) and
-            // keep the backlog short.
+            // Keep pace with the faults, so that every fault meets work in the pipeline: after f faults, f+1 shares of
+            // the uploads (and two more) may go; and keep the backlog short.
+            double share = (double)order.Count / (_faultCount + 1);
             while (!token.IsCancellationRequested
-                   && ((_faultCount > 0 && slot >= ((long)order.Count * (Volatile.Read(ref _faultsDone) + 1) / (_faultCount + 1)) + InFlightCap)
+                   && ((_faultCount > 0 && slot >= (share * (Volatile.Read(ref _faultsDone) + 2)) + 2)
                        || slot - Volatile.Read(ref _settled) >= InFlightCap))
             {
                 await Task.Delay(200, token).ConfigureAwait(false);
