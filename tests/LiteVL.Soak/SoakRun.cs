@@ -25,6 +25,9 @@ internal sealed partial class SoakRun(SoakOptions options, TextWriter console)
     /// minutes would age videos past the reconciler's StaleAfter while they merely wait in a queue.</summary>
     private const int InFlightCap = 24;
 
+    /// <summary>Videos kept in the pipeline while uploads remain, ahead of the faults' pace if need be.</summary>
+    private const int MinInFlight = 8;
+
     private static readonly ClipSource[] Sources = [ClipSource.MovingBox, ClipSource.TestSrc2, ClipSource.SmpteBars, ClipSource.RgbTestSrc];
 
     private readonly Random _rng = new(options.Seed);
@@ -190,11 +193,12 @@ internal sealed partial class SoakRun(SoakOptions options, TextWriter console)
         await Parallel.ForEachAsync(order, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (clip, token) =>
         {
             int slot = Interlocked.Increment(ref _uploadsStarted) - 1;
-            // Keep pace with the faults, so that every fault meets work in the pipeline: after f faults, f+1 shares of
-            // the uploads (and two more) may go; and keep the backlog short.
+            // Keep pace with the faults, so that the uploads last as long as they do: after f faults, f+2 shares of the
+            // uploads may go, but the pipeline is never left with fewer than MinInFlight videos (a fault should meet
+            // work) nor more than InFlightCap.
             double share = (double)order.Count / (_faultCount + 1);
             while (!token.IsCancellationRequested
-                   && ((_faultCount > 0 && slot >= (share * (Volatile.Read(ref _faultsDone) + 2)) + 2)
+                   && ((_faultCount > 0 && slot >= share * (Volatile.Read(ref _faultsDone) + 2) && slot - Volatile.Read(ref _settled) >= MinInFlight)
                        || slot - Volatile.Read(ref _settled) >= InFlightCap))
             {
                 await Task.Delay(200, token).ConfigureAwait(false);
