@@ -7,7 +7,9 @@
 #                 [--broker-restarts R] [--db-restarts R] [--deletes D] [--seed S] [--settle-minutes M]
 # Its last line:
 #   soak: N accepted, N indexed, F failed, 0 lost, 0 duplicated, P points, K kills, R broker restarts, R db restarts, D deletes, T s
-# Exit status 0 only with nothing lost, duplicated, orphaned or stuck; 2 for a bad command line. See docs/reliability.md.
+# Exit status 0 only with nothing lost, duplicated, orphaned or stuck; 1 when something was; 2 for a bad command line;
+# 3 when the harness could not go on (a server or service did not start; the last line then says "soak: aborted").
+# See docs/reliability.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -32,6 +32,14 @@ catch (OperationCanceledException) when (cancel.IsCancellationRequested)
     await Console.Error.WriteLineAsync("soak: interrupted; the services, RabbitMQ and PostgreSQL it started are stopped");
     return 130;
 }
+catch (Exception e) when (e is TimeoutException or InvalidOperationException or IOException or HttpRequestException or Npgsql.NpgsqlException or Xunit.Sdk.XunitException)
+{
+    // The harness itself could not go on (a server or a service did not start): no verdict on the pipeline. The last
+    // line says so, so that nobody reads an aborted soak as a pass or as a loss.
+    Console.WriteLine(e);
+    Console.WriteLine($"soak: aborted, no verdict: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
+    return 3;
+}
 
 void Stop(PosixSignalContext context)
 {

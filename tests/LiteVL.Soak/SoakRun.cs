@@ -329,8 +329,28 @@ internal sealed partial class SoakRun(SoakOptions options, TextWriter console)
         };
         Count(_kills, kind, moment);
         var restart = Stopwatch.StartNew();
-        var replacement = await _d.ReplaceAsync(victim, NextName(kind)).ConfigureAwait(false);
+        var replacement = await ReplaceAsync(victim, kind).ConfigureAwait(false);
         Line($"{at}: SIGKILL {victim.Name} (pid {pid}) {moment}; {replacement.Name} (pid {replacement.Pid}) live in {restart.Elapsed.TotalSeconds:F1} s");
+    }
+
+    /// <summary>
+    /// Starts a replacement, trying again when one is not live within ServiceProcess's 90 s (seen on a machine at load
+    /// 40, where a fresh worker answered nothing in time): the soak measures the pipeline, not how fast .NET starts.
+    /// </summary>
+    private async Task<ServiceProcess> ReplaceAsync(ServiceProcess gone, string kind)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            string name = NextName(kind);
+            try
+            {
+                return await _d.ReplaceAsync(gone, name).ConfigureAwait(false);
+            }
+            catch (TimeoutException) when (attempt < 3)
+            {
+                Line($"{name} was not live within 90 s (attempt {attempt}); starting another");
+            }
+        }
     }
 
     /// <summary>Polls <paramref name="busy"/> for up to 15 s and SIGKILLs the worker the moment it holds; "idle" when it never did.</summary>
@@ -634,7 +654,7 @@ internal sealed partial class SoakRun(SoakOptions options, TextWriter console)
             {
                 string tail = gone.Log.Length > 600 ? gone.Log[^600..] : gone.Log;
                 _unexpectedExits.Add($"{gone.Name} at {_clock.Elapsed.TotalSeconds:F0} s");
-                var replacement = await _d.ReplaceAsync(gone, NextName(kind)).ConfigureAwait(false);
+                var replacement = await ReplaceAsync(gone, kind).ConfigureAwait(false);
                 Line($"UNEXPECTED EXIT of {gone.Name} (pid {gone.Pid}); replaced by {replacement.Name}; its last output:\n{tail.TrimEnd()}");
             }
         }
