@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The distributed mode on one machine, without containers: PostgreSQL, RabbitMQ and every service as its own process.
-#   deploy/local-distributed.sh start [DATA_DIR] [ENCODERS]   builds, starts everything, prints URLs and PIDs
+#   deploy/local-distributed.sh start [DATA_DIR] [ENCODERS] [EXTRACTORS]   builds, starts everything (2 encoders and 2
+#                                                                          frame extractors by default), prints URLs and PIDs
 #   deploy/local-distributed.sh stop  [DATA_DIR]              stops the services (by PID), RabbitMQ and PostgreSQL
 # The Upload API listens on http://127.0.0.1:8080, the dashboard on :8091/admin and, with QDRANT_URL set, the query API
 # on :8081; an admin key is written to DATA_DIR/admin-key.
@@ -9,6 +10,7 @@ cd "$(dirname "$0")/.."
 cmd="${1:-start}"
 data="$(realpath -m "${2:-.litevl-distributed}")"
 encoders="${3:-2}"
+extractors="${4:-2}"
 pids="$data/pids"
 
 case "$cmd" in
@@ -41,7 +43,9 @@ case "$cmd" in
     }
     LiteVL__AdminKeyFile="$data/admin-key" start_service upload-api LiteVL.UploadApi 8080
     sleep 5 # the Upload API applies the database migrations first
-    start_service frame-extractor LiteVL.FrameExtractor 8082
+    # Competing consumers of one queue each: extractors on 8082 and 8070+, encoders on 8084+.
+    start_service frame-extractor-1 LiteVL.FrameExtractor 8082
+    for i in $(seq 2 "$extractors"); do start_service "frame-extractor-$i" LiteVL.FrameExtractor $((8068 + i)); done
     for i in $(seq 1 "$encoders"); do start_service "encoder-$i" LiteVL.Encoder $((8083 + i)); done
     start_service indexer LiteVL.Indexer 8090
     if [ -n "${QDRANT_URL:-}" ]; then
@@ -64,7 +68,7 @@ case "$cmd" in
     deploy/postgres.sh stop "$data/postgres" || true
     ;;
   *)
-    echo "usage: $0 start|stop [DATA_DIR] [ENCODERS]" >&2
+    echo "usage: $0 start|stop [DATA_DIR] [ENCODERS] [EXTRACTORS]" >&2
     exit 2
     ;;
 esac

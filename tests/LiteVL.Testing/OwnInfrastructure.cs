@@ -24,6 +24,9 @@ public sealed class OwnInfrastructure : IAsyncDisposable
 
     public string PostgresAdmin { get; private set; } = "";
 
+    /// <summary>The RabbitMQ management API's port (guest/guest), 1000 above the AMQP port, as this class starts the node.</summary>
+    public int RabbitMqManagementPort => RabbitMqPort + 1000;
+
     private string PgDir => Path.Combine(_root, "pg");
 
     private string MqDir => Path.Combine(_root, "mq");
@@ -84,7 +87,7 @@ public sealed class OwnInfrastructure : IAsyncDisposable
     {
         await ScriptAsync("rabbitmq.sh", "stop", MqDir);
         string port = RabbitMqPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var (code, output) = await ScriptAsync("rabbitmq.sh", "start", MqDir, port, (RabbitMqPort + 1000).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var (code, output) = await ScriptAsync("rabbitmq.sh", "start", MqDir, port, RabbitMqManagementPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.True(code == 0, $"RabbitMQ did not come back: {output}");
     }
 
@@ -110,6 +113,20 @@ public sealed class OwnInfrastructure : IAsyncDisposable
         }
 
         return (0, 0, 0);
+    }
+
+    /// <summary>
+    /// Every queue of the node with its messages (ready + unacknowledged), from the management API (its figures lag the
+    /// node by up to 5 s, the statistics interval).
+    /// </summary>
+    public async Task<IReadOnlyList<(string Name, long Messages)>> ManagementQueuesAsync(CancellationToken ct = default)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{RabbitMqManagementPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String("guest:guest"u8.ToArray()));
+        using var doc = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri("/api/queues", UriKind.Relative), ct).ConfigureAwait(false));
+        return [.. doc.RootElement.EnumerateArray().Select(q => (
+            q.GetProperty("name").GetString() ?? "",
+            q.TryGetProperty("messages", out var m) && m.ValueKind == System.Text.Json.JsonValueKind.Number ? m.GetInt64() : 0))];
     }
 
     public async ValueTask DisposeAsync()

@@ -119,14 +119,15 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>SIGKILLs the process the moment it prints a line containing <paramref name="text"/>.</summary>
-    public async Task KillOnLogLineAsync(string text, TimeSpan timeout)
+    /// <summary>SIGKILLs the process the moment it prints a line containing <paramref name="text"/> (or at once when it already has, unless <paramref name="onlyNew"/>).</summary>
+    /// <exception cref="TimeoutException">No such line in time; the process runs on, and would still be killed by a later line.</exception>
+    public async Task KillOnLogLineAsync(string text, TimeSpan timeout, bool onlyNew = false)
     {
         var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_log)
         {
             _killOn = (text, seen);
-            if (_log.ToString().Contains(text, StringComparison.Ordinal))
+            if (!onlyNew && _log.ToString().Contains(text, StringComparison.Ordinal))
             {
                 _process.Kill();
                 seen.TrySetResult();

@@ -17,7 +17,7 @@ public sealed partial class DistributedPipelineTests(ITestOutputHelper output)
     {
         string postgres = Servers.Require(Server.Postgres);
         string rabbitPort = Servers.Require(Server.RabbitMq);
-        await using var d = await DistributedDeployment.StartAsync(postgres, rabbitPort, encoders: 2);
+        await using var d = await DistributedDeployment.StartAsync(postgres, rabbitPort, encoders: 2, TinyModel);
         var clips = await d.GenerateClipsAsync(30);
         var started = Stopwatch.StartNew();
         var ids = await d.UploadAsync(clips);
@@ -39,10 +39,10 @@ public sealed partial class DistributedPipelineTests(ITestOutputHelper output)
         foreach (var (id, segments) in ids)
         {
             var view = final[id];
-            Assert.True(view.State == VideoState.Indexed, $"{id} ended {view.State}: {view.Failure?.Reason}");
+            Assert.True(view.State == VideoState.Indexed, $"{id} ended {view.State}: {view.FailureReason}");
             Assert.Equal(segments, view.SegmentCount);
-            Assert.Single(view.Timeline, t => t.State == VideoState.Indexed);
-            Assert.Single(view.Timeline, t => t.State == VideoState.Encoded);
+            Assert.Single(view.Events, t => t.State == VideoState.Indexed);
+            Assert.Single(view.Events, t => t.State == VideoState.Encoded);
         }
 
         Assert.All(encoded, count => Assert.True(count > 0, $"an encoder did no work: {string.Join(", ", encoded)}"));
@@ -91,7 +91,7 @@ public sealed partial class DistributedPipelineTests(ITestOutputHelper output)
         Servers.Require(Server.Postgres);
         Servers.Require(Server.RabbitMq);
         await using var infra = await OwnInfrastructure.StartAsync();
-        await using var d = await DistributedDeployment.StartAsync(infra.PostgresAdmin, infra.RabbitMqPort.ToString(System.Globalization.CultureInfo.InvariantCulture), encoders: 2, new Dictionary<string, string>
+        await using var d = await DistributedDeployment.StartAsync(infra.PostgresAdmin, infra.RabbitMqPort.ToString(System.Globalization.CultureInfo.InvariantCulture), encoders: 2, TinyModel, new Dictionary<string, string>
         {
             // Re-drive quickly what a fault left stuck (the default waits 5 minutes).
             ["LiteVL__Reconciler__Interval"] = "00:00:02",
@@ -164,18 +164,25 @@ public sealed partial class DistributedPipelineTests(ITestOutputHelper output)
         int failed = final.Values.Count(v => v.State == VideoState.Failed);
         int lost = ids.Count - final.Count;
         int duplicated = ids.Count(kv => final.TryGetValue(kv.Key, out var v) && v.State == VideoState.Indexed
-            && (v.Timeline.Count(t => t.State == VideoState.Indexed) != 1 || rows.GetValueOrDefault(kv.Key) != kv.Value || points[kv.Key] != kv.Value || d.FeatureFiles(kv.Key) != kv.Value));
+            && (v.Events.Count(t => t.State == VideoState.Indexed) != 1 || rows.GetValueOrDefault(kv.Key) != kv.Value || points[kv.Key] != kv.Value || d.FeatureFiles(kv.Key) != kv.Value));
         int redriven = Regex.Count(d.Upload.Log, "Re-drove video");
         output.WriteLine($"fault run: {ids.Count} accepted, {indexed} Indexed, {failed} Failed, {lost} lost, {duplicated} duplicated; {kills} encoder kills, 1 RabbitMQ restart, 1 PostgreSQL restart; {redriven} re-drives by the reconciler; {started.Elapsed.TotalSeconds:F1} s");
         foreach (var v in final.Values.Where(v => v.State == VideoState.Failed))
         {
-            output.WriteLine($"  Failed {v.Id}: {v.Failure?.Stage}: {v.Failure?.Reason}");
+            output.WriteLine($"  Failed {v.Id}: {v.FailedStage}: {v.FailureReason}");
         }
 
         Assert.True(lost == 0, $"{lost} videos never finished:\n{d.Logs()}");
         Assert.Equal(0, duplicated);
-        Assert.All(final.Values.Where(v => v.State == VideoState.Failed), v => Assert.False(string.IsNullOrWhiteSpace(v.Failure?.Reason)));
+        Assert.All(final.Values.Where(v => v.State == VideoState.Failed), v => Assert.False(string.IsNullOrWhiteSpace(v.FailureReason)));
         Assert.All(final.Values.Where(v => v.State == VideoState.Failed), v => Assert.Equal(0, points[v.Id]));
+    }
+
+    /// <summary>The tiny preset (seed 0) the workers load, written into the deployment's folder.</summary>
+    internal static DeployedModel TinyModel(string directory)
+    {
+        var model = LiteVL.Model.ModelDirectory.Init(LiteVL.Model.Config.Presets.Get(LiteVL.Model.Config.Presets.Tiny), seed: 0, directory);
+        return new DeployedModel(model.Version, model.NumFrames, model.Vision.ImageSize);
     }
 
     private static async Task<(int Ready, int Unacked, int Consumers)> WaitForQueueAsync(OwnInfrastructure infra, Func<(int Ready, int Unacked, int Consumers), bool> done, TimeSpan timeout, bool required = true)
