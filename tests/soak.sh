@@ -29,5 +29,5 @@ if ! command -v ffmpeg >/dev/null 2>&1; then
 fi
 
 echo "building the soak driver and the services (Release)"
-dotnet build tests/LiteVL.Soak/LiteVL.Soak.csproj -c Release --nologo -v quiet -clp:ErrorsOnly >/dev/null
+dotnet build tests/LiteVL.Soak/LiteVL.Soak.csproj -c Release --nologo -v quiet -clp:ErrorsOnly || { echo "error: the soak driver did not build (see above)" >&2; exit 3; }
 exec dotnet tests/LiteVL.Soak/bin/Release/net10.0/LiteVL.Soak.dll "$@"
