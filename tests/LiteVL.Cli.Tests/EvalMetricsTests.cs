@@ -219,3 +219,35 @@ public sealed class EvalMetricsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => RetrievalMetrics.Percentile([1.0], 0));
     }
 }
+
+/// <summary>The twin accuracy <c>litevl train</c> prints after each epoch when the validation set names twins.</summary>
+public sealed class ValidationTwinTests
+{
+    [Fact]
+    public void TwinAccuracy_ComparesEachCaptionsClipWithItsOwnTwinOnly()
+    {
+        // Clips 0 ↔ 1 and 2 ↔ 3 are twins; clip 4 has none, so its caption does not count.
+        var clips = new List<LiteVL.Model.Training.TrainingClip>
+        {
+            new("a.mp4", ["a"]) { Twin = 1 }, new("a-rev.mp4", ["b"]) { Twin = 0 },
+            new("c.mp4", ["c"]) { Twin = 3 }, new("c-rev.mp4", ["d"]) { Twin = 2 },
+            new("e.mp4", ["e"]),
+        };
+        var examples = Enumerable.Range(0, 5).Select(i => new LiteVL.Model.Training.TrainingExample(i + 1, i, $"caption {i}")).ToList();
+        var set = new LiteVL.Model.Training.TrainingSet(clips, examples);
+        var scores = new double[5, 5]
+        {
+            { 0.50, 0.40, 0.90, 0.90, 0.90 },   // caption 0: above its twin (a far better non-twin clip does not matter) → 1
+            { 0.60, 0.55, 0.00, 0.00, 0.00 },   // caption 1: below its twin → 0
+            { 0.00, 0.00, 0.30, 0.30, 0.00 },   // caption 2: a tie → ½
+            { 0.00, 0.00, 0.10, 0.20, 0.00 },   // caption 3: above its twin → 1
+            { 0.00, 0.00, 0.00, 0.00, 0.00 },   // caption 4: no twin
+        };
+
+        var (accuracy, pairs) = LiteVL.Cli.Commands.TrainCommand.TwinAccuracy(scores, set);
+
+        Assert.Equal(4, pairs);
+        Assert.Equal(62.5, accuracy!.Value, 6);
+        Assert.Equal((null, 0), LiteVL.Cli.Commands.TrainCommand.TwinAccuracy(scores, set with { Clips = clips.Select(c => c with { Twin = null }).ToList() }));
+    }
+}

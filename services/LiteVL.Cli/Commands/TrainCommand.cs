@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using LiteVL.Cli.Evaluation;
+using LiteVL.Cli.Experiments;
 using LiteVL.Media;
 using LiteVL.Model;
 using LiteVL.Model.Config;
@@ -139,7 +140,7 @@ internal static class TrainCommand
         trainer.EpochCompleted += e =>
         {
             EpochLine(output, terminal, e.Validation is { } v
-                ? $"epoch {e.Epoch}: validation R@1 {v.R1:F1} R@5 {v.R5:F1} R@10 {v.R10:F1} ({v.Protocol}){(e.IsBest ? " · best so far" : string.Empty)}"
+                ? $"epoch {e.Epoch}: validation R@1 {v.R1:F1} R@5 {v.R5:F1} R@10 {v.R10:F1}{(v.Twin is { } t ? $" · twins {t:F1} % of {v.TwinPairs}" : string.Empty)} ({v.Protocol}){(e.IsBest ? " · best so far" : string.Empty)}"
                 : $"epoch {e.Epoch} done");
         };
 
@@ -380,6 +381,18 @@ internal static class TrainCommand
 
         var ranks = RetrievalMetrics.RanksFromScores(scores, set.Examples.Select(x => x.Clip).ToList());
         var summary = RetrievalMetrics.Summarize(ranks);
-        return new ValidationScores(summary.RecallAt1, summary.RecallAt5, summary.RecallAt10, "coarse: cosine of the text and video embeddings");
+        var (twin, twinPairs) = TwinAccuracy(scores, set);
+        return new ValidationScores(summary.RecallAt1, summary.RecallAt5, summary.RecallAt10, "coarse: cosine of the text and video embeddings", twin, twinPairs);
+    }
+
+    /// <summary>
+    /// Twin accuracy of a caption × clip score matrix: for every caption whose clip names a twin in the set, does its
+    /// own clip score above the twin (a tie counts half)? Null when the set names no twins.
+    /// </summary>
+    internal static (double? Accuracy, int Pairs) TwinAccuracy(double[,] scores, TrainingSet set)
+    {
+        var pairs = set.Examples.Select((x, q) => (Query: q, x.Clip, Twin: set.Clips[x.Clip].Twin)).Where(x => x.Twin is not null)
+            .Select(x => (scores[x.Query, x.Clip], scores[x.Query, x.Twin!.Value])).ToList();
+        return pairs.Count == 0 ? (null, 0) : (RetrievalProbe.TwinAccuracy(pairs).Accuracy, pairs.Count);
     }
 }

@@ -31,7 +31,10 @@ public sealed record StepReport(
     double TemporalLearningRate, double GradNorm, double Temperature, double ExamplesPerSecond, double Seconds);
 
 /// <summary>Validation retrieval scores in percent; <see cref="Protocol"/> names how they were measured.</summary>
-public sealed record ValidationScores(double R1, double R5, double R10, string Protocol)
+/// <param name="Twin">Share (percent) of validation captions whose clip scores above its "twin" clip (a tie counts half),
+/// when the set names twins: for time-reversed twins, what order-invariant pooling cannot lift above 50.</param>
+/// <param name="TwinPairs">Captions that entered <paramref name="Twin"/>.</param>
+public sealed record ValidationScores(double R1, double R5, double R10, string Protocol, double? Twin = null, int TwinPairs = 0)
 {
     public double Sum => R1 + R5 + R10;
 }

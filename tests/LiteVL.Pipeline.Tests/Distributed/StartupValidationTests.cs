@@ -6,8 +6,14 @@ namespace LiteVL.Pipeline.Tests.Distributed;
 /// A service started with a bad configuration stops at once with exit code 2 and one message that names the key to fix,
 /// not an unhandled-exception stack trace (and not a process that runs on and fails later).
 /// </summary>
-public sealed class StartupValidationTests
+public sealed class StartupValidationTests : IDisposable
 {
+    // One data folder per test (xUnit makes an instance per test), removed afterwards: the services refuse to start,
+    // so it stays empty, but a folder per run would pile up in /tmp.
+    private readonly DirectoryInfo _data = Directory.CreateTempSubdirectory("litevl-startup-");
+
+    public void Dispose() => _data.Delete(recursive: true);
+
     public static TheoryData<string, string, string, string> Cases => new()
     {
         { "LiteVL__Messaging__Transport", "Kafka", "LiteVL:Messaging:Transport", "MessageTransport" },
@@ -23,7 +29,7 @@ public sealed class StartupValidationTests
     {
         var (exitCode, output) = await ServiceProcess.RunToExitAsync("LiteVL.UploadApi.dll", new Dictionary<string, string>
         {
-            ["LiteVL__Storage__DataDirectory"] = Directory.CreateTempSubdirectory("litevl-startup-").FullName,
+            ["LiteVL__Storage__DataDirectory"] = _data.FullName,
             ["LiteVL__Reconciler__Interval"] = "00:00:00",
         });
 
@@ -40,7 +46,7 @@ public sealed class StartupValidationTests
         {
             ["LiteVL__Messaging__Transport"] = "RabbitMq",
             ["LiteVL__Messaging__RabbitMqHost"] = "127.0.0.1",
-            ["LiteVL__Storage__DataDirectory"] = Directory.CreateTempSubdirectory("litevl-startup-").FullName,
+            ["LiteVL__Storage__DataDirectory"] = _data.FullName,
             [variable] = value,
         };
         var (exitCode, output) = await ServiceProcess.RunToExitAsync("LiteVL.Encoder.dll", environment);
@@ -61,7 +67,7 @@ public sealed class StartupValidationTests
             ["LiteVL__Storage__Provider"] = "Postgres",
             // Port 1 on loopback: nothing listens there, the connection is refused at once.
             ["LiteVL__Storage__ConnectionString"] = "Host=127.0.0.1;Port=1;Database=litevl;Username=litevl;Password=x;Timeout=2",
-            ["LiteVL__Storage__DataDirectory"] = Directory.CreateTempSubdirectory("litevl-startup-").FullName,
+            ["LiteVL__Storage__DataDirectory"] = _data.FullName,
         };
         var (exitCode, output) = await ServiceProcess.RunToExitAsync("LiteVL.Indexer.dll", environment);
 
