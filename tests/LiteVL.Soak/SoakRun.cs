@@ -196,10 +196,13 @@ internal sealed partial class SoakRun(SoakOptions options, TextWriter console)
             // Keep pace with the faults, so that the uploads last as long as they do: after f faults, f+2 shares of the
             // uploads may go, but the pipeline is never left with fewer than MinInFlight videos (a fault should meet
             // work) nor more than InFlightCap.
+            // An upload answered as a duplicate or refused adds no video: it is not in flight (counting it starved the
+            // pipeline, so that kills found the workers idle).
             double share = (double)order.Count / (_faultCount + 1);
+            int InFlight() => slot - Volatile.Read(ref _settled) - Volatile.Read(ref _duplicateAnswers) - Volatile.Read(ref _refused);
             while (!token.IsCancellationRequested
-                   && ((_faultCount > 0 && slot >= share * (Volatile.Read(ref _faultsDone) + 2) && slot - Volatile.Read(ref _settled) >= MinInFlight)
-                       || slot - Volatile.Read(ref _settled) >= InFlightCap))
+                   && ((_faultCount > 0 && slot >= share * (Volatile.Read(ref _faultsDone) + 2) && InFlight() >= MinInFlight)
+                       || InFlight() >= InFlightCap))
             {
                 await Task.Delay(200, token).ConfigureAwait(false);
             }
