@@ -112,6 +112,45 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void Train_TimeInitSinCos_StartsAnImportedModelFromTheCode_AndRefusesATrainedTimeEmbedding()
+    {
+        var lines = new List<string>();
+        for (int i = 0; i < 3; i++)
+        {
+            MakeClip(Path.Combine(_dir, $"clip{i}.mp4"), Colours[i], i);
+            lines.Add(JsonSerializer.Serialize(new { video = $"clip{i}.mp4", caption = $"a {Colours[i]} square moving" }));
+        }
+
+        string data = Path.Combine(_dir, "train.jsonl");
+        File.WriteAllLines(data, lines);
+
+        // A random-initialised model has a trained-looking (non-zero) time embedding: the code would overwrite it.
+        string random = Path.Combine(_dir, "random");
+        Assert.Equal(0, Cli.Run("model", "init", "--preset", "tiny", "--seed", "3", "--out", random).Exit);
+        var (refused, _, why) = Cli.Run("train", "--model", random, "--data", data, "--out", Path.Combine(_dir, "no"), "--time-init", "sincos", "--epochs", "1", "--batch", "3");
+        Assert.Equal(1, refused);
+        Assert.Contains("--time-init sincos would overwrite this model's trained time embedding", why, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_dir, "no", ModelWeights.FileName)));
+
+        // As an import leaves it (the temporal branch zero): training starts from the code.
+        string imported = Path.Combine(_dir, "imported");
+        Assert.Equal(0, Cli.Run("model", "init", "--preset", "tiny", "--image", "--frames", "4", "--seed", "3", "--out", imported).Exit);
+        string outDir = Path.Combine(_dir, "out");
+        var (exit, output, error) = Cli.Run("train", "--model", imported, "--data", data, "--out", outDir, "--time-init", "sincos",
+            "--params", "all", "--lr-text", "1e-5", "--epochs", "1", "--batch", "3", "--lr", "1e-4", "--lr-temporal", "1e-4", "--seed", "1");
+        Assert.True(exit == 0, output + error);
+        var time = ModelWeights.Load(ModelConfig.Load(outDir), Path.Combine(outDir, ModelWeights.FileName))["vision_model.embeddings.time_embedding"];
+        int dim = (int)time.Shape[1];
+        Assert.InRange(time.Data[1], 0.99, 1.01);                          // slot 0, channel 1: cos 0 = 1 (one step of 1e-4 from it)
+        Assert.InRange(time.Data[2 * dim], Math.Sin(2) - 0.01, Math.Sin(2) + 0.01);
+
+        // The QA trainer does not use them: refused, not ignored.
+        var (qa, _, qaError) = Cli.Run("train", "--task", "qa", "--model", imported, "--data", data, "--out", Path.Combine(_dir, "qa"), "--lr-text", "1e-5");
+        Assert.NotEqual(0, qa);
+        Assert.Contains("--lr-text does not apply to --task qa", qaError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Train_ExistingCheckpointWithoutResume_IsRefused()
     {
         string outDir = Path.Combine(_dir, "out");

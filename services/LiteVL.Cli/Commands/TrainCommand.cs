@@ -39,17 +39,36 @@ internal static class TrainCommand
         var accumulate = new Option<int>("--accumulate") { Description = "Micro-batches per optimiser step (gradient accumulation).", DefaultValueFactory = _ => 1 };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate of the BLIP weights (AdamW, cosine schedule with warm-up).", DefaultValueFactory = _ => 1e-5 };
         var lrTemporal = new Option<double?>("--lr-temporal") { Description = "Peak learning rate of the new temporal modules (default 10 × --lr)." };
+        var lrText = new Option<double?>("--lr-text") { Description = "Peak learning rate of the text side (text encoder with the grounded encoder's layers, text_proj); default --lr. Lower than --lr keeps captions that differ only in direction apart while the video side learns (docs/training.md)." };
+        var timeInit = new Option<string>("--time-init") { Description = "Time embedding at the start: keep (what the model holds; zero after import, as LiteVL) or sincos (a 1D sine-cosine code of the frame slot, for a model fresh from import; docs/training.md).", DefaultValueFactory = _ => "keep" }
+            .AcceptOnlyFromAmong("keep", "sincos");
         var warmup = new Option<double>("--warmup") { Description = "Share of the steps spent warming the learning rate up.", DefaultValueFactory = _ => 0.05 };
         var seed = new Option<int>("--seed") { Description = "Seed of every random choice (order, negatives, segments): equal seeds and data give equal runs.", DefaultValueFactory = _ => 0 };
         var device = CliOptions.Device();
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads per operator (0: one per core).", DefaultValueFactory = _ => 0 };
         var resume = new Option<bool>("--resume") { Description = "Continue the run whose checkpoint is in --out (after Ctrl-C or a crash)." };
-        var task = new Option<string>("--task") { Description = "retrieval (captions: {\"video\", \"caption\"}) or qa (video question answering: {\"video\", \"question\", \"answer\"} lines; trains the QA heads with BLIP VQA's answer loss, the video side and retrieval frozen; starts the heads from the grounded encoder when the model has none). With qa, --params temporal also trains LiteVL's temporal modules on the answer loss (at --lr-temporal, default 5e-3; search results change), --fixed-scaling, --accumulate and --resume do not apply, --lr defaults to 2e-4 and --batch to 16.", DefaultValueFactory = _ => "retrieval" }
+        var task = new Option<string>("--task") { Description = "retrieval (captions: {\"video\", \"caption\"}) or qa (video question answering: {\"video\", \"question\", \"answer\"} lines; trains the QA heads with BLIP VQA's answer loss, the video side and retrieval frozen; starts the heads from the grounded encoder when the model has none). With qa, --params temporal also trains LiteVL's temporal modules on the answer loss (at --lr-temporal, default 5e-3; search results change), --fixed-scaling, --accumulate, --resume, --lr-text and --time-init do not apply (refused), --lr defaults to 2e-4 and --batch to 16.", DefaultValueFactory = _ => "retrieval" }
             .AcceptOnlyFromAmong("retrieval", "qa");
         var cmd = new Command("train", "Fine-tune LiteVL on your videos and write a new model version: text-to-video retrieval on captions (ITC + ITM with hard negatives, as BLIP fine-tunes retrieval), or video question answering (--task qa).")
         {
-            model, data, val, videosDir, outDir, task, groups, fixedScaling, epochs, batch, accumulate, lr, lrTemporal, warmup, seed, device, threads, resume,
+            model, data, val, videosDir, outDir, task, groups, fixedScaling, epochs, batch, accumulate, lr, lrTemporal, lrText, timeInit, warmup, seed, device, threads, resume,
         };
+        // Options the QA trainer does not use are errors, not silently dropped (as in litevl eval).
+        cmd.Validators.Add(result =>
+        {
+            if (result.GetValue(task) != "qa")
+            {
+                return;
+            }
+
+            foreach (Option option in new Option[] { fixedScaling, accumulate, resume, lrText, timeInit })
+            {
+                if (result.GetResult(option) is { Implicit: false })
+                {
+                    result.AddError($"{option.Name} does not apply to --task qa (it trains the QA heads on a frozen retrieval model); leave it out.");
+                }
+            }
+        });
         cmd.SetAction(async (p, ct) =>
         {
             if (p.GetValue(task) == "qa")
@@ -78,6 +97,8 @@ internal static class TrainCommand
                 Accumulate = p.GetValue(accumulate),
                 LearningRate = p.GetValue(lr),
                 TemporalLearningRate = p.GetValue(lrTemporal),
+                TextLearningRate = p.GetValue(lrText),
+                TimeCode = p.GetValue(timeInit) == "sincos",
                 WarmupFraction = p.GetValue(warmup),
                 Seed = p.GetValue(seed),
                 Device = RuntimeOptions.ParseDevice(p.GetValue(device)!),
@@ -99,6 +120,18 @@ internal static class TrainCommand
         if (options.FixedScaling)
         {
             weights = ParameterGroups.FixScaling(weights);
+        }
+
+        if (options.TimeCode)
+        {
+            // The code replaces the time embedding, so it is for a model fresh from import: a trained one would lose it.
+            float largest = weights["vision_model.embeddings.time_embedding"].Data.Max(MathF.Abs);
+            if (largest != 0)
+            {
+                throw new InvalidOperationException($"--time-init sincos would overwrite this model's trained time embedding (largest entry {largest:G3}); it is for a model fresh from `litevl model import`, whose time embedding is zero. Leave the option out to continue from what the model holds.");
+            }
+
+            weights = weights.WithSinCosTimeEmbedding();
         }
 
         string vocab = Path.Combine(modelDir, ModelDirectory.VocabFileName);

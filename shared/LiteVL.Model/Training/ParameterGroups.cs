@@ -82,6 +82,10 @@ public static class ParameterGroups
     public static bool IsVision(string name) =>
         name.StartsWith("vision_model.", StringComparison.Ordinal) || name.StartsWith("vision_proj.", StringComparison.Ordinal);
 
+    /// <summary>The text side of retrieval: the text encoder (whose layers the grounded encoder shares) and text_proj (<c>--lr-text</c>).</summary>
+    public static bool IsText(string name) =>
+        name.StartsWith("text_encoder.", StringComparison.Ordinal) || name.StartsWith("text_proj.", StringComparison.Ordinal);
+
     public static bool IsHead(string name) =>
         name.StartsWith("vision_proj.", StringComparison.Ordinal)
         || name.StartsWith("text_proj.", StringComparison.Ordinal)

@@ -145,7 +145,7 @@ public sealed class RetrievalTrainer : IDisposable
 
         var sw = Stopwatch.StartNew();
         var trainGraph = TrainingGraphs.Training(initial, trainable, options.Batch);
-        var updateGraph = TrainingGraphs.AdamWUpdate(_names.Select(n => (n, _shapes[n])).ToList(), n => ParameterGroups.IsTemporal(n), options.AdamW);
+        var updateGraph = TrainingGraphs.AdamWUpdate(_names.Select(n => (n, _shapes[n])).ToList(), n => ParameterGroups.IsTemporal(n), options.AdamW, options.TextLearningRateScale);
         _runtime = new RuntimeOptions { Device = options.Device, IntraOpThreads = options.Threads };
         using (var so = SessionFactory.CreateOptions(_runtime, _logger, out var device))
         {

@@ -29,6 +29,19 @@ public sealed record TrainerOptions
 
     public double EffectiveTemporalLearningRate => TemporalLearningRate ?? (10 * LearningRate);
 
+    /// <summary>
+    /// Peak learning rate of the text side (<see cref="ParameterGroups.IsText"/>); unset, <see cref="LearningRate"/>. Below
+    /// the video side's it keeps the text encoder from collapsing captions that differ only in direction ("moves left",
+    /// "moves right") before the video side has learnt to tell the clips apart (docs/evaluation.md).
+    /// </summary>
+    public double? TextLearningRate { get; init; }
+
+    /// <summary>The text side's learning rate as a share of <see cref="LearningRate"/> (both follow the same schedule).</summary>
+    public double TextLearningRateScale => (TextLearningRate ?? LearningRate) / LearningRate;
+
+    /// <summary>Start the time embedding from a 1D sine-cosine code (<see cref="Weights.ModelWeights.WithSinCosTimeEmbedding"/>) instead of the imported zeros.</summary>
+    public bool TimeCode { get; init; }
+
     /// <summary>Linear warm-up over this share of all optimiser steps, then a cosine decay to <see cref="MinLearningRate"/>.</summary>
     public double WarmupFraction { get; init; } = 0.05;
 
@@ -72,6 +85,16 @@ public sealed record TrainerOptions
         if (TemporalLearningRate is { } t && (!(t > 0) || double.IsInfinity(t)))
         {
             errors.Add($"--lr-temporal must be a positive number, not {t}");
+        }
+
+        if (TextLearningRate is { } x && (!(x > 0) || double.IsInfinity(x)))
+        {
+            errors.Add($"--lr-text must be a positive number, not {x}");
+        }
+
+        if (TimeCode && Params == ParameterGroup.Blip)
+        {
+            errors.Add("--time-init sincos needs the temporal modules in training: --params blip leaves the time embedding untrained (and frame-mean BLIP has none)");
         }
 
         if (WarmupFraction is < 0 or >= 1)

@@ -88,7 +88,7 @@ public static class TrainingGraphs
     /// Inputs <c>param.N</c>, <c>m.N</c>, <c>v.N</c>, <c>grad.N</c> and the scalars of <see cref="UpdateIo"/>; outputs
     /// <c>new.param.N</c>, <c>new.m.N</c>, <c>new.v.N</c> and <c>grad_norm</c> (before clipping).
     /// </summary>
-    public static ModelProto AdamWUpdate(IReadOnlyList<(string Name, long[] Shape)> parameters, Func<string, bool> isNew, AdamWSettings settings)
+    public static ModelProto AdamWUpdate(IReadOnlyList<(string Name, long[] Shape)> parameters, Func<string, bool> isNew, AdamWSettings settings, double textScale = 1)
     {
         var g = new GraphProto { Name = "adamw" };
         int counter = 0;
@@ -155,9 +155,19 @@ public static class TrainingGraphs
             decayFactor[lr] = Node("Sub", Const(1f), Node("Mul", lr, Const((float)settings.WeightDecay))); // 1 − lr·wd
         }
 
+        // The text side (ParameterGroups.IsText) at a fixed share of lr: the share is a constant of the run, so it is
+        // folded into the graph rather than fed each step.
+        const string TextRate = "lr_text";
+        if (textScale != 1)
+        {
+            string lrText = Node("Mul", UpdateIo.LearningRate, Const((float)textScale));
+            stepSize[TextRate] = Node("Div", lrText, UpdateIo.Bias1);
+            decayFactor[TextRate] = Node("Sub", Const(1f), Node("Mul", lrText, Const((float)settings.WeightDecay)));
+        }
+
         foreach (var (name, shape) in parameters)
         {
-            string lr = isNew(name) ? UpdateIo.LearningRateNew : UpdateIo.LearningRate;
+            string lr = isNew(name) ? UpdateIo.LearningRateNew : textScale != 1 && ParameterGroups.IsText(name) ? TextRate : UpdateIo.LearningRate;
             string grad = Node("Mul", GraphDifferentiator.GradPrefix + name, gradFactor);
             Node("Add", Node("Mul", MomentPrefix + name, b1), Node("Mul", grad, oneMinusB1));
             string m = Output(NewPrefix + MomentPrefix + name, shape);

@@ -106,6 +106,33 @@ public sealed class ModelWeights
         return With(name, new Weight(data, source.Shape));
     }
 
+    /// <summary>Amplitude of <see cref="WithSinCosTimeEmbedding"/> for video fine-tuning (measured, docs/evaluation.md).</summary>
+    public const double FineTuneTimeAmplitude = 1.0;
+
+    /// <summary>
+    /// The same weights with the time embedding (one row per frame slot) set to a 1D sine-cosine code of the slot,
+    /// <c>litevl train --time-init sincos</c>. The import leaves it at zero, where it is the only first-order route to
+    /// frame order and grows slowly (while <c>temporal_fc</c> is zero the temporal attention passes it no gradient);
+    /// started from the code, every frame slot is told apart from the first step. Measured on the synthetic set
+    /// (docs/evaluation.md): with it, a long enough fine-tuning learns motion direction.
+    /// </summary>
+    public ModelWeights WithSinCosTimeEmbedding(double amplitude = FineTuneTimeAmplitude)
+    {
+        const string name = "vision_model.embeddings.time_embedding";
+        var source = this[name];
+        int slots = (int)source.Shape[0], dim = (int)source.Shape[1];
+        var data = new float[source.Data.Length];
+        for (int t = 0; t < slots; t++)
+        {
+            for (int k = 0; k < dim; k++)
+            {
+                data[(t * dim) + k] = SinCos(t, k, dim, amplitude);
+            }
+        }
+
+        return With(name, new Weight(data, source.Shape));
+    }
+
     /// <summary>
     /// Channel <paramref name="channel"/> of a <paramref name="channels"/>-wide sine-cosine code of
     /// <paramref name="position"/>: pairs (sin, cos) at frequencies 100^(−2i/channels), scaled by the amplitude.

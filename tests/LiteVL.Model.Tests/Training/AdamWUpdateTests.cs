@@ -25,20 +25,22 @@ public sealed class AdamWUpdateTests
         (TrainingGraphs.Temperature, [1]),
     ];
 
-    public static TheoryData<double, int, bool> Cases => new()
+    public static TheoryData<double, int, bool, double> Cases => new()
     {
-        // grad scale (1 / micro-batches), step t, whether the gradients are large enough to be clipped
-        { 1.0, 1, false },
-        { 0.5, 3, false },
-        { 0.25, 7, true },
+        // grad scale (1 / micro-batches), step t, whether the gradients are large enough to be clipped, the text side's
+        // share of lr (--lr-text)
+        { 1.0, 1, false, 1.0 },
+        { 0.5, 3, false, 1.0 },
+        { 0.25, 7, true, 1.0 },
+        { 1.0, 2, false, 0.1 },
     };
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Update_EqualsPyTorchsAdamWAfterGlobalNormClipping(double gradScale, int t, bool clipped)
+    public void Update_EqualsPyTorchsAdamWAfterGlobalNormClipping(double gradScale, int t, bool clipped, double textScale)
     {
         var settings = new AdamWSettings();
-        var graph = TrainingGraphs.AdamWUpdate(Parameters, ParameterGroups.IsTemporal, settings);
+        var graph = TrainingGraphs.AdamWUpdate(Parameters, ParameterGroups.IsTemporal, settings, textScale);
         using var session = new InferenceSession(graph.ToByteArray());
         var rng = new Random(t);
         const double lr = 3e-4, lrNew = 2e-3;
@@ -99,7 +101,7 @@ public sealed class AdamWUpdateTests
 
             foreach (var (name, _) in Parameters)
             {
-                double rate = ParameterGroups.IsTemporal(name) ? lrNew : lr;
+                double rate = ParameterGroups.IsTemporal(name) ? lrNew : ParameterGroups.IsText(name) ? lr * textScale : lr;
                 bool decay = ParameterGroups.HasWeightDecay(name);
                 var newP = outputs[TrainingGraphs.NewPrefix + TrainingGraphs.ParamPrefix + name];
                 var newM = outputs[TrainingGraphs.NewPrefix + TrainingGraphs.MomentPrefix + name];

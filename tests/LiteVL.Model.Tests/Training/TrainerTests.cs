@@ -100,6 +100,50 @@ public sealed class TrainerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void TextLearningRate_MovesTheTextSideByItsShare_AndTheVideoSideAtTheFullRate()
+    {
+        var weights = TestModels.Tiny(seed: 7);
+        var data = SyntheticSet(weights, clips: 4, captionsPerClip: 1);
+        // Adam's step is about lr per element whatever the gradient, so after 4 steps the largest change of a weight is
+        // about 4·lr: with the text side at 1/100 of lr, its largest change must be about 100 times smaller.
+        var options = new TrainerOptions { Params = ParameterGroup.All, Epochs = 2, Batch = 2, LearningRate = 1e-3, TextLearningRate = 1e-5, WarmupFraction = 0, Seed = 3 };
+        Assert.Equal(0.01, options.TextLearningRateScale, 12);
+        using var trainer = new RetrievalTrainer(weights, data, _tokenizer, options, Path.Combine(_dir, "text-lr"));
+        var trained = trainer.Run(CancellationToken.None).Weights;
+
+        double Largest(Func<string, bool> which) => weights.Tensors.Where(kv => which(kv.Key) && !ParameterGroups.IsTemporal(kv.Key))
+            .Max(kv => kv.Value.Data.Zip(trained[kv.Key].Data, (a, b) => Math.Abs(a - b)).Max());
+        double text = Largest(ParameterGroups.IsText), vision = Largest(ParameterGroups.IsVision);
+        output.WriteLine($"largest change: text side {text:E2}, video side {vision:E2}");
+        Assert.InRange(text, 1e-6, 5e-5);
+        Assert.InRange(vision, 1e-3, 5e-3);
+        Assert.Contains(weights.Tensors.Keys, n => ParameterGroups.IsText(n) && n.StartsWith("text_encoder.encoder.layer.0.crossattention.", StringComparison.Ordinal));
+        Assert.False(ParameterGroups.IsText("vision_proj.weight") || ParameterGroups.IsText("itm_head.weight") || ParameterGroups.IsText(TrainingGraphs.Temperature));
+    }
+
+    [Fact]
+    public void TimeCode_GivesEveryFrameSlotItsOwnSineCosineRow_AndTouchesNothingElse()
+    {
+        var weights = TestModels.Tiny(seed: 8).WithImportedTemporalBranch();
+        var coded = weights.WithSinCosTimeEmbedding();
+        var time = coded["vision_model.embeddings.time_embedding"];
+        int slots = (int)time.Shape[0], dim = (int)time.Shape[1];
+        Assert.Equal(0f, time.Data[0]);                                            // slot 0: sin 0
+        Assert.Equal(1f, time.Data[1]);                                            // cos 0
+        Assert.Equal((float)Math.Sin(3), time.Data[3 * dim], 6);                   // slot 3, channel 0: sin(3 · 100⁰)
+        Assert.Equal((float)Math.Cos(3 * Math.Pow(100, -2.0 / dim)), time.Data[(3 * dim) + 3], 6);
+        var rows = Enumerable.Range(0, slots).Select(t => time.Data.AsSpan(t * dim, dim).ToArray()).ToList();
+        Assert.Equal(slots, rows.Select(r => string.Join(',', r)).Distinct().Count());
+        foreach (var (name, w) in weights.Tensors.Where(kv => kv.Key != "vision_model.embeddings.time_embedding"))
+        {
+            Assert.True(w.Data.AsSpan().SequenceEqual(coded[name].Data), $"{name} changed");
+        }
+
+        Assert.Throws<ArgumentException>(() => new TrainerOptions { Params = ParameterGroup.Blip, TimeCode = true }.Validate());
+        Assert.Throws<ArgumentException>(() => new TrainerOptions { TextLearningRate = 0 }.Validate());
+    }
+
+    [Fact]
     public void Resume_EqualsAnUninterruptedRun()
     {
         var weights = TestModels.Tiny(seed: 5);
