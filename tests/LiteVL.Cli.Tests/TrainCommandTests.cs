@@ -89,15 +89,7 @@ public sealed class TrainCommandTests : IDisposable
     {
         string model = Path.Combine(_dir, "model");
         Assert.Equal(0, Cli.Run("model", "init", "--preset", "tiny", "--seed", "3", "--out", model).Exit);
-        var lines = new List<string>();
-        for (int i = 0; i < 3; i++)
-        {
-            MakeClip(Path.Combine(_dir, $"clip{i}.mp4"), Colours[i], i);
-            lines.Add(JsonSerializer.Serialize(new { video = $"clip{i}.mp4", caption = $"a {Colours[i]} square moving" }));
-        }
-
-        string data = Path.Combine(_dir, "train.jsonl");
-        File.WriteAllLines(data, lines);
+        string data = ThreeClipSet();
         string outDir = Path.Combine(_dir, "out");
         var (exit, output, error) = Cli.Run("train", "--model", model, "--data", data, "--out", outDir,
             "--params", "vision", "--epochs", "1", "--batch", "3", "--lr", "1e-3", "--seed", "1");
@@ -114,15 +106,7 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public void Train_TimeInitSinCos_StartsAnImportedModelFromTheCode_AndRefusesATrainedTimeEmbedding()
     {
-        var lines = new List<string>();
-        for (int i = 0; i < 3; i++)
-        {
-            MakeClip(Path.Combine(_dir, $"clip{i}.mp4"), Colours[i], i);
-            lines.Add(JsonSerializer.Serialize(new { video = $"clip{i}.mp4", caption = $"a {Colours[i]} square moving" }));
-        }
-
-        string data = Path.Combine(_dir, "train.jsonl");
-        File.WriteAllLines(data, lines);
+        string data = ThreeClipSet();
 
         // A random-initialised model has a trained-looking (non-zero) time embedding: the code would overwrite it.
         string random = Path.Combine(_dir, "random");
@@ -213,6 +197,21 @@ public sealed class TrainCommandTests : IDisposable
         var (noQaExit, _, noQaError) = Cli.Run("eval", "--task", "qa", "--model", model, "--dataset", data);
         Assert.Equal(1, noQaExit);
         Assert.Contains("no video QA heads", noQaError, StringComparison.Ordinal);
+    }
+
+    /// <summary>Three clips of different colours, one caption each, as train.jsonl in the test folder.</summary>
+    private string ThreeClipSet()
+    {
+        var lines = new List<string>();
+        for (int i = 0; i < 3; i++)
+        {
+            MakeClip(Path.Combine(_dir, $"clip{i}.mp4"), Colours[i], i);
+            lines.Add(JsonSerializer.Serialize(new { video = $"clip{i}.mp4", caption = $"a {Colours[i]} square moving" }));
+        }
+
+        string data = Path.Combine(_dir, "train.jsonl");
+        File.WriteAllLines(data, lines);
+        return data;
     }
 
     private static void MakeClip(string path, string colour, int speed)

@@ -141,7 +141,7 @@ internal static class TrainCommand
             throw new InvalidOperationException($"{outDir} already holds a training checkpoint: add --resume to continue that run, or choose another --out.");
         }
 
-        output.WriteLine($"LiteVL fine-tuning · {config.Preset} {config.Version} · T={config.NumFrames} S={config.Vision.ImageSize} · --params {options.Params.ToString().ToLowerInvariant()}{(options.FixedScaling ? " --fixed-scaling" : string.Empty)}");
+        output.WriteLine($"LiteVL fine-tuning · {config.Preset} {config.Version} · T={config.NumFrames} S={config.Vision.ImageSize} · --params {options.Params.ToString().ToLowerInvariant()}{(options.FixedScaling ? " --fixed-scaling" : string.Empty)}{(options.TimeCode ? " · time embedding from the sine-cosine code" : string.Empty)}{(options.TextLearningRate is { } t ? $" · text side at lr {t:G3}" : string.Empty)}");
         Directory.CreateDirectory(outDir);
         string cache = cacheDir ?? Path.Combine(outDir, "train-cache");
         using var media = new MediaToolchain();
