@@ -90,6 +90,9 @@ public static class MessagingExtensions
         MessageCorrelation.UseCorrelationId<VideoDeleted>(m => m.VideoId);
         services.AddMassTransit(x =>
         {
+            // MassTransit 8.4+ reports "anonymous usage telemetry" to usage-tracking.masstransit.io by default: a
+            // self-hosted system makes no call home (and offline it logged a warning with a stack trace).
+            x.DisableUsageTelemetry();
             x.SetKebabCaseEndpointNameFormatter();
             consumers(x);
             if (options.Transport == MessageTransport.RabbitMq)
