@@ -125,7 +125,7 @@ internal static class TrainCommand
         if (options.TimeCode)
         {
             // The code replaces the time embedding, so it is for a model fresh from import: a trained one would lose it.
-            float largest = weights["vision_model.embeddings.time_embedding"].Data.Max(MathF.Abs);
+            float largest = weights[ModelWeights.TimeEmbeddingName].Data.Max(MathF.Abs);
             if (largest != 0)
             {
                 throw new InvalidOperationException($"--time-init sincos would overwrite this model's trained time embedding (largest entry {largest:G3}); it is for a model fresh from `litevl model import`, whose time embedding is zero. Leave the option out to continue from what the model holds.");

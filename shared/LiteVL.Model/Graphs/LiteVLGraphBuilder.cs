@@ -60,7 +60,7 @@ public sealed partial class LiteVLGraphBuilder
 
     private const string ClassEmbedding = "vision_model.embeddings.class_embedding";
     private const string PositionEmbeddingName = "vision_model.embeddings.position_embedding";
-    private const string TimeEmbeddingName = "vision_model.embeddings.time_embedding";
+    private const string TimeEmbeddingName = ModelWeights.TimeEmbeddingName;
     private const string PostLayerNorm = "vision_model.post_layernorm";
     private const string TextEncoderPrefix = "text_encoder.";
 

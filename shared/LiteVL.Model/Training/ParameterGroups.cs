@@ -72,7 +72,7 @@ public static class ParameterGroups
 
     /// <summary>The modules LiteVL adds to BLIP (trained with their own, usually higher, learning rate).</summary>
     public static bool IsTemporal(string name) =>
-        name == "vision_model.embeddings.time_embedding"
+        name == ModelWeights.TimeEmbeddingName
         || name.Contains(".temporal_layer_norm.", StringComparison.Ordinal)
         || name.Contains(".temporal_attn.", StringComparison.Ordinal)
         || name.Contains(".temporal_fc.", StringComparison.Ordinal)

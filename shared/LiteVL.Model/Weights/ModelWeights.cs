@@ -106,6 +106,9 @@ public sealed class ModelWeights
         return With(name, new Weight(data, source.Shape));
     }
 
+    /// <summary>The time embedding's weight name: one row per frame slot, zero after an import.</summary>
+    public const string TimeEmbeddingName = "vision_model.embeddings.time_embedding";
+
     /// <summary>Amplitude of <see cref="WithSinCosTimeEmbedding"/> for video fine-tuning (measured, docs/evaluation.md).</summary>
     public const double FineTuneTimeAmplitude = 1.0;
 
@@ -118,8 +121,7 @@ public sealed class ModelWeights
     /// </summary>
     public ModelWeights WithSinCosTimeEmbedding(double amplitude = FineTuneTimeAmplitude)
     {
-        const string name = "vision_model.embeddings.time_embedding";
-        var source = this[name];
+        var source = this[TimeEmbeddingName];
         int slots = (int)source.Shape[0], dim = (int)source.Shape[1];
         var data = new float[source.Data.Length];
         for (int t = 0; t < slots; t++)
@@ -130,7 +132,7 @@ public sealed class ModelWeights
             }
         }
 
-        return With(name, new Weight(data, source.Shape));
+        return With(TimeEmbeddingName, new Weight(data, source.Shape));
     }
 
     /// <summary>
