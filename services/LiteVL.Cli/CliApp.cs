@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LiteVL.Cli.Commands;
+using LiteVL.Media;
 using LiteVL.Model.Config;
 using LiteVL.Model.IO;
 using LiteVL.Model.Runtime;
@@ -40,5 +41,5 @@ public static class CliApp
     private static bool IsUserError(Exception e) => e is ModelDirectoryException or ModelInputException or MissingWeightException
         or WeightShapeException or SafeTensorsFormatException or NpyFormatException or FileNotFoundException
         or DirectoryNotFoundException or InvalidDataException or ArgumentException or KeyNotFoundException or InvalidOperationException
-        or HttpRequestException;
+        or HttpRequestException or MediaException { Kind: not MediaErrorKind.ProcessFailed };
 }

@@ -25,7 +25,7 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
     {
         ArgumentNullException.ThrowIfNull(request);
         var o = options.Value;
-        var (query, limit, candidates, rerank) = Validate(request, o);
+        var (query, limit, candidates, rerank) = Validate(request, o, model.Config.RerankByDefault ?? true);
         var total = Stopwatch.StartNew();
         var warnings = new List<string>();
         var c = model.Config;
@@ -140,7 +140,8 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
         return new SearchResponse(query, c.Version, didRerank, warnings, hits, new SearchTimings(encodeMs, coarseMs, loadMs, rerankMs, total.Elapsed.TotalMilliseconds), reranked?.Pooling);
     }
 
-    private static (string Query, int Limit, int Candidates, bool Rerank) Validate(SearchRequest request, SearchOptions o)
+    /// <param name="rerankByDefault">What a request that leaves <c>rerank</c> out gets: the model's <see cref="LiteVL.Model.Config.ModelConfig.RerankByDefault"/>.</param>
+    private static (string Query, int Limit, int Candidates, bool Rerank) Validate(SearchRequest request, SearchOptions o, bool rerankByDefault)
     {
         string query = request.Query?.Trim() ?? string.Empty;
         if (query.Length == 0)
@@ -175,6 +176,6 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
             throw new SearchRequestException("filter.uploadedTo must be later than filter.uploadedFrom.");
         }
 
-        return (query, limit, candidates, request.Rerank ?? true);
+        return (query, limit, candidates, request.Rerank ?? rerankByDefault);
     }
 }

@@ -30,7 +30,7 @@ public sealed class TemporalExperimentTests(ITestOutputHelper output) : IDisposa
         File.WriteAllText(doc, "# Evaluation\n\nintro\n");
         string work = Path.Combine(_dir, "work");
         var clock = Stopwatch.StartNew();
-        var (exit, stdout, error) = Cli.Run("experiment", "temporal", "--reduced", "--work", work, "--doc", doc);
+        var (exit, stdout, error) = Cli.Run("experiment", "temporal", "--reduced", "--jobs", "3", "--threads", "1", "--work", work, "--doc", doc);
         output.WriteLine(stdout);
         output.WriteLine($"experiment: {clock.Elapsed.TotalSeconds:F0} s");
         Assert.True(exit == 0, error + stdout);
@@ -67,7 +67,12 @@ public sealed class TemporalExperimentTests(ITestOutputHelper output) : IDisposa
         Assert.Contains(AblationReport.BeginMarker, written, StringComparison.Ordinal);
         Assert.Contains("**Video QA.**", written, StringComparison.Ordinal);
         Assert.Contains("| (d) | LiteVL: dynamic scaling |", written, StringComparison.Ordinal);
-        Assert.Contains("```bash\nlitevl experiment temporal --reduced\n```", written, StringComparison.Ordinal);   // the command that reproduces it
+        Assert.Contains("```bash\nlitevl experiment temporal --reduced --jobs 3 --threads 1\n```", written, StringComparison.Ordinal);   // the command that reproduces it
+        foreach (string v in new[] { "b", "c", "d" })
+        {
+            // Trained side by side, each variant's log lines stay whole and carry its name.
+            Assert.Matches($@"(?m)^  \({v}\) epoch 1: validation R@1 ", stdout);
+        }
         Assert.True(File.Exists(Path.Combine(_dir, "docs", "images", "temporal-ablation-reduced.svg")));
         Assert.True(File.Exists(Path.Combine(_dir, "docs", "images", "temporal-scaling-reduced.svg")));
 
@@ -103,6 +108,16 @@ public sealed class TemporalExperimentTests(ITestOutputHelper output) : IDisposa
         var (exit, _, error) = Cli.Run("experiment", "temporal", "--reduced", "--positions", "learned", "--work", work);
         Assert.NotEqual(0, exit);
         Assert.Contains("learned", error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(work));
+    }
+
+    [Fact]
+    public void Jobs_BelowOne_AreRefusedBeforeAnythingIsRendered()
+    {
+        string work = Path.Combine(_dir, "no-jobs");
+        var (exit, _, error) = Cli.Run("experiment", "temporal", "--reduced", "--jobs", "0", "--work", work);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--jobs 0", error, StringComparison.Ordinal);
         Assert.False(Directory.Exists(work));
     }
 

@@ -48,11 +48,17 @@ internal sealed class SearchRig : IAsyncDisposable
     /// <param name="qa">The tiny model with random video QA heads (<c>litevl model init --qa</c>).</param>
     /// <param name="http">Host the endpoints on a test server; <see cref="Client"/> then calls them.</param>
     /// <param name="settings">Further configuration, e.g. <c>LiteVL:Ask:SegmentsToAsk</c>.</param>
-    public static async Task<SearchRig> CreateAsync(int modelSeed = 0, bool qa = false, bool http = false, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <param name="configure">Changes the generated model's config.json before the services load it.</param>
+    public static async Task<SearchRig> CreateAsync(
+        int modelSeed = 0, bool qa = false, bool http = false, IReadOnlyDictionary<string, string?>? settings = null, Func<ModelConfig, ModelConfig>? configure = null)
     {
         string root = Directory.CreateTempSubdirectory("litevl-search-").FullName;
         string modelDir = Path.Combine(root, "model");
         ModelDirectory.Init(Presets.Get(Presets.Tiny), modelSeed, modelDir, qa: qa);
+        if (configure is not null)
+        {
+            configure(ModelConfig.Load(modelDir)).Save(modelDir);
+        }
         var values = new Dictionary<string, string?>
         {
             ["LiteVL:Storage:DataDirectory"] = root,

@@ -43,6 +43,27 @@ public sealed class SearchServiceTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_model_that_says_not_to_rerank_by_default_serves_the_coarse_ranking_unless_the_request_asks()
+    {
+        await using var rig = await SearchRig.CreateAsync(configure: c => c with { RerankByDefault = false });
+        var q = rig.Model.EncodeTexts([Query]);
+        await rig.AddVideoAsync("acme", "one", [(rig.RandomTokens(1), q)]);
+
+        var byDefault = await rig.SearchAsync("acme", new SearchRequest(Query));
+        var asked = await rig.SearchAsync("acme", new SearchRequest(Query, Rerank: true));
+        Assert.False(byDefault.Reranked);
+        Assert.Null(byDefault.Hits[0].Segments[0].MatchLogit);
+        Assert.True(asked.Reranked);
+        Assert.NotNull(asked.Hits[0].Segments[0].MatchLogit);
+
+        // A model that does not say re-ranks by default.
+        await using var plain = await SearchRig.CreateAsync();
+        await plain.AddVideoAsync("acme", "one", [(plain.RandomTokens(1), plain.Model.EncodeTexts([Query]))]);
+        Assert.Null(plain.Config.RerankByDefault);
+        Assert.True((await plain.SearchAsync("acme", new SearchRequest(Query))).Reranked);
+    }
+
+    [Fact]
     public async Task Rerank_KCandidatesAtOnce_ScoresEqualOneAtATime_AndEvidenceLiesInTheSegment()
     {
         await using var rig = await SearchRig.CreateAsync();

@@ -14,19 +14,25 @@ internal static class ExperimentCommand
         var doc = new Option<string?>("--doc") { Description = "Markdown file to write the table into, between its generated-section markers (e.g. docs/evaluation.md); the SVG charts go to an images/ folder beside it." };
         var ship = new Option<string?>("--ship") { Description = "Also write variant (d) with its video QA heads as config.json, fp16 weights.safetensors and vocab.txt to this folder (models/small is the embedded host's default model)." };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads per operator (0: one per core).", DefaultValueFactory = _ => 0 };
+        var jobs = new Option<int>("--jobs") { Description = "How many of the fine-tuned variants (b), (c), (d) train at once; with --threads 1 each, 3 uses three cores best (the shipped model: --jobs 3 --threads 1).", DefaultValueFactory = _ => 1 };
         var positions = new Option<string>("--positions") { Description = "Patch positions the image pre-training starts from: random (default) or sincos (2D sine-cosine code; see litevl model init --positions).", DefaultValueFactory = _ => "random" }
             .AcceptOnlyFromAmong("random", "sincos");
         var scoreOnly = new Option<bool>("--score-only") { Description = "Score and report the variants an earlier run trained in --work, without training them again (video QA heads it lacks are trained first)." };
         var temporal = new Command("temporal", "LiteVL's temporal ablation end to end: render the synthetic motion set, pre-train a small image-text BLIP, import it, fine-tune (b) no temporal branch, (c) scaling fixed at 1, (d) dynamic temporal scaling, and score (a)–(f) on the test split (R@1/5/10, MdR, twin accuracy).")
         {
-            work, reduced, seed, doc, ship, threads, scoreOnly, positions,
+            work, reduced, seed, doc, ship, threads, jobs, scoreOnly, positions,
         };
         temporal.SetAction(async (p, ct) =>
         {
             var settings = (p.GetValue(reduced) ? ExperimentSettings.Reduced : ExperimentSettings.Full) with
             {
-                Seed = p.GetValue(seed), Threads = p.GetValue(threads), SinCosPositions = p.GetValue(positions) == "sincos",
+                Seed = p.GetValue(seed), Threads = p.GetValue(threads), Jobs = p.GetValue(jobs), SinCosPositions = p.GetValue(positions) == "sincos",
             };
+            if (settings.Jobs < 1)
+            {
+                throw new ArgumentException($"--jobs {settings.Jobs}: give at least 1 (variants trained at once).");
+            }
+
             string? docPath = p.GetValue(doc);
             if (docPath is not null && !File.Exists(docPath))
             {
@@ -54,8 +60,9 @@ internal static class ExperimentCommand
             output.Write(report.ToMarkdown(null, null));
             if (p.GetValue(ship) is { } shipDir)
             {
-                var shipped = experiment.Ship(shipDir);
-                output.WriteLine($"shipped variant (d){(shipped.Qa is null ? string.Empty : " with video QA heads")} ({shipped.Version}, fp16 weights) to {Path.GetFullPath(shipDir)}");
+                var shipped = experiment.Ship(shipDir, report);
+                output.WriteLine($"shipped variant (d){(shipped.Qa is null ? string.Empty : " with video QA heads")} ({shipped.Version}, fp16 weights) to {Path.GetFullPath(shipDir)}"
+                    + (shipped.RerankByDefault == false ? "; searches do not re-rank unless asked (rerank_by_default: false), because re-ranking (e) scored below the coarse ranking (d)" : string.Empty));
             }
 
             return 0;

@@ -17,22 +17,28 @@ internal static class SearchCommand
         var limit = new Option<int>("--limit") { Description = "Videos to show.", DefaultValueFactory = _ => 10 };
         var candidates = new Option<int>("--candidates") { Description = "Segments to re-rank.", DefaultValueFactory = _ => 32 };
         var coarse = new Option<bool>("--coarse") { Description = "Skip re-ranking: coarse vector search only." };
+        var rerank = new Option<bool>("--rerank") { Description = "Re-rank even where the server's model does not by default (without --coarse or --rerank the model's default applies)." };
         var tags = new Option<string[]>("--tag") { Description = "Only videos with one of these tags (repeatable).", AllowMultipleArgumentsPerToken = true };
         var json = new Option<bool>("--json") { Description = "Print the raw JSON response." };
-        var cmd = new Command("search", "Search a LiteVL server and print the hits.") { text, server, key, limit, candidates, coarse, tags, json };
+        var cmd = new Command("search", "Search a LiteVL server and print the hits.") { text, server, key, limit, candidates, coarse, rerank, tags, json };
         cmd.SetAction(async (p, ct) =>
         {
             string apiKey = p.GetValue(key) ?? Environment.GetEnvironmentVariable("LITEVL_API_KEY")
                 ?? throw new ArgumentException("No API key: pass --key KEY or set LITEVL_API_KEY (the embedded host writes one to .litevl/demo-key).");
             using var http = new HttpClient { BaseAddress = new Uri(p.GetValue(server)!), Timeout = TimeSpan.FromMinutes(2) };
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+            if (p.GetValue(coarse) && p.GetValue(rerank))
+            {
+                throw new ArgumentException("--coarse and --rerank contradict each other: give one of them, or neither for the model's default.");
+            }
+
             string[] tagValues = p.GetValue(tags) ?? [];
             var body = new
             {
                 query = p.GetValue(text),
                 limit = p.GetValue(limit),
                 candidates = p.GetValue(candidates),
-                rerank = !p.GetValue(coarse),
+                rerank = p.GetValue(coarse) ? false : p.GetValue(rerank) ? true : (bool?)null,
                 filter = tagValues.Length > 0 ? new { tags = tagValues } : null,
             };
             using var response = await http.PostAsJsonAsync("/v1/search", body, ct).ConfigureAwait(false);

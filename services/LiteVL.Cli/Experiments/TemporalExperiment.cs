@@ -37,10 +37,16 @@ public sealed record ExperimentSettings
 
     public double PretrainLearningRate { get; init; } = 1e-3;
 
-    public int FinetuneEpochs { get; init; } = 20;
+    public int FinetuneEpochs { get; init; } = 100;
 
-    /// <summary>Peak learning rate of the pre-trained BLIP weights when they are fine-tuned.</summary>
-    public double FinetuneLearningRate { get; init; } = 1e-4;
+    /// <summary>Peak learning rate of the pre-trained BLIP weights when they are fine-tuned (the vision side; see <see cref="TextLearningRate"/>).</summary>
+    public double FinetuneLearningRate { get; init; } = 1e-3;
+
+    /// <summary>Peak learning rate of the text encoder and text projection (<c>--lr-text</c>); null: <see cref="FinetuneLearningRate"/>.</summary>
+    public double? TextLearningRate { get; init; } = 1e-4;
+
+    /// <summary>The temporal variants (c) and (d) start their time embedding from the sine-cosine code (<c>--time-init sincos</c>); (b) has none.</summary>
+    public bool TimeCode { get; init; } = true;
 
     /// <summary>Peak learning rate of the temporal modules.</summary>
     public double TemporalLearningRate { get; init; } = 5e-3;
@@ -60,6 +66,9 @@ public sealed record ExperimentSettings
     public int Candidates { get; init; } = 16;
 
     public int Threads { get; init; }
+
+    /// <summary>How many of the fine-tuned variants (b), (c), (d) train at once (each with <see cref="Threads"/> threads per operator).</summary>
+    public int Jobs { get; init; } = 1;
 
     public static ExperimentSettings Full { get; } = new() { Name = "full" };
 
@@ -147,7 +156,7 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
         Fresh(ModelDir("image-init"));
         ModelDirectory.Init(imageArchitecture, s.Seed, ModelDir("image-init"), image: true, sinCosPositions: s.SinCosPositions);
         await TrainAsync("image-init", "image-pretrained", SynthGenerator.ImageSplitFile(SynthSplit.Train), SynthGenerator.ImageSplitFile(SynthSplit.Val),
-            ParameterGroup.Blip, fixedScaling: false, s.PretrainEpochs, s.PretrainLearningRate, ct).ConfigureAwait(false);
+            ParameterGroup.Blip, fixedScaling: false, s.PretrainEpochs, s.PretrainLearningRate, output, "  ", finetune: false, ct).ConfigureAwait(false);
 
         Stage("BLIP export and import: LiteVL initialised from the pre-trained image model (temporal branch zero)");
         string blip = Path.Combine(WorkDir, "blip");
@@ -157,12 +166,29 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
         var imported = BlipImporter.ImportToDirectory(exported.Checkpoint, exported.Vocab, Presets.Get(Presets.Small), ModelDir("a"));
         output.WriteLine($"  {exported.Tensors} BLIP tensors ({exported.Parameters:N0} parameters) → {imported.Preset} T={imported.NumFrames} model {imported.Version}");
 
-        Stage("(b) fine-tuning without the temporal branch (--params blip)");
-        await TrainAsync("a", "b", SynthGenerator.SplitFile(SynthSplit.Train), SynthGenerator.SplitFile(SynthSplit.Val), ParameterGroup.Blip, false, s.FinetuneEpochs, s.FinetuneLearningRate, ct).ConfigureAwait(false);
-        Stage("(c) fine-tuning with temporal attention, scaling fixed at 1 (--params all --fixed-scaling)");
-        await TrainAsync("a", "c", SynthGenerator.SplitFile(SynthSplit.Train), SynthGenerator.SplitFile(SynthSplit.Val), ParameterGroup.All, true, s.FinetuneEpochs, s.FinetuneLearningRate, ct).ConfigureAwait(false);
-        Stage("(d) fine-tuning with dynamic temporal scaling: LiteVL (--params all)");
-        await TrainAsync("a", "d", SynthGenerator.SplitFile(SynthSplit.Train), SynthGenerator.SplitFile(SynthSplit.Val), ParameterGroup.All, false, s.FinetuneEpochs, s.FinetuneLearningRate, ct).ConfigureAwait(false);
+        (string Variant, string What, ParameterGroup Group, bool FixedScaling)[] variants =
+        [
+            ("b", "(b) fine-tuning without the temporal branch (--params blip)", ParameterGroup.Blip, false),
+            ("c", "(c) fine-tuning with temporal attention, scaling fixed at 1 (--params all --fixed-scaling)", ParameterGroup.All, true),
+            ("d", "(d) fine-tuning with dynamic temporal scaling: LiteVL (--params all)", ParameterGroup.All, false),
+        ];
+        if (s.Jobs <= 1)
+        {
+            foreach (var v in variants)
+            {
+                Stage(v.What);
+                await TrainAsync("a", v.Variant, SynthGenerator.SplitFile(SynthSplit.Train), SynthGenerator.SplitFile(SynthSplit.Val), v.Group, v.FixedScaling, s.FinetuneEpochs, s.FinetuneLearningRate, output, "  ", finetune: true, ct).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            Stage($"(b), (c) and (d) fine-tuned side by side, {Math.Min(s.Jobs, variants.Length)} at a time: {string.Join("; ", variants.Select(v => v.What[4..]))}", variants.Length);
+            await WarmFrameCacheAsync(ct).ConfigureAwait(false);
+            var console = TextWriter.Synchronized(output);
+            await Parallel.ForEachAsync(variants, new ParallelOptions { MaxDegreeOfParallelism = s.Jobs, CancellationToken = ct }, async (v, token) =>
+                await TrainAsync("a", v.Variant, SynthGenerator.SplitFile(SynthSplit.Train), SynthGenerator.SplitFile(SynthSplit.Val), v.Group, v.FixedScaling, s.FinetuneEpochs, s.FinetuneLearningRate,
+                    console, $"  ({v.Variant}) ", finetune: true, token).ConfigureAwait(false)).ConfigureAwait(false);
+        }
 
         Stage("video QA heads on the frozen (a) and (d): BLIP VQA's answer loss, heads only");
         foreach (string v in QaVariants)
@@ -179,9 +205,10 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
 
     /// <summary>
     /// Writes config.json, fp16 weights and vocab.txt of (d) — with its video QA heads when the run trained them — to
-    /// <paramref name="dir"/>: the model the embedded host ships.
+    /// <paramref name="dir"/>: the model the embedded host ships. Its <see cref="ModelConfig.RerankByDefault"/> comes from
+    /// <paramref name="report"/>: false when re-ranking (e) scored a lower RSum (R@1 + R@5 + R@10) than (d)'s coarse ranking.
     /// </summary>
-    public ModelConfig Ship(string dir)
+    public ModelConfig Ship(string dir, AblationReport report)
     {
         string from = File.Exists(Path.Combine(QaModelDir("d"), ModelConfig.FileName)) ? QaModelDir("d") : ModelDir("d");
         var config = ModelConfig.Load(from);
@@ -192,18 +219,31 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
             File.Delete(stale);
         }
 
-        var shipped = config with { Source = $"litevl experiment temporal ({settings.Name}, seed {settings.Seed}): variant (d){(config.Qa is null ? string.Empty : " with video QA heads")}, weights stored as fp16" };
+        var shipped = config with
+        {
+            Source = $"litevl experiment temporal ({settings.Name}, seed {settings.Seed}): variant (d){(config.Qa is null ? string.Empty : " with video QA heads")}, weights stored as fp16",
+            RerankByDefault = RerankHelps(report) ? null : false,
+        };
         weights.Save(Path.Combine(dir, ModelWeights.FileName), new Dictionary<string, string> { ["format"] = "pt", ["litevl.preset"] = config.Preset }, TensorDType.Float16);
         shipped.Save(dir);
         File.Copy(Path.Combine(from, ModelDirectory.VocabFileName), Path.Combine(dir, ModelDirectory.VocabFileName), overwrite: true);
         return shipped;
     }
 
-    private void Stage(string what)
+    /// <param name="stages">How many of the run's stages this one line covers (the variants trained side by side: 3).</param>
+    /// <summary>Whether (e), (d) re-ranked as served, retrieves at least as well as (d)'s coarse ranking: RSum, R@1 + R@5 + R@10.</summary>
+    public static bool RerankHelps(AblationReport report)
     {
-        _stage++;
+        static double RSum(AblationRow row) => row.Scores.Retrieval.RecallAt1 + row.Scores.Retrieval.RecallAt5 + row.Scores.Retrieval.RecallAt10;
+        return RSum(report.Row("e")) >= RSum(report.Row("d"));
+    }
+
+    private void Stage(string what, int stages = 1)
+    {
+        int first = _stage + 1;
+        _stage += stages;
         output.WriteLine();
-        output.WriteLine($"[{_stage}/{Stages}] {what} · {_clock.Elapsed:hh\\:mm\\:ss}");
+        output.WriteLine($"[{(stages == 1 ? first.ToString(Inv) : $"{first}–{_stage}")}/{Stages}] {what} · {_clock.Elapsed:hh\\:mm\\:ss}");
     }
 
     private static void Fresh(string dir)
@@ -230,7 +270,22 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
         await SynthGenerator.GenerateAsync(plan, dir, output, terminal: false, ct).ConfigureAwait(false);
     }
 
-    private async Task TrainAsync(string from, string to, string dataFile, string valFile, ParameterGroup group, bool fixedScaling, int epochs, double lr, CancellationToken ct)
+    /// <summary>Extracts the train and val clips' frames once, so that variants trained side by side only read the shared cache.</summary>
+    private async Task WarmFrameCacheAsync(CancellationToken ct)
+    {
+        var config = ModelConfig.Load(ModelDir("a"));
+        string data = Path.Combine(WorkDir, DataFolder);
+        using var media = new Media.MediaToolchain();
+        foreach (string file in new[] { SynthGenerator.SplitFile(SynthSplit.Train), SynthGenerator.SplitFile(SynthSplit.Val) })
+        {
+            await TrainCommand.LoadAsync(new IndentedWriter(output), media, Path.Combine(data, file), null, Path.Combine(WorkDir, FramesFolder), config, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <param name="finetune">Fine-tuning a video variant: the text side's learning rate and the time code apply (not to the image pre-training).</param>
+    private async Task TrainAsync(
+        string from, string to, string dataFile, string valFile, ParameterGroup group, bool fixedScaling, int epochs, double lr, TextWriter log, string indent, bool finetune,
+        CancellationToken ct)
     {
         var s = settings;
         Fresh(ModelDir(to));
@@ -249,12 +304,14 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
             Batch = s.Batch,
             LearningRate = lr,
             TemporalLearningRate = s.TemporalLearningRate,
+            TextLearningRate = finetune ? s.TextLearningRate : null,
+            TimeCode = finetune && s.TimeCode && group == ParameterGroup.All,
             Seed = s.Seed,
             Threads = s.Threads,
         };
         string data = Path.Combine(WorkDir, DataFolder);
         int exit = await TrainCommand.RunAsync(
-            new IndentedWriter(output), source, Path.Combine(data, dataFile), Path.Combine(data, valFile), null, ModelDir(to), options, resume: false, ct,
+            new IndentedWriter(log, indent), source, Path.Combine(data, dataFile), Path.Combine(data, valFile), null, ModelDir(to), options, resume: false, ct,
             cacheDir: Path.Combine(WorkDir, FramesFolder)).ConfigureAwait(false);
         if (exit != 0)
         {
@@ -334,7 +391,8 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
             $"Setting `{settings.Name}`, seed {settings.Seed}: {settings.Clips} synthetic clips ({manifest.GetProperty("splits").GetProperty("train").GetProperty("clips").GetInt32()} train, "
             + $"{manifest.GetProperty("splits").GetProperty("val").GetProperty("clips").GetInt32()} val, {testClips} test, every clip with its time-reversed twin) and {settings.Images} still images at {settings.Size}×{settings.Size} px; "
             + $"the `small` preset (ViT 3×96 on 64×64 frames in 8×8 patches, T = 8; BERT 3×96). Pre-training: {settings.PretrainEpochs} epochs at lr {settings.PretrainLearningRate.ToString(Inv)}{(settings.SinCosPositions ? " from 2D sine-cosine patch positions" : string.Empty)}; "
-            + $"fine-tuning: {settings.FinetuneEpochs} epochs, lr {settings.FinetuneLearningRate.ToString(Inv)} (temporal modules {settings.TemporalLearningRate.ToString(Inv)}), batch {settings.Batch}, the epoch with the best validation recall kept. "
+            + $"fine-tuning: {settings.FinetuneEpochs} epochs, lr {settings.FinetuneLearningRate.ToString(Inv)} (temporal modules {settings.TemporalLearningRate.ToString(Inv)}{(settings.TextLearningRate is { } t ? $", text side {t.ToString(Inv)}" : string.Empty)}), batch {settings.Batch}, the epoch with the best validation recall kept"
+            + $"{(settings.TimeCode ? "; (c) and (d) start their time embedding from the sine-cosine code of the frame slot (--time-init sincos)" : string.Empty)}. "
             + $"Scored in-process on the {queries} test captions against all {testClips} test clips; twin accuracy compares each caption's clip with the same frames reversed (a tie counts half). {(_scoreOnly ? "Scored again with --score-only (models trained by an earlier run of the same command); scoring" : "Wall time")} {_clock.Elapsed:hh\\:mm\\:ss} on {Environment.ProcessorCount} cores.";
         var notes = new List<string>();
         var qaRows = await ScoreQaAsync(data, frames, media, ct).ConfigureAwait(false);
@@ -349,24 +407,30 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
         "litevl experiment temporal"
         + (settings.Name == ExperimentSettings.Reduced.Name ? " --reduced" : string.Empty)
         + (settings.Seed != 1 ? $" --seed {settings.Seed}" : string.Empty)
-        + (settings.SinCosPositions ? " --positions sincos" : string.Empty);
+        + (settings.SinCosPositions ? " --positions sincos" : string.Empty)
+        + (settings.Jobs > 1 ? $" --jobs {settings.Jobs}" : string.Empty)
+        + (settings.Threads > 0 ? $" --threads {settings.Threads}" : string.Empty);
 
-    /// <summary>Indents the training runs' lines under their stage.</summary>
-    private sealed class IndentedWriter(TextWriter inner) : TextWriter
+    /// <summary>
+    /// Writes whole lines to <paramref name="inner"/>, each after <paramref name="indent"/>: a stage's training log sits
+    /// under its stage line, and variants trained side by side (on a synchronized writer) never mix within a line.
+    /// </summary>
+    private sealed class IndentedWriter(TextWriter inner, string indent = "  ") : TextWriter
     {
-        private bool _lineStart = true;
+        private readonly System.Text.StringBuilder _line = new();
 
         public override System.Text.Encoding Encoding => inner.Encoding;
 
         public override void Write(char value)
         {
-            if (_lineStart && value != '\n')
+            if (value != '\n')
             {
-                inner.Write("  ");
+                _line.Append(value);
+                return;
             }
 
-            inner.Write(value);
-            _lineStart = value == '\n';
+            inner.Write(_line.Length == 0 ? "\n" : indent + _line + "\n");
+            _line.Clear();
         }
     }
 }

@@ -183,6 +183,15 @@ public sealed record ModelConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? ItcTemperature { get; init; }
 
+    /// <summary>
+    /// Whether a search re-ranks its coarse candidates when the request leaves <c>rerank</c> out; absent means yes.
+    /// <c>litevl experiment temporal --ship</c> writes false when the shipped variant's re-ranked test figures fall below
+    /// its coarse ones (rows (e) and (d) of the ablation): its grounded encoder has not learned to improve on the
+    /// embeddings, so the default should serve the better ranking. A request's explicit <c>rerank</c> always wins.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? RerankByDefault { get; init; }
+
     /// <summary>The video QA heads, when the model has them (<c>litevl model init --qa</c>, <c>model import-qa</c>, <c>train --task qa</c>).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public QaConfig? Qa { get; init; }
