@@ -16,8 +16,8 @@ namespace LiteVL.Pipeline.Tests.EndToEnd;
 
 /// <summary>
 /// The README's first command on a fresh data directory: the host installs the shipped small model, ingests the synthetic
-/// sample clips for tenant "demo", and a search for a sample's caption finds that clip and its time-reversed twin as the
-/// top two (which of them first is not yet learned, docs/evaluation.md). Also: what the host says when the shipped model is missing or the model setting is wrong, and the sample list.
+/// sample clips for tenant "demo", and a search for the README's example finds that clip first and its time-reversed
+/// twin second, and every sample's caption finds its own clip among the top two. Also: what the host says when the shipped model is missing or the model setting is wrong, and the sample list.
 /// </summary>
 public sealed class ShippedModelTests(ITestOutputHelper output)
 {
@@ -27,7 +27,7 @@ public sealed class ShippedModelTests(ITestOutputHelper output)
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
     [Fact]
-    public async Task First_start_installs_the_shipped_model_and_the_red_circle_clips_are_the_top_two_hits()
+    public async Task First_start_installs_the_shipped_model_and_finds_the_red_circle_that_moves_left_first()
     {
         string root = Directory.CreateTempSubdirectory("litevl-shipped-").FullName;
         string data = Path.Combine(root, "data");
@@ -60,21 +60,34 @@ public sealed class ShippedModelTests(ITestOutputHelper output)
                 output.WriteLine($"  {rank,2}. {hit.Score,8:F4}  (match logit {s.MatchLogit,8:F4}, cosine {s.CoarseScore:F4})  {hit.Title}");
             }
 
-            Assert.True(result.Reranked);
+            // The shipped model's re-ranker scored below its coarse ranking on its test split (docs/evaluation.md), so its
+            // config says not to re-rank unless asked, and a request that leaves "rerank" out gets the coarse ranking.
+            Assert.False(model.RerankByDefault);
+            Assert.False(result.Reranked);
             Assert.Equal(samples, result.Hits.Count);
-            int left = result.Hits.ToList().FindIndex(h => h.Title == Query);
-            int right = result.Hits.ToList().FindIndex(h => h.Title == Twin);
-            Assert.True(left >= 0 && right >= 0, "both red circles must be hits");
 
-            // Colour, shape and kind of motion are learned: the red circle and its time-reversed twin are the top two of
-            // the ten samples. Which of the two comes first is not asserted: the shipped model's twin accuracy is at
-            // chance (51.2 % on its test split, docs/evaluation.md), so that order is a coin flip until a model that
-            // learns direction ships (issue 14).
-            Assert.Equal(new[] { Query, Twin }.Order(StringComparer.Ordinal), result.Hits.Take(2).Select(h => h.Title!).Order(StringComparer.Ordinal));
+            // The README's example: the red circle that moves left first, its time-reversed twin second. Direction is
+            // learned, weakly (56.2 % twin accuracy on the held-out test split; 7 of these 10 captions put their own
+            // clip first when this was written), so this query is asserted and the others are printed.
+            Assert.Equal([Query, Twin], result.Hits.Take(2).Select(h => h.Title!));
+            int first = 0;
+            foreach (var caption in EmbeddedSetup.SampleClipList().Select(c => c.Caption))
+            {
+                using var answer = await http.PostAsJsonAsync(new Uri("/v1/search", UriKind.Relative), new { query = caption, limit = 2 });
+                answer.EnsureSuccessStatusCode();
+                var top = (await answer.Content.ReadFromJsonAsync<SearchResponse>(Json))!.Hits.Select(h => h.Title!).ToList();
+                output.WriteLine($"  '{caption}': {string.Join(" > ", top)}");
+                first += top[0] == caption ? 1 : 0;
+
+                // Colour, shape and kind of motion are learned: every caption's own clip is one of the top two.
+                Assert.Contains(caption, top);
+            }
+
+            output.WriteLine($"{first} of {samples} sample captions find their own clip first");
 
             // The shipped model answers questions too: its QA heads name the colour of every one-shape sample (88 % on
             // its held-out test split, chance 20 %: docs/evaluation.md, "Video QA"), with the evidence frame inside the
-            // clip. The shape is printed, not asserted: 42 % on the test split and 2 of these 8 when this was written —
+            // clip. The shape is printed, not asserted: 53 % on the test split —
             // weak, and better heads should make it assertable.
             Assert.All(LiteVL.Model.ModelDirectory.QaGraphNames, g => Assert.True(File.Exists(Path.Combine(data, "model", g + ".onnx")), $"no {g}.onnx in the installed model"));
             int colours = 0, shapes = 0, asked = 0;
