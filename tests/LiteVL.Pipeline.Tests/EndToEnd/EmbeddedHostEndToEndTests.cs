@@ -117,7 +117,8 @@ public sealed class EmbeddedHostEndToEndTests(ClipSetFixture clips, ITestOutputH
     private async Task SearchAsync(HostProcess host, HttpClient http, Dictionary<Guid, VideoView> final)
     {
         var indexed = final.Values.Where(v => v.State == VideoState.Indexed).ToDictionary(v => v.Id);
-        using var response = await http.PostAsJsonAsync(new Uri("/v1/search", UriKind.Relative), new { query = "a yellow box moving across a blue frame", limit = 5, candidates = 16 });
+        // The shipped model does not re-rank unless asked (rerank_by_default: false); this test exercises the re-ranked path.
+        using var response = await http.PostAsJsonAsync(new Uri("/v1/search", UriKind.Relative), new { query = "a yellow box moving across a blue frame", limit = 5, candidates = 16, rerank = true });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         var hits = doc.RootElement.GetProperty("hits");
@@ -138,7 +139,7 @@ public sealed class EmbeddedHostEndToEndTests(ClipSetFixture clips, ITestOutputH
 
         using var cliOut = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
         using var cliErr = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
-        int exit = LiteVL.Cli.CliApp.Run(["search", "a yellow box moving", "--server", host.BaseAddress.ToString(), "--key", http.DefaultRequestHeaders.Authorization!.Parameter!, "--limit", "3"], cliOut, cliErr);
+        int exit = LiteVL.Cli.CliApp.Run(["search", "a yellow box moving", "--server", host.BaseAddress.ToString(), "--key", http.DefaultRequestHeaders.Authorization!.Parameter!, "--limit", "3", "--rerank"], cliOut, cliErr);
         output.WriteLine(cliOut.ToString());
         Assert.True(exit == 0, cliErr.ToString());
         Assert.Contains("re-ranked", cliOut.ToString(), StringComparison.Ordinal);
