@@ -72,7 +72,7 @@ public sealed record ExperimentSettings
 
     public static ExperimentSettings Full { get; } = new() { Name = "full" };
 
-    /// <summary>A few minutes on 2 cores: the CI check that the ablation's main effect holds.</summary>
+    /// <summary>A few minutes on 2 cores: the CI check that the whole pipeline runs and keeps its invariants (too few steps and clips to learn direction).</summary>
     public static ExperimentSettings Reduced { get; } = new()
     {
         Name = "reduced", Clips = 96, Images = 160, Size = 64, PretrainEpochs = 10, FinetuneEpochs = 8, Batch = 12, Candidates = 8,
@@ -230,7 +230,6 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
         return shipped;
     }
 
-    /// <param name="stages">How many of the run's stages this one line covers (the variants trained side by side: 3).</param>
     /// <summary>Whether (e), (d) re-ranked as served, retrieves at least as well as (d)'s coarse ranking: RSum, R@1 + R@5 + R@10.</summary>
     public static bool RerankHelps(AblationReport report)
     {
@@ -238,6 +237,8 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
         return RSum(report.Row("e")) >= RSum(report.Row("d"));
     }
 
+    /// <param name="what">What the stage does, for its progress line.</param>
+    /// <param name="stages">How many of the run's stages this one line covers (the variants trained side by side: 3).</param>
     private void Stage(string what, int stages = 1)
     {
         int first = _stage + 1;
