@@ -172,12 +172,15 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
             ("c", "(c) fine-tuning with temporal attention, scaling fixed at 1 (--params all --fixed-scaling)", ParameterGroup.All, true),
             ("d", "(d) fine-tuning with dynamic temporal scaling: LiteVL (--params all)", ParameterGroup.All, false),
         ];
+        Task Train((string Variant, string What, ParameterGroup Group, bool FixedScaling) v, TextWriter log, string indent, CancellationToken token) =>
+            TrainAsync("a", v.Variant, SynthGenerator.SplitFile(SynthSplit.Train), SynthGenerator.SplitFile(SynthSplit.Val), v.Group, v.FixedScaling, s.FinetuneEpochs, s.FinetuneLearningRate,
+                log, indent, finetune: true, token);
         if (s.Jobs <= 1)
         {
             foreach (var v in variants)
             {
                 Stage(v.What);
-                await TrainAsync("a", v.Variant, SynthGenerator.SplitFile(SynthSplit.Train), SynthGenerator.SplitFile(SynthSplit.Val), v.Group, v.FixedScaling, s.FinetuneEpochs, s.FinetuneLearningRate, output, "  ", finetune: true, ct).ConfigureAwait(false);
+                await Train(v, output, "  ", ct).ConfigureAwait(false);
             }
         }
         else
@@ -186,8 +189,7 @@ public sealed class TemporalExperiment(ExperimentSettings settings, string workD
             await WarmFrameCacheAsync(ct).ConfigureAwait(false);
             var console = TextWriter.Synchronized(output);
             await Parallel.ForEachAsync(variants, new ParallelOptions { MaxDegreeOfParallelism = s.Jobs, CancellationToken = ct }, async (v, token) =>
-                await TrainAsync("a", v.Variant, SynthGenerator.SplitFile(SynthSplit.Train), SynthGenerator.SplitFile(SynthSplit.Val), v.Group, v.FixedScaling, s.FinetuneEpochs, s.FinetuneLearningRate,
-                    console, $"  ({v.Variant}) ", finetune: true, token).ConfigureAwait(false)).ConfigureAwait(false);
+                await Train(v, console, $"  ({v.Variant}) ", token).ConfigureAwait(false)).ConfigureAwait(false);
         }
 
         Stage("video QA heads on the frozen (a) and (d): BLIP VQA's answer loss, heads only");
