@@ -11,7 +11,7 @@ public sealed record SearchRequest(string? Query, int? Limit = null, int? Candid
 
 /// <summary>One matching segment of a video.</summary>
 /// <param name="Score">Ranking score: ITM match logit + coarse cosine when re-ranked, else the coarse cosine.</param>
-/// <param name="EvidenceTime">Time (s) of the frame the query matches best (highest frame weight); re-ranked searches only.</param>
+/// <param name="EvidenceTime">Time (s) of the frame the query matches best (highest frame weight; a coarse search computes the re-ranker's weights from the CLS tokens).</param>
 public sealed record SegmentHit(int Index, double Start, double End, double Score, double CoarseScore, double? MatchLogit, double? EvidenceTime, string ThumbnailUrl);
 
 /// <summary>A video and its best segments, best first.</summary>

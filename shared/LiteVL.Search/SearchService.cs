@@ -17,9 +17,10 @@ public sealed class SearchRequestException(string message) : Exception(message);
 /// <summary>
 /// Text → <c>text_encoder</c> → coarse top-k from the vector index (tenant + filters) → candidates' video_tokens →
 /// one batched <c>reranker</c> run (text-dependent pooling, or none when the request or model says so, + grounded encoder) → score = ITM match logit + coarse
-/// cosine → hits grouped by video, each segment with its evidence frame. Knows nothing of HTTP.
+/// cosine → hits grouped by video, each segment with its evidence frame (from the re-ranker's frame weights, or, for a
+/// coarse search, the same weights computed from the shown segments' CLS tokens). Knows nothing of HTTP.
 /// </summary>
-public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLDbContext db, TokenCache tokens, IOptions<SearchOptions> options)
+public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLDbContext db, TokenCache tokens, FeatureStore features, IOptions<SearchOptions> options)
 {
     public async Task<SearchResponse> SearchAsync(string tenantId, SearchRequest request, CancellationToken ct)
     {
@@ -136,8 +137,41 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
             .Take(limit)
             .ToList();
         bool didRerank = rerank && live.Count > 0;
+        if (!didRerank && hits.Count > 0)
+        {
+            watch.Restart();
+            hits = await WithCoarseEvidenceAsync(hits, q, (videoId, index) => segmentInfo[(videoId, index)].FrameTimes, (videoId, index) => segmentInfo[(videoId, index)].TokensKey!, ct).ConfigureAwait(false);
+            loadMs = watch.Elapsed.TotalMilliseconds;
+        }
+
         LiteVLTelemetry.SearchDuration.Record(total.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("rerank", didRerank));
         return new SearchResponse(query, c.Version, didRerank, warnings, hits, new SearchTimings(encodeMs, coarseMs, loadMs, rerankMs, total.Elapsed.TotalMilliseconds), reranked?.Pooling);
+    }
+
+    /// <summary>
+    /// The evidence frame of every returned segment of a coarse search: the frame weights the re-ranker would give
+    /// (<see cref="LiteVLModel.FrameWeights"/>), computed from the segments' stored CLS tokens alone.
+    /// </summary>
+    private async Task<List<VideoHit>> WithCoarseEvidenceAsync(
+        List<VideoHit> hits, float[] q, Func<Guid, int, List<double>> frameTimes, Func<Guid, int, string> tokensKey, CancellationToken ct)
+    {
+        var c = model.Config;
+        int t = c.NumFrames, d = c.Vision.HiddenSize;
+        var shown = hits.SelectMany(h => h.Segments.Select(s => (h.VideoId, s.Index))).ToList();
+        var cls = new float[shown.Count * t * d];
+        await Parallel.ForEachAsync(Enumerable.Range(0, shown.Count), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (k, token) =>
+            await features.ReadFrameClsAsync(tokensKey(shown[k].VideoId, shown[k].Index), cls.AsMemory(k * t * d, t * d), t, c.Vision.TokensPerFrame, d, token).ConfigureAwait(false))
+            .ConfigureAwait(false);
+        var weights = model.FrameWeights(cls, shown.Count, q);
+        var evidence = new Dictionary<(Guid, int), double?>();
+        for (int k = 0; k < shown.Count; k++)
+        {
+            int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(weights.AsSpan(k * t, t));
+            var times = frameTimes(shown[k].VideoId, shown[k].Index);
+            evidence[shown[k]] = best < times.Count ? times[best] : null;
+        }
+
+        return [.. hits.Select(h => h with { Segments = [.. h.Segments.Select(s => s with { EvidenceTime = evidence[(h.VideoId, s.Index)] })] })];
     }
 
     /// <param name="rerankByDefault">What a request that leaves <c>rerank</c> out gets: the model's <see cref="LiteVL.Model.Config.ModelConfig.RerankByDefault"/>.</param>

@@ -99,6 +99,31 @@ public sealed class SearchServiceTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task CoarseSearch_NamesTheSameEvidenceFrameAsTheReranker_WithoutAMatchLogit()
+    {
+        await using var rig = await SearchRig.CreateAsync();
+        for (int v = 0; v < 4; v++)
+        {
+            await rig.AddVideoAsync("acme", $"video {v}", [.. Enumerable.Range(0, 3).Select(s => (rig.RandomTokens((v * 10) + s), rig.RandomUnitVector((v * 10) + s + 100)))]);
+        }
+
+        var coarse = await rig.SearchAsync("acme", new SearchRequest(Query, Limit: 10, Candidates: 12, Rerank: false));
+        var reranked = await rig.SearchAsync("acme", new SearchRequest(Query, Limit: 10, Candidates: 12, Rerank: true));
+        var rerankedEvidence = reranked.Hits.SelectMany(h => h.Segments.Select(s => ((h.VideoId, s.Index), s.EvidenceTime))).ToDictionary();
+        var shown = coarse.Hits.SelectMany(h => h.Segments.Select(s => (h.VideoId, Segment: s))).ToList();
+        Assert.Equal(12, shown.Count);
+        var times = shown.Select(x => x.Segment.EvidenceTime!.Value).ToList();
+        output.WriteLine($"coarse evidence times: {string.Join(", ", times.Select(t => t.ToString("F2")))}");
+        Assert.True(times.Distinct().Count() > 1, "random segments should not all have their evidence at one time");
+        foreach (var (videoId, segment) in shown)
+        {
+            Assert.Null(segment.MatchLogit);
+            Assert.InRange(segment.EvidenceTime!.Value, segment.Start, segment.End);
+            Assert.Equal(rerankedEvidence[(videoId, segment.Index)], segment.EvidenceTime);
+        }
+    }
+
+    [Fact]
     public async Task Pooling_ChosenPerSearch_NoneIsBlipsZeroShotProtocol_DefaultIsTheModels()
     {
         await using var rig = await SearchRig.CreateAsync();

@@ -178,5 +178,26 @@ public sealed class BlobStoreTests : IDisposable
         Assert.Contains("[2, 3, 4]", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task FeatureStore_ReadsEachFramesClsTokenAlone_AndChecksTheShape()
+    {
+        var store = new FeatureStore(new DirectoryBlobStore(_root));
+        const int frames = 3, perFrame = 5, width = 4;
+        var tokens = Enumerable.Range(0, frames * perFrame * width).Select(i => (float)Math.Cos(i) * 2).ToArray();
+        await store.WriteAsync("features/x/v/00001.f16", tokens, frames, perFrame, width);
+        var cls = new float[frames * width];
+        await store.ReadFrameClsAsync("features/x/v/00001.f16", cls, frames, perFrame, width);
+        for (int t = 0; t < frames; t++)
+        {
+            for (int j = 0; j < width; j++)
+            {
+                Assert.Equal((float)(Half)tokens[(t * perFrame * width) + j], cls[(t * width) + j]);
+            }
+        }
+
+        var e = await Assert.ThrowsAsync<InvalidDataException>(() => store.ReadFrameClsAsync("features/x/v/00001.f16", new float[frames * width], frames, perFrame + 1, width));
+        Assert.Contains("[3, 5, 4]", e.Message, StringComparison.Ordinal);
+    }
+
     public void Dispose() => Directory.Delete(_root, recursive: true);
 }

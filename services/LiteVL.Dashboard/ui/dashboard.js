@@ -515,7 +515,7 @@ function segmentHit(h, s) {
       <div>
         <div><strong class="times">${fmtTime(s.start)}–${fmtTime(s.end)}</strong> · segment ${s.index} · score ${s.score.toFixed(3)}
           <span class="muted">(match logit ${s.matchLogit?.toFixed(3) ?? '–'}, coarse ${s.coarseScore.toFixed(3)})</span></div>
-        <div class="evidence-label">${evidence === null ? 'no evidence frame (coarse ranking)' : `evidence at <strong>${fmtTime(evidence)}</strong> — frame ${s.evidenceFrame + 1} of ${s.frameTimes.length}, highlighted`}</div>
+        <div class="evidence-label">${evidence === null ? 'no evidence frame' : `evidence at <strong>${fmtTime(evidence)}</strong> — frame ${s.evidenceFrame + 1} of ${s.frameTimes.length}, highlighted`}</div>
         <div class="timebar">${marker}</div>
         <div class="frames" data-url="${s.framesUrl}">${s.frameTimes.map((t, i) => `<canvas width="1" height="1" data-frame="${i}" data-time="${t}" title="${fmtTime(t)}" class="${i === s.evidenceFrame ? 'evidence' : ''}"></canvas>`).join('')}</div>
       </div>

@@ -5,6 +5,7 @@ using LiteVL.Model.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
+using System.Numerics.Tensors;
 
 namespace LiteVL.Model.Runtime;
 
@@ -29,6 +30,7 @@ public sealed partial class LiteVLModel : IDisposable
     private readonly Lazy<GraphSession> _reranker;
     private readonly Lazy<GraphSession> _questionEncoder;
     private readonly Lazy<GraphSession> _answerDecoder;
+    private readonly Lazy<(float[] Weight, float[] Bias)> _visionProjection;
     private readonly ILogger _logger;
     private readonly object _deviceLock = new();
     private ExecutionDevice? _activeDevice;
@@ -46,6 +48,7 @@ public sealed partial class LiteVLModel : IDisposable
         _reranker = new Lazy<GraphSession>(() => Load(LiteVLGraphBuilder.RerankerName, RerankerInputs(config), CheckTokenIds));
         _questionEncoder = new Lazy<GraphSession>(() => Load(LiteVLGraphBuilder.QuestionEncoderName, QuestionEncoderInputs(config), CheckTokenIds));
         _answerDecoder = new Lazy<GraphSession>(() => Load(LiteVLGraphBuilder.AnswerDecoderName, AnswerDecoderInputs(config), CheckTokenIds));
+        _visionProjection = new Lazy<(float[] Weight, float[] Bias)>(LoadVisionProjection);
     }
 
     public string Directory { get; }
@@ -197,6 +200,63 @@ public sealed partial class LiteVLModel : IDisposable
 
         var outputs = Reranker.Run(inputs);
         return new RerankOutput(candidates, outputs["itm_logits"].AsSpan<float>().ToArray(), outputs["frame_weights"].AsSpan<float>().ToArray(), mode);
+    }
+
+    /// <summary>
+    /// The re-ranker's frame weights w[t] = softmax_t(&lt;l2norm(vision_proj(cls_t)), q&gt; / τ) for K candidates, computed on
+    /// the host from each frame's CLS token alone: <paramref name="frameCls"/> is [K,T,D] (token p = 0 of every frame of the
+    /// stored video_tokens), <paramref name="textEmbedding"/> the query's 256-d embedding. A coarse search uses it to name
+    /// each hit's evidence frame without running the grounded encoder; it equals <see cref="RerankOutput.FrameWeights"/>
+    /// (the same maths as the graph's text-dependent pooling, T·D·E multiply-adds per candidate, too small for a graph run).
+    /// vision_proj is read once from the directory's weights.safetensors.
+    /// </summary>
+    public float[] FrameWeights(ReadOnlySpan<float> frameCls, int candidates, ReadOnlySpan<float> textEmbedding)
+    {
+        int t = Config.NumFrames, d = Config.Vision.HiddenSize, e = Config.EmbedDim;
+        if (candidates <= 0 || frameCls.Length != candidates * t * d)
+        {
+            throw new ModelInputException($"frame weights: the CLS tokens have {frameCls.Length} values, expected candidates×T×D = {candidates}×{t}×{d} = {candidates * t * d}.");
+        }
+
+        if (textEmbedding.Length != e)
+        {
+            throw new ModelInputException($"frame weights: the text embedding has {textEmbedding.Length} values, expected {e}.");
+        }
+
+        var (weight, bias) = _visionProjection.Value;
+        var weights = new float[candidates * t];
+        var projected = new float[e];
+        float invTau = (float)(1.0 / Config.Tdp.Tau);
+        for (int f = 0; f < candidates * t; f++)
+        {
+            var cls = frameCls.Slice(f * d, d);
+            for (int j = 0; j < e; j++)
+            {
+                projected[j] = TensorPrimitives.Dot(weight.AsSpan(j * d, d), cls) + bias[j];
+            }
+
+            float norm = TensorPrimitives.Norm(projected);
+            weights[f] = TensorPrimitives.Dot(projected, textEmbedding) / Math.Max(norm, 1e-12f) * invTau;
+        }
+
+        for (int k = 0; k < candidates; k++)
+        {
+            TensorPrimitives.SoftMax(weights.AsSpan(k * t, t), weights.AsSpan(k * t, t));
+        }
+
+        return weights;
+    }
+
+    private (float[] Weight, float[] Bias) LoadVisionProjection()
+    {
+        string path = Path.Combine(Directory, Weights.ModelWeights.FileName);
+        if (!File.Exists(path))
+        {
+            throw new ModelDirectoryException($"{path} is missing: the frame weights of a coarse search need the model's vision_proj. Copy the model directory whole (config.json, weights.safetensors, vocab.txt, graphs).");
+        }
+
+        using var file = IO.SafeTensorsFile.Open(path);
+        return (file.ReadFloat32("vision_proj.weight", Config.EmbedDim, Config.Vision.HiddenSize), file.ReadFloat32("vision_proj.bias", Config.EmbedDim));
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 using LiteVL.Model.Config;
 using LiteVL.Model.Graphs;
@@ -363,6 +364,39 @@ public sealed class BadInputTests(TinyModelDirectoryFixture fixture, ITestOutput
             Assert.InRange(w.Sum(), 1 - 1e-5, 1 + 1e-5);
             output.WriteLine($"candidate {k}: match logit {rerank.MatchLogit(k):F4}, frame weights {string.Join(", ", w.Select(x => x.ToString("F3")))}");
         }
+    }
+
+    [Fact]
+    public void FrameWeights_FromTheClsTokensAlone_EqualTheRerankersOnes()
+    {
+        var model = fixture.Model;
+        const int batch = 3;
+        var video = model.EncodeVideos(TestFrames(batch), batch);
+        var q = model.EncodeTexts(["a dog runs on the beach"]);
+        var rerank = model.Rerank("a dog runs on the beach", video.VideoTokens, batch, q);
+        var cls = new float[batch * T * D];
+        for (int f = 0; f < batch * T; f++)
+        {
+            video.VideoTokens.AsSpan(f * P * D, D).CopyTo(cls.AsSpan(f * D));   // token p = 0 of frame f
+        }
+
+        var weights = model.FrameWeights(cls, batch, q);
+        double spread = 0;
+        for (int k = 0; k < batch; k++)
+        {
+            var w = weights.AsSpan(k * T, T);
+            spread = Math.Max(spread, TensorPrimitives.Max(w) - TensorPrimitives.Min(w));
+            Assert.Equal(TensorPrimitives.IndexOfMax(rerank.FrameWeights.AsSpan(k * T, T)), TensorPrimitives.IndexOfMax(w));
+        }
+
+        double diff = Max(weights, rerank.FrameWeights);
+        output.WriteLine($"max|Δ| host vs graph frame weights: {diff:E2}; largest spread of one candidate's weights {spread:F3}");
+        Assert.True(diff <= 1e-5, $"host frame weights differ from the re-ranker's by {diff}");
+        Assert.True(spread > 1e-3, "the frames must weigh differently for the comparison to mean anything");
+
+        var e = Assert.Throws<ModelInputException>(() => model.FrameWeights(cls.AsSpan(D), batch, q));
+        Report(e);
+        Assert.Contains("CLS tokens", e.Message, StringComparison.Ordinal);
     }
 
     // ───────────── helpers ─────────────

@@ -65,6 +65,7 @@ public sealed class ShippedModelTests(ITestOutputHelper output)
             Assert.False(model.RerankByDefault);
             Assert.False(result.Reranked);
             Assert.Equal(samples, result.Hits.Count);
+            Assert.All(result.Hits, h => Assert.InRange(h.Segments[0].EvidenceTime ?? double.NaN, h.Segments[0].Start, h.Segments[0].End));
 
             // The README's example: the red circle that moves left first, its time-reversed twin second. Direction is
             // learned, weakly (56.2 % twin accuracy on the held-out test split; 7 of these 10 captions put their own
