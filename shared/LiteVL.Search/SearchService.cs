@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LiteVL.Model.Config;
 using LiteVL.Model.Runtime;
 using LiteVL.Model.Text;
 using LiteVL.ServiceDefaults;
@@ -140,7 +141,7 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
         if (!didRerank && hits.Count > 0)
         {
             watch.Restart();
-            hits = await WithCoarseEvidenceAsync(hits, q, (videoId, index) => segmentInfo[(videoId, index)].FrameTimes, (videoId, index) => segmentInfo[(videoId, index)].TokensKey!, ct).ConfigureAwait(false);
+            hits = await WithCoarseEvidenceAsync(hits, q, (videoId, index) => segmentInfo[(videoId, index)].FrameTimes, (videoId, index) => segmentInfo[(videoId, index)].TokensKey!, warnings, ct).ConfigureAwait(false);
             loadMs = watch.Elapsed.TotalMilliseconds;
         }
 
@@ -150,25 +151,52 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
 
     /// <summary>
     /// The evidence frame of every returned segment of a coarse search: the frame weights the re-ranker would give
-    /// (<see cref="LiteVLModel.FrameWeights"/>), computed from the segments' stored CLS tokens alone.
+    /// (<see cref="LiteVLModel.FrameWeights"/>), computed from the segments' stored CLS tokens alone. The evidence is an
+    /// extra of a coarse hit, so a segment whose tokens cannot be read (deleted since the database was asked), or a model
+    /// directory without its weights file, leaves it null with a warning instead of failing the search.
     /// </summary>
     private async Task<List<VideoHit>> WithCoarseEvidenceAsync(
-        List<VideoHit> hits, float[] q, Func<Guid, int, List<double>> frameTimes, Func<Guid, int, string> tokensKey, CancellationToken ct)
+        List<VideoHit> hits, float[] q, Func<Guid, int, List<double>> frameTimes, Func<Guid, int, string> tokensKey, List<string> warnings, CancellationToken ct)
     {
         var c = model.Config;
         int t = c.NumFrames, d = c.Vision.HiddenSize;
         var shown = hits.SelectMany(h => h.Segments.Select(s => (h.VideoId, s.Index))).ToList();
         var cls = new float[shown.Count * t * d];
+        var unreadable = new bool[shown.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, shown.Count), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (k, token) =>
-            await features.ReadFrameClsAsync(tokensKey(shown[k].VideoId, shown[k].Index), cls.AsMemory(k * t * d, t * d), t, c.Vision.TokensPerFrame, d, token).ConfigureAwait(false))
-            .ConfigureAwait(false);
-        var weights = model.FrameWeights(cls, shown.Count, q);
+        {
+            try
+            {
+                await features.ReadFrameClsAsync(tokensKey(shown[k].VideoId, shown[k].Index), cls.AsMemory(k * t * d, t * d), t, c.Vision.TokensPerFrame, d, token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException)
+            {
+                unreadable[k] = true;
+            }
+        }).ConfigureAwait(false);
+        float[] weights;
+        try
+        {
+            weights = model.FrameWeights(cls, shown.Count, q);
+        }
+        catch (ModelDirectoryException e)
+        {
+            warnings.Add($"No evidence frames: {e.Message}");
+            return hits;
+        }
+
         var evidence = new Dictionary<(Guid, int), double?>();
         for (int k = 0; k < shown.Count; k++)
         {
             int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(weights.AsSpan(k * t, t));
             var times = frameTimes(shown[k].VideoId, shown[k].Index);
-            evidence[shown[k]] = best < times.Count ? times[best] : null;
+            evidence[shown[k]] = !unreadable[k] && best < times.Count ? times[best] : null;
+        }
+
+        int missing = unreadable.Count(u => u);
+        if (missing > 0)
+        {
+            warnings.Add($"{missing} segment(s) have no evidence frame: their stored tokens could not be read (deleted or being re-indexed).");
         }
 
         return [.. hits.Select(h => h with { Segments = [.. h.Segments.Select(s => s with { EvidenceTime = evidence[(h.VideoId, s.Index)] })] })];

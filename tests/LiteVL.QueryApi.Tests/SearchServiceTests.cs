@@ -121,6 +121,16 @@ public sealed class SearchServiceTests(ITestOutputHelper output)
             Assert.InRange(segment.EvidenceTime!.Value, segment.Start, segment.End);
             Assert.Equal(rerankedEvidence[(videoId, segment.Index)], segment.EvidenceTime);
         }
+
+        // A segment whose tokens vanished since the database was asked keeps its hit, without evidence, and says so.
+        var (goneVideo, goneSegment) = shown[0];
+        rig.Services.GetRequiredService<LiteVL.Storage.Blobs.IBlobStore>().Delete(LiteVL.Storage.Blobs.BlobKeys.Tokens(goneVideo, rig.Config.Version, goneSegment.Index));
+        var after = await rig.SearchAsync("acme", new SearchRequest(Query, Limit: 10, Candidates: 12, Rerank: false));
+        var segments = after.Hits.SelectMany(h => h.Segments.Select(s => (h.VideoId, Segment: s))).ToList();
+        Assert.Equal(12, segments.Count);
+        Assert.Null(segments.Single(x => x.VideoId == goneVideo && x.Segment.Index == goneSegment.Index).Segment.EvidenceTime);
+        Assert.Equal(11, segments.Count(x => x.Segment.EvidenceTime is not null));
+        Assert.Contains(after.Warnings, w => w.Contains("1 segment(s) have no evidence frame", StringComparison.Ordinal));
     }
 
     [Fact]
