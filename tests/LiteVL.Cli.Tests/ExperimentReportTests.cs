@@ -18,6 +18,20 @@ public sealed class ExperimentReportTests
     }
 
     [Fact]
+    public void TwinsBy_AveragesEachGroupsOutcomes_AndLeavesUngroupedCaptionsOut()
+    {
+        var scores = new ProbeScores(Summary(0, 0, 0, 1), 50, 6, 1, [1, 0, 0.5, 1, 1, 0]);
+        string?[] family = ["horizontal", "horizontal", "size", "size", null, "horizontal"];
+        var groups = scores.TwinsBy(q => family[q]);
+        Assert.Equal(["horizontal", "size"], groups.Select(g => g.Group));
+        Assert.Equal(100.0 / 3, groups[0].Accuracy, 9);
+        Assert.Equal(3, groups[0].Captions);
+        Assert.Equal(75.0, groups[1].Accuracy, 9);
+        Assert.Equal(2, groups[1].Captions);
+        Assert.Throws<InvalidOperationException>(() => new ProbeScores(Summary(0, 0, 0, 1), 50, 6, 1).TwinsBy(_ => "x"));
+    }
+
+    [Fact]
     public void Splice_ReplacesOnlyTheGeneratedSection_OrAppendsIt()
     {
         var report = Report(twinD: 91.25);

@@ -79,14 +79,7 @@ public sealed class TemporalExperimentTests(ITestOutputHelper output) : IDisposa
 
         // The shipped default model on this run's held-out test split (never trained on: same seed, so the same
         // held-out combinations as the model's own training set).
-        string shipped = Path.Combine(_dir, "shipped");
-        foreach (string file in Directory.EnumerateFiles(Path.Combine(RepositoryRoot.Path, "models", "small")).Where(f => !f.EndsWith(".md", StringComparison.Ordinal)))
-        {
-            Directory.CreateDirectory(shipped);
-            File.Copy(file, Path.Combine(shipped, Path.GetFileName(file)));
-        }
-
-        ModelDirectory.BuildGraphs(shipped, fp16: false);
+        string shipped = ShippedModel.CopyWithGraphs(Path.Combine(_dir, "shipped"));
         using var media = new MediaToolchain();
         var config = Model.Config.ModelConfig.Load(shipped);
         var test = await TrainCommand.LoadAsync(TextWriter.Null, media, Path.Combine(work, "data", "test.jsonl"), null, Path.Combine(work, "frames"), config, CancellationToken.None);

@@ -135,6 +135,26 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void Train_MinTemp_FloorsTheItcTemperature_AndOutOfRangeOrQaIsRefused()
+    {
+        string data = ThreeClipSet();
+        string model = Path.Combine(_dir, "model");
+        Assert.Equal(0, Cli.Run("model", "init", "--preset", "tiny", "--seed", "3", "--out", model).Exit);
+        string outDir = Path.Combine(_dir, "out");
+        var (exit, output, error) = Cli.Run("train", "--model", model, "--data", data, "--out", outDir, "--min-temp", "0.1", "--epochs", "1", "--batch", "3", "--lr", "1e-3", "--seed", "1");
+        Assert.True(exit == 0, output + error);
+        Assert.Contains("temp 0.1", output, StringComparison.Ordinal);                 // started at the floor, not the tiny model's 0.07
+        Assert.True(ModelConfig.Load(outDir).ItcTemperature >= 0.1, $"saved temperature {ModelConfig.Load(outDir).ItcTemperature} is below --min-temp 0.1");
+
+        var (tooHigh, _, why) = Cli.Run("train", "--model", model, "--data", data, "--out", Path.Combine(_dir, "no"), "--min-temp", "0.6");
+        Assert.Equal(1, tooHigh);
+        Assert.Contains("--min-temp must be in [0.001, 0.5)", why, StringComparison.Ordinal);
+        var (qa, _, qaError) = Cli.Run("train", "--task", "qa", "--model", model, "--data", data, "--out", Path.Combine(_dir, "qa"), "--min-temp", "0.02");
+        Assert.NotEqual(0, qa);
+        Assert.Contains("--min-temp does not apply to --task qa", qaError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Train_ExistingCheckpointWithoutResume_IsRefused()
     {
         string outDir = Path.Combine(_dir, "out");

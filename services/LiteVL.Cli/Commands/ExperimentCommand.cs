@@ -91,6 +91,7 @@ internal static class ExperimentCommand
                 using var media = new Media.MediaToolchain();
                 var set = await TrainCommand.LoadAsync(output, media, p.GetValue(data)!, null, p.GetValue(cache) ?? temporary!, config, ct).ConfigureAwait(false);
                 using var probe = new RetrievalProbe(dir, set);
+                var families = Families(p.GetValue(data)!);
                 foreach (var (name, scores) in new[]
                 {
                     ("coarse", probe.Coarse()),
@@ -99,6 +100,11 @@ internal static class ExperimentCommand
                 })
                 {
                     output.WriteLine($"{name}: {scores.Describe()} · {scores.Retrieval.Queries} queries, {set.Clips.Count} clips");
+                    if (families.Count > 0)
+                    {
+                        output.WriteLine("  twins by family: " + string.Join(" · ", scores.TwinsBy(q => families.GetValueOrDefault(set.Examples[q].Line))
+                            .Select(g => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{g.Group} {g.Accuracy:F1} % ({g.Captions})"))));
+                    }
                 }
             }
             finally
@@ -112,5 +118,30 @@ internal static class ExperimentCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>The <c>"family"</c> (horizontal, vertical, size, order) of each line of a litevl data synth or tests/foreign set, by line number; empty when the set names none.</summary>
+    private static Dictionary<int, string> Families(string dataFile)
+    {
+        var families = new Dictionary<int, string>();
+        int line = 0;
+        foreach (string text in File.ReadLines(dataFile))
+        {
+            line++;
+            try
+            {
+                using var doc = System.Text.Json.JsonDocument.Parse(text);
+                if (doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && doc.RootElement.TryGetProperty("family", out var f) && f.ValueKind == System.Text.Json.JsonValueKind.String)
+                {
+                    families[line] = f.GetString()!;
+                }
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                // A bad line is reported by the loader, which leaves it out; it has no family here either.
+            }
+        }
+
+        return families;
     }
 }

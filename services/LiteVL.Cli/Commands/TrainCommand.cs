@@ -40,6 +40,7 @@ internal static class TrainCommand
         var lr = new Option<double>("--lr") { Description = "Peak learning rate of the BLIP weights (AdamW, cosine schedule with warm-up).", DefaultValueFactory = _ => 1e-5 };
         var lrTemporal = new Option<double?>("--lr-temporal") { Description = "Peak learning rate of the new temporal modules (default 10 × --lr)." };
         var lrText = new Option<double?>("--lr-text") { Description = "Peak learning rate of the text side (text encoder with the grounded encoder's layers, text_proj); default --lr. Lower than --lr keeps captions that differ only in direction apart while the video side learns (docs/training.md)." };
+        var minTemp = new Option<double?>("--min-temp") { Description = "Floor of the learnable ITC temperature (default BLIP's 0.001; CLIP's is 0.01). At a high --lr the temperature falls to the floor, where tiny cosine gaps already fit the training captions (docs/training.md)." };
         var timeInit = new Option<string>("--time-init") { Description = "Time embedding at the start: keep (what the model holds; zero after import, as LiteVL) or sincos (a 1D sine-cosine code of the frame slot, for a model fresh from import; docs/training.md).", DefaultValueFactory = _ => "keep" }
             .AcceptOnlyFromAmong("keep", "sincos");
         var warmup = new Option<double>("--warmup") { Description = "Share of the steps spent warming the learning rate up.", DefaultValueFactory = _ => 0.05 };
@@ -51,7 +52,7 @@ internal static class TrainCommand
             .AcceptOnlyFromAmong("retrieval", "qa");
         var cmd = new Command("train", "Fine-tune LiteVL on your videos and write a new model version: text-to-video retrieval on captions (ITC + ITM with hard negatives, as BLIP fine-tunes retrieval), or video question answering (--task qa).")
         {
-            model, data, val, videosDir, outDir, task, groups, fixedScaling, epochs, batch, accumulate, lr, lrTemporal, lrText, timeInit, warmup, seed, device, threads, resume,
+            model, data, val, videosDir, outDir, task, groups, fixedScaling, epochs, batch, accumulate, lr, lrTemporal, lrText, minTemp, timeInit, warmup, seed, device, threads, resume,
         };
         // Options the QA trainer does not use are errors, not silently dropped (as in litevl eval).
         cmd.Validators.Add(result =>
@@ -61,7 +62,7 @@ internal static class TrainCommand
                 return;
             }
 
-            foreach (Option option in new Option[] { fixedScaling, accumulate, resume, lrText, timeInit })
+            foreach (Option option in new Option[] { fixedScaling, accumulate, resume, lrText, minTemp, timeInit })
             {
                 if (result.GetResult(option) is { Implicit: false })
                 {
@@ -98,6 +99,7 @@ internal static class TrainCommand
                 LearningRate = p.GetValue(lr),
                 TemporalLearningRate = p.GetValue(lrTemporal),
                 TextLearningRate = p.GetValue(lrText),
+                MinTemperature = p.GetValue(minTemp) ?? ModelConfig.MinItcTemperature,
                 TimeCode = p.GetValue(timeInit) == "sincos",
                 WarmupFraction = p.GetValue(warmup),
                 Seed = p.GetValue(seed),

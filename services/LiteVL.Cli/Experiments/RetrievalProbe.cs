@@ -8,8 +8,22 @@ namespace LiteVL.Cli.Experiments;
 /// <summary>What one variant scores on a test split.</summary>
 /// <param name="Twin">Share of captions whose clip outscores the same frames in reverse order (ties count half).</param>
 /// <param name="TwinTies">Captions where the two scores were equal (within <see cref="RetrievalProbe.TieTolerance"/>).</param>
-public sealed record ProbeScores(RetrievalSummary Retrieval, double Twin, int TwinPairs, int TwinTies)
+/// <param name="TwinOutcomes">Per caption, in the set's example order: 1 when its clip won against its reversal, ½ for a tie, 0 when it lost.</param>
+public sealed record ProbeScores(RetrievalSummary Retrieval, double Twin, int TwinPairs, int TwinTies, IReadOnlyList<double>? TwinOutcomes = null)
 {
+    /// <summary>Twin accuracy (%) and caption count per group, <paramref name="groupOf"/> naming each caption's group (e.g. its motion family); null groups are left out.</summary>
+    public IReadOnlyList<(string Group, double Accuracy, int Captions)> TwinsBy(Func<int, string?> groupOf)
+    {
+        ArgumentNullException.ThrowIfNull(groupOf);
+        var outcomes = TwinOutcomes ?? throw new InvalidOperationException("These scores carry no per-caption twin outcomes.");
+        return [.. Enumerable.Range(0, outcomes.Count)
+            .Select(q => (Group: groupOf(q), Outcome: outcomes[q]))
+            .Where(x => x.Group is not null)
+            .GroupBy(x => x.Group!, StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => (g.Key, 100 * g.Average(x => x.Outcome), g.Count()))];
+    }
+
     /// <summary>One line for people: "R@1 16.2 · R@5 50.0 · R@10 65.0 · MdR 5.5 · twin 46.2 % (0 ties of 80)".</summary>
     public string Describe() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
         $"R@1 {Retrieval.RecallAt1:F1} · R@5 {Retrieval.RecallAt5:F1} · R@10 {Retrieval.RecallAt10:F1} · MdR {Retrieval.MedianRank:0.#} · twin {Twin:F1} % ({TwinTies} ties of {TwinPairs})");
@@ -98,7 +112,7 @@ public sealed class RetrievalProbe : IDisposable
             int clip = _set.Examples[q].Clip;
             return (scores[q, clip], Cosine(_text, q, _reversedVideo, clip));
         });
-        return new ProbeScores(RetrievalMetrics.Summarize(ranks), twin.Accuracy, twin.Pairs, twin.Ties);
+        return new ProbeScores(RetrievalMetrics.Summarize(ranks), twin.Accuracy, twin.Pairs, twin.Ties, twin.Outcomes);
     }
 
     /// <summary>
@@ -150,7 +164,7 @@ public sealed class RetrievalProbe : IDisposable
             var r = _model.Rerank(_set.Examples[q].Caption, pair, 2, _text.AsSpan(q * c.EmbedDim, c.EmbedDim), pooling);
             return (r.MatchLogit(0) + coarse[q, clip], r.MatchLogit(1) + Cosine(_text, q, _reversedVideo, clip));
         });
-        return new ProbeScores(RetrievalMetrics.Summarize(ranks), twin.Accuracy, twin.Pairs, twin.Ties);
+        return new ProbeScores(RetrievalMetrics.Summarize(ranks), twin.Accuracy, twin.Pairs, twin.Ties, twin.Outcomes);
     }
 
     public void Dispose() => _model.Dispose();
@@ -182,8 +196,12 @@ public sealed class RetrievalProbe : IDisposable
         return (100 * wins / scores.Count, scores.Count, ties);
     }
 
-    private (double Accuracy, int Pairs, int Ties) Twins(Func<int, (double, double)> score) =>
-        TwinAccuracy(Enumerable.Range(0, _set.Examples.Count).Select(score).ToList());
+    private (double Accuracy, int Pairs, int Ties, double[] Outcomes) Twins(Func<int, (double, double)> score)
+    {
+        var scores = Enumerable.Range(0, _set.Examples.Count).Select(score).ToList();
+        var (accuracy, pairs, ties) = TwinAccuracy(scores);
+        return (accuracy, pairs, ties, [.. scores.Select(s => TwinAccuracy([s]).Accuracy / 100)]);
+    }
 
     private double[,] CoarseMatrix()
     {

@@ -145,7 +145,7 @@ public sealed class RetrievalTrainer : IDisposable
 
         var sw = Stopwatch.StartNew();
         var trainGraph = TrainingGraphs.Training(initial, trainable, options.Batch);
-        var updateGraph = TrainingGraphs.AdamWUpdate(_names.Select(n => (n, _shapes[n])).ToList(), n => ParameterGroups.IsTemporal(n), options.AdamW, options.TextLearningRateScale);
+        var updateGraph = TrainingGraphs.AdamWUpdate(_names.Select(n => (n, _shapes[n])).ToList(), n => ParameterGroups.IsTemporal(n), options.AdamW, options.TextLearningRateScale, options.MinTemperature);
         _runtime = new RuntimeOptions { Device = options.Device, IntraOpThreads = options.Threads };
         using (var so = SessionFactory.CreateOptions(_runtime, _logger, out var device))
         {
@@ -697,9 +697,9 @@ public sealed class RetrievalTrainer : IDisposable
         return norm[0];
     }
 
-    /// <summary>Where the temperature starts: the option, else the model's own, else BLIP's 0.07; clamped as BLIP clamps it.</summary>
+    /// <summary>Where the temperature starts: the option, else the model's own, else BLIP's 0.07; clamped to [<see cref="TrainerOptions.MinTemperature"/>, BLIP's 0.5].</summary>
     public static float InitialTemperature(TrainerOptions options, Config.ModelConfig config) =>
-        (float)Math.Clamp(options.InitialTemperature ?? config.ItcTemperature ?? Config.ModelConfig.DefaultItcTemperature, Config.ModelConfig.MinItcTemperature, Config.ModelConfig.MaxItcTemperature);
+        (float)Math.Clamp(options.InitialTemperature ?? config.ItcTemperature ?? Config.ModelConfig.DefaultItcTemperature, options.MinTemperature, Config.ModelConfig.MaxItcTemperature);
 
     /// <summary>The current temperature (one float from the device).</summary>
     private float Temperature() => _device.Download(_param[_cur][TrainingGraphs.Temperature], [1])[0];

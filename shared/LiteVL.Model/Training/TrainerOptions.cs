@@ -52,6 +52,12 @@ public sealed record TrainerOptions
     /// <summary>The initial ITC temperature; null: the model's <see cref="Config.ModelConfig.ItcTemperature"/>, else BLIP's 0.07.</summary>
     public float? InitialTemperature { get; init; }
 
+    /// <summary>
+    /// Floor of the learnable ITC temperature (<c>--min-temp</c>): BLIP clamps it to [0.001, 0.5]; CLIP's floor is 0.01
+    /// (logit scale ≤ 100). A higher floor keeps the contrastive loss from being satisfied by tiny cosine gaps.
+    /// </summary>
+    public double MinTemperature { get; init; } = Config.ModelConfig.MinItcTemperature;
+
     public AdamWSettings AdamW { get; init; } = new();
 
     public ExecutionDevice Device { get; init; } = ExecutionDevice.Cpu;
@@ -105,6 +111,11 @@ public sealed record TrainerOptions
         if (MinLearningRate < 0 || MinLearningRate > LearningRate)
         {
             errors.Add($"--min-lr must be in [0, --lr], not {MinLearningRate}");
+        }
+
+        if (!(MinTemperature >= Config.ModelConfig.MinItcTemperature && MinTemperature < Config.ModelConfig.MaxItcTemperature))
+        {
+            errors.Add($"--min-temp must be in [{Config.ModelConfig.MinItcTemperature}, {Config.ModelConfig.MaxItcTemperature}) (BLIP's clamp), not {MinTemperature}");
         }
 
         if (errors.Count > 0)

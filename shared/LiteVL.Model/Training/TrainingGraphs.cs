@@ -88,7 +88,8 @@ public static class TrainingGraphs
     /// Inputs <c>param.N</c>, <c>m.N</c>, <c>v.N</c>, <c>grad.N</c> and the scalars of <see cref="UpdateIo"/>; outputs
     /// <c>new.param.N</c>, <c>new.m.N</c>, <c>new.v.N</c> and <c>grad_norm</c> (before clipping).
     /// </summary>
-    public static ModelProto AdamWUpdate(IReadOnlyList<(string Name, long[] Shape)> parameters, Func<string, bool> isNew, AdamWSettings settings, double textScale = 1)
+    public static ModelProto AdamWUpdate(
+        IReadOnlyList<(string Name, long[] Shape)> parameters, Func<string, bool> isNew, AdamWSettings settings, double textScale = 1, double minTemperature = Config.ModelConfig.MinItcTemperature)
     {
         var g = new GraphProto { Name = "adamw" };
         int counter = 0;
@@ -185,7 +186,7 @@ public static class TrainingGraphs
             Node("Sub", p, update);
             if (name == Temperature)
             {
-                Node("Clip", g.Node[^1].Output[0], Const(0.001f), Const(0.5f));
+                Node("Clip", g.Node[^1].Output[0], Const((float)minTemperature), Const((float)Config.ModelConfig.MaxItcTemperature));
             }
 
             Output(NewPrefix + ParamPrefix + name, shape);

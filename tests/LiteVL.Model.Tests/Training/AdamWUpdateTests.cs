@@ -9,7 +9,7 @@ namespace LiteVL.Model.Tests.Training;
 /// The AdamW update graph against a plain double-precision AdamW written from PyTorch's definition
 /// (<c>torch.optim.AdamW</c> after <c>clip_grad_norm_</c>): accumulated gradients scaled, clipped to a global norm, moments,
 /// bias correction, decoupled weight decay only where BLIP applies it, the temporal learning rate for the new modules,
-/// and the temperature clamped to [0.001, 0.5].
+/// and the temperature clamped to [floor, 0.5] (BLIP's floor 0.001, or <c>--min-temp</c>).
 /// </summary>
 public sealed class AdamWUpdateTests
 {
@@ -25,22 +25,23 @@ public sealed class AdamWUpdateTests
         (TrainingGraphs.Temperature, [1]),
     ];
 
-    public static TheoryData<double, int, bool, double> Cases => new()
+    public static TheoryData<double, int, bool, double, double> Cases => new()
     {
         // grad scale (1 / micro-batches), step t, whether the gradients are large enough to be clipped, the text side's
-        // share of lr (--lr-text)
-        { 1.0, 1, false, 1.0 },
-        { 0.5, 3, false, 1.0 },
-        { 0.25, 7, true, 1.0 },
-        { 1.0, 2, false, 0.1 },
+        // share of lr (--lr-text), the temperature's floor (--min-temp; BLIP's 0.001)
+        { 1.0, 1, false, 1.0, 0.001 },
+        { 0.5, 3, false, 1.0, 0.001 },
+        { 0.25, 7, true, 1.0, 0.001 },
+        { 1.0, 2, false, 0.1, 0.001 },
+        { 1.0, 2, false, 1.0, 0.02 },
     };
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Update_EqualsPyTorchsAdamWAfterGlobalNormClipping(double gradScale, int t, bool clipped, double textScale)
+    public void Update_EqualsPyTorchsAdamWAfterGlobalNormClipping(double gradScale, int t, bool clipped, double textScale, double minTemperature)
     {
         var settings = new AdamWSettings();
-        var graph = TrainingGraphs.AdamWUpdate(Parameters, ParameterGroups.IsTemporal, settings, textScale);
+        var graph = TrainingGraphs.AdamWUpdate(Parameters, ParameterGroups.IsTemporal, settings, textScale, minTemperature);
         using var session = new InferenceSession(graph.ToByteArray());
         var rng = new Random(t);
         const double lr = 3e-4, lrNew = 2e-3;
@@ -61,8 +62,8 @@ public sealed class AdamWUpdateTests
         }
 
         // The temperature: fresh moments and a positive gradient make Adam's step at least 0.5·lr (for t ≤ 7), which
-        // takes 0.00105 below 0.001, so the clamp must act.
-        p[TrainingGraphs.Temperature][0] = 0.00105f;
+        // takes the floor + 0.00005 below the floor, so the clamp must act.
+        p[TrainingGraphs.Temperature][0] = (float)(minTemperature + 0.00005);
         m[TrainingGraphs.Temperature][0] = 0f;
         v[TrainingGraphs.Temperature][0] = 0f;
         g[TrainingGraphs.Temperature][0] = Math.Abs(g[TrainingGraphs.Temperature][0]) + gradSize;
@@ -115,7 +116,7 @@ public sealed class AdamWUpdateTests
                     pi -= rate * (mi / bias1) / (Math.Sqrt(vi / bias2) + settings.Epsilon);
                     if (name == TrainingGraphs.Temperature)
                     {
-                        pi = Math.Clamp(pi, 0.001, 0.5);
+                        pi = Math.Clamp(pi, minTemperature, 0.5);
                     }
 
                     Assert.True(Math.Abs(newM[i] - mi) <= 1e-6 * Math.Max(1, Math.Abs(mi)), $"{name}[{i}]: m {newM[i]} vs {mi}");
@@ -124,7 +125,7 @@ public sealed class AdamWUpdateTests
                 }
             }
 
-            Assert.Equal(0.001f, outputs[TrainingGraphs.NewPrefix + TrainingGraphs.ParamPrefix + TrainingGraphs.Temperature][0]);
+            Assert.Equal((float)minTemperature, outputs[TrainingGraphs.NewPrefix + TrainingGraphs.ParamPrefix + TrainingGraphs.Temperature][0]);
         }
         finally
         {

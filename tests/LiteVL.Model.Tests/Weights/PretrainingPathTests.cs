@@ -128,6 +128,7 @@ public sealed class PretrainingPathTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0.0142, imported.Config.ItcTemperature);
         Assert.Equal(0.0142f, RetrievalTrainer.InitialTemperature(new TrainerOptions(), imported.Config), 6);
         Assert.Equal(0.05f, RetrievalTrainer.InitialTemperature(new TrainerOptions { InitialTemperature = 0.05f }, imported.Config), 6);   // an explicit start wins
+        Assert.Equal(0.02f, RetrievalTrainer.InitialTemperature(new TrainerOptions { MinTemperature = 0.02 }, imported.Config), 6);        // never below --min-temp
         Assert.Equal(0.07f, RetrievalTrainer.InitialTemperature(new TrainerOptions(), Presets.Get(Presets.Tiny)), 6);
 
         // The original (salesforce) BLIP checkpoints hold it as a 0-d tensor "temp", which wins over metadata.
