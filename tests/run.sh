@@ -10,13 +10,15 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 
 # What the tests need on the machine: ffmpeg (media tests), PostgreSQL (the Npgsql path), RabbitMQ (the distributed
-# mode), Chromium (dashboard tests) and docker-compose (renders docker-compose.yml without an engine), all from Debian.
+# mode), Chromium (dashboard tests), docker-compose (renders docker-compose.yml without an engine) and python3 (the
+# independent clip renderer, tests/foreign/render.py), all from Debian.
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v rabbitmq-server >/dev/null 2>&1 || need_apt+=(rabbitmq-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need_apt[*]} (apt-get install -y ${need_apt[*]})"

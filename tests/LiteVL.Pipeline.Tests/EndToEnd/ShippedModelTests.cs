@@ -16,18 +16,19 @@ namespace LiteVL.Pipeline.Tests.EndToEnd;
 
 /// <summary>
 /// The README's first command on a fresh data directory: the host installs the shipped small model, ingests the synthetic
-/// sample clips for tenant "demo", and a search for the README's example finds that clip first and its time-reversed
-/// twin second, and every sample's caption finds its own clip among the top two. Also: what the host says when the shipped model is missing or the model setting is wrong, and the sample list.
+/// sample clips for tenant "demo", a search for the README's example (an order clip: what frame-mean pooling cannot tell
+/// from its reversal) finds that clip first and its time-reversed twin second, the order and size samples find their
+/// own clip first, and every sample's caption finds its own clip among the top two. Also: what the host says when the shipped model is missing or the model setting is wrong, and the sample list.
 /// </summary>
 public sealed class ShippedModelTests(ITestOutputHelper output)
 {
-    private const string Query = "a red circle moves left";
-    private const string Twin = "a red circle moves right";
+    private const string Query = "a red square appears, then a blue circle appears";
+    private const string Twin = "a blue circle appears, then a red square appears";
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
     [Fact]
-    public async Task First_start_installs_the_shipped_model_and_finds_the_red_circle_that_moves_left_first()
+    public async Task First_start_installs_the_shipped_model_and_finds_the_readme_example_first()
     {
         string root = Directory.CreateTempSubdirectory("litevl-shipped-").FullName;
         string data = Path.Combine(root, "data");
@@ -67,9 +68,10 @@ public sealed class ShippedModelTests(ITestOutputHelper output)
             Assert.Equal(samples, result.Hits.Count);
             Assert.All(result.Hits, h => Assert.InRange(h.Segments[0].EvidenceTime ?? double.NaN, h.Segments[0].Start, h.Segments[0].End));
 
-            // The README's example: the red circle that moves left first, its time-reversed twin second. Direction is
-            // learned, weakly (56.2 % twin accuracy on the held-out test split; 7 of these 10 captions put their own
-            // clip first when this was written), so this query is asserted and the others are printed.
+            // The README's example: the order clip first, its time-reversed twin second. Order and size change are
+            // learned (89.6 % and 87.0 % twin accuracy on a fresh rendering of the generator), so those samples are
+            // asserted to find their own clip first; left/right/up/down are not (exactly 50 %: docs/evaluation.md), so
+            // those are printed (8 of these 10 captions put their own clip first when this was written).
             Assert.Equal([Query, Twin], result.Hits.Take(2).Select(h => h.Title!));
             int first = 0;
             foreach (var caption in EmbeddedSetup.SampleClipList().Select(c => c.Caption))
@@ -82,13 +84,17 @@ public sealed class ShippedModelTests(ITestOutputHelper output)
 
                 // Colour, shape and kind of motion are learned: every caption's own clip is one of the top two.
                 Assert.Contains(caption, top);
+                if (caption.Contains("then", StringComparison.Ordinal) || caption.EndsWith("grows", StringComparison.Ordinal) || caption.EndsWith("shrinks", StringComparison.Ordinal))
+                {
+                    Assert.True(top[0] == caption, $"'{caption}' put '{top[0]}' first");
+                }
             }
 
             output.WriteLine($"{first} of {samples} sample captions find their own clip first");
 
-            // The shipped model answers questions too: its QA heads name the colour of every one-shape sample (88 % on
+            // The shipped model answers questions too: its QA heads name the colour of every one-shape sample (93 % on
             // its held-out test split, chance 20 %: docs/evaluation.md, "Video QA"), with the evidence frame inside the
-            // clip. The shape is printed, not asserted: 53 % on the test split —
+            // clip. The shape is printed, not asserted: 58 % on the test split —
             // weak, and better heads should make it assertable.
             Assert.All(LiteVL.Model.ModelDirectory.QaGraphNames, g => Assert.True(File.Exists(Path.Combine(data, "model", g + ".onnx")), $"no {g}.onnx in the installed model"));
             int colours = 0, shapes = 0, asked = 0;
@@ -175,9 +181,9 @@ public sealed class ShippedModelTests(ITestOutputHelper output)
         var clips = EmbeddedSetup.SampleClipList().ToList();
         output.WriteLine(string.Join('\n', clips.Select(c => $"{c.FileName} ({c.Family}, {c.Frames.Length} frames)")));
         Assert.InRange(clips.Count, 8, 12);
-        Assert.Equal(Query, clips[0].Caption);
-        Assert.Equal(Twin, clips[1].Caption);
-        foreach (string caption in new[] { "a blue square grows", "a blue square shrinks", "a green triangle moves up", "a green triangle moves down", "a red square appears, then a blue circle appears" })
+        Assert.Equal("a red circle moves left", clips[0].Caption);
+        Assert.Equal("a red circle moves right", clips[1].Caption);
+        foreach (string caption in new[] { Query, Twin, "a blue square grows", "a blue square shrinks", "a green triangle moves up", "a green triangle moves down", "a red square appears, then a blue circle appears" })
         {
             Assert.Contains(clips, c => c.Caption == caption);
         }
