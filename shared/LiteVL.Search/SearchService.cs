@@ -110,10 +110,7 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
                 double logit = reranked!.MatchLogit(k);
                 matchLogits[k] = logit;
                 scores[k] = logit + live[k].Score;
-                var weights = reranked.FrameWeights.AsSpan(k * c.NumFrames, c.NumFrames);
-                int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(weights);
-                var times = segmentInfo[(live[k].VideoId, live[k].SegmentIndex)].FrameTimes;
-                evidence[k] = best < times.Count ? times[best] : null;
+                evidence[k] = EvidenceTime(reranked.FrameWeights.AsSpan(k * c.NumFrames, c.NumFrames), segmentInfo[(live[k].VideoId, live[k].SegmentIndex)].FrameTimes);
             }
         }
 
@@ -188,9 +185,7 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
         var evidence = new Dictionary<(Guid, int), double?>();
         for (int k = 0; k < shown.Count; k++)
         {
-            int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(weights.AsSpan(k * t, t));
-            var times = frameTimes(shown[k].VideoId, shown[k].Index);
-            evidence[shown[k]] = !unreadable[k] && best < times.Count ? times[best] : null;
+            evidence[shown[k]] = unreadable[k] ? null : EvidenceTime(weights.AsSpan(k * t, t), frameTimes(shown[k].VideoId, shown[k].Index));
         }
 
         int missing = unreadable.Count(u => u);
@@ -200,6 +195,13 @@ public sealed class SearchService(LiteVLModel model, IVectorIndex index, LiteVLD
         }
 
         return [.. hits.Select(h => h with { Segments = [.. h.Segments.Select(s => s with { EvidenceTime = evidence[(h.VideoId, s.Index)] })] })];
+    }
+
+    /// <summary>The time of the frame with the highest weight (null when the segment's frame times do not reach it).</summary>
+    private static double? EvidenceTime(ReadOnlySpan<float> frameWeights, List<double> frameTimes)
+    {
+        int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(frameWeights);
+        return best < frameTimes.Count ? frameTimes[best] : null;
     }
 
     /// <param name="rerankByDefault">What a request that leaves <c>rerank</c> out gets: the model's <see cref="LiteVL.Model.Config.ModelConfig.RerankByDefault"/>.</param>

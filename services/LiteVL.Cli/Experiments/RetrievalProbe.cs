@@ -178,29 +178,22 @@ public sealed class RetrievalProbe : IDisposable
             throw new ArgumentException("Twin accuracy needs at least one caption.", nameof(scores));
         }
 
-        double wins = 0;
-        int ties = 0;
-        foreach (var (clip, reversed) in scores)
-        {
-            if (Math.Abs(clip - reversed) <= TieTolerance * Math.Max(1, Math.Max(Math.Abs(clip), Math.Abs(reversed))))
-            {
-                ties++;
-                wins += 0.5;
-            }
-            else if (clip > reversed)
-            {
-                wins += 1;
-            }
-        }
+        var outcomes = scores.Select(TwinOutcome).ToList();
+        return (100 * outcomes.Sum() / scores.Count, scores.Count, outcomes.Count(o => o == 0.5));
+    }
 
-        return (100 * wins / scores.Count, scores.Count, ties);
+    /// <summary>One caption's outcome: 1 when its clip outscores the reversed frames, ½ for a tie (within <see cref="TieTolerance"/>), else 0.</summary>
+    public static double TwinOutcome((double Clip, double Reversed) score)
+    {
+        var (clip, reversed) = score;
+        return Math.Abs(clip - reversed) <= TieTolerance * Math.Max(1, Math.Max(Math.Abs(clip), Math.Abs(reversed))) ? 0.5 : clip > reversed ? 1 : 0;
     }
 
     private (double Accuracy, int Pairs, int Ties, double[] Outcomes) Twins(Func<int, (double, double)> score)
     {
         var scores = Enumerable.Range(0, _set.Examples.Count).Select(score).ToList();
         var (accuracy, pairs, ties) = TwinAccuracy(scores);
-        return (accuracy, pairs, ties, [.. scores.Select(s => TwinAccuracy([s]).Accuracy / 100)]);
+        return (accuracy, pairs, ties, [.. scores.Select(TwinOutcome)]);
     }
 
     private double[,] CoarseMatrix()
